@@ -1,0 +1,53 @@
+"""loadkit: distributed load testing of HTTP and gRPC services, built on Locust.
+
+Use it from a locustfile::
+
+    from loadkit import GrpcUser
+
+Names are imported lazily (PEP 562): ``import loadkit`` alone imports neither Locust
+nor gevent, so ``loadkit target grpc`` can serve gRPC from a process that gevent never
+patched (a grpcio server in a patched process serves nothing). The first access to a
+User class imports Locust, which patches the process, as under ``locust -f``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+from loadkit.exceptions import ConfigError, DataError, LoadkitError, ProtoError, TargetError
+
+try:
+    __version__ = version("loadkit")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+# Public name -> module defining it; resolved on first access.
+_LAZY: dict[str, str] = {}
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "LoadkitError",
+    "ProtoError",
+    "TargetError",
+    "__version__",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loadkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

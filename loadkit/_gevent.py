@@ -1,0 +1,34 @@
+"""The one place loadkit prepares gevent for grpcio.
+
+grpcio's C core does its own polling; under gevent it must be told to cooperate
+(``grpc.experimental.gevent.init_gevent``) before the first channel exists, or calls
+block the whole hub. Locust monkey-patches the process when it is imported; this module
+makes sure that has happened, then initialises grpc's gevent integration once.
+
+Every loadkit module that creates grpc channels inside a Locust process calls
+:func:`init_gevent` at import time of that module only (``loadkit.users``), so it runs
+for ``locust -f``, library mode and worker processes alike. Bundled targets never call
+it: they serve from unpatched processes.
+"""
+
+from __future__ import annotations
+
+_done = False
+
+
+def init_gevent() -> None:
+    """Patch the process for gevent (as Locust does) and hook grpcio into gevent's hub.
+
+    Idempotent; safe to call from every entry point.
+    """
+    global _done
+    if _done:
+        return
+    from gevent import monkey
+
+    if not monkey.is_module_patched("socket"):
+        monkey.patch_all()
+    import grpc.experimental.gevent
+
+    grpc.experimental.gevent.init_gevent()
+    _done = True

@@ -1,0 +1,64 @@
+"""loadkit's command-line options, declared once.
+
+Every option is an :class:`Option` in :data:`OPTIONS`: a ``--flag``, its ``LOADKIT_*``
+environment variable and a help text. :func:`add_arguments` adds them to Locust's own
+parser (from the ``init_command_line_parser`` listener in :mod:`loadkit.plugin`), so
+``locust.conf``, ``pyproject.toml`` and env vars work as Locust users expect. Code reads
+them back from ``environment.parsed_options``; library mode passes the same names
+(:func:`defaults` gives a namespace of every option's default).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Option:
+    """One loadkit option, e.g. ``Option("--threshold", "LOADKIT_THRESHOLDS", "…", action="append")``."""
+
+    flag: str
+    env_var: str
+    help: str
+    default: Any = None
+    type: Callable[[str], Any] | None = None
+    action: str | None = None
+    include_in_web_ui: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+#: Every option loadkit adds to Locust's command line. Append new ones here.
+OPTIONS: list[Option] = []
+
+
+def add_arguments(parser: Any) -> None:
+    """Add :data:`OPTIONS` to Locust's (configargparse) parser, in a "loadkit" group."""
+    group = parser.add_argument_group("loadkit")
+    for opt in OPTIONS:
+        kwargs: dict[str, Any] = {"help": opt.help, "env_var": opt.env_var, "default": opt.default, **opt.extra}
+        if opt.type is not None:
+            kwargs["type"] = opt.type
+        if opt.action is not None:
+            kwargs["action"] = opt.action
+        if not opt.include_in_web_ui:
+            kwargs["include_in_web_ui"] = False
+        group.add_argument(opt.flag, **kwargs)
+
+
+def defaults(**overrides: Any) -> argparse.Namespace:
+    """A namespace holding every option's default, with ``overrides`` (by dest name) applied."""
+    values = {opt.dest: opt.default for opt in OPTIONS}
+    unknown = set(overrides) - set(values)
+    if unknown:
+        from loadkit.exceptions import ConfigError
+
+        raise ConfigError(f"unknown loadkit option(s) {sorted(unknown)}: known are {sorted(values)}")
+    values.update(overrides)
+    return argparse.Namespace(**values)

@@ -1,0 +1,1 @@
+"""Bundled targets: servers loadkit tests run against; loadkit core never imports them."""
