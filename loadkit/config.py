@@ -37,6 +37,33 @@ class Option:
 #: Every option loadkit adds to Locust's command line. Append new ones here.
 OPTIONS: list[Option] = []
 
+# --- stats: thresholds and reports (loadkit.stats) -----------------------------------
+OPTIONS += [
+    Option(
+        "--threshold",
+        "LOADKIT_THRESHOLDS",
+        "Pass/fail threshold, repeatable, e.g. 'p95<50ms', 'fail_ratio<0.01', 'GET /items: p99<5ms' "
+        "(env var: ';'-separated). Any failure makes the run exit 99.",
+        action="append",
+    ),
+    Option(
+        "--abort-on-threshold",
+        "LOADKIT_ABORT_ON_THRESHOLD",
+        "Also check thresholds while the test runs and stop it as soon as one fails (after --threshold-grace).",
+        default=False,
+        action="store_true",
+    ),
+    Option(
+        "--threshold-grace",
+        "LOADKIT_THRESHOLD_GRACE",
+        "Seconds of warm-up before --abort-on-threshold starts checking (default 10).",
+        default=10.0,
+        type=float,
+    ),
+    Option("--report-junit", "LOADKIT_REPORT_JUNIT", "Write a JUnit XML report (one testcase per threshold) here."),
+    Option("--report-json", "LOADKIT_REPORT_JSON", "Write a JSON report (per-entry HDR percentiles, thresholds) here."),
+]
+
 
 def add_arguments(parser: Any) -> None:
     """Add :data:`OPTIONS` to Locust's (configargparse) parser, in a "loadkit" group."""
@@ -47,9 +74,10 @@ def add_arguments(parser: Any) -> None:
             kwargs["type"] = opt.type
         if opt.action is not None:
             kwargs["action"] = opt.action
-        if not opt.include_in_web_ui:
-            kwargs["include_in_web_ui"] = False
-        group.add_argument(opt.flag, **kwargs)
+        # An argument group's add_argument is argparse's, which rejects Locust's
+        # include_in_web_ui keyword; set the attribute Locust's web UI reads instead.
+        action = group.add_argument(opt.flag, **kwargs)
+        action.include_in_web_ui = opt.include_in_web_ui
 
 
 def defaults(**overrides: Any) -> argparse.Namespace:

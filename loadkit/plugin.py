@@ -11,12 +11,15 @@ Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselve
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from locust import events
 from locust.env import Environment
 
 from loadkit import config
+from loadkit.cli import EXIT_USAGE
+from loadkit.exceptions import ConfigError
 
 _INSTALLED_ATTR = "_loadkit_installed"
 
@@ -28,7 +31,14 @@ def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_kw: Any) -> None:
-    install(environment)
+    try:
+        install(environment)
+    except ConfigError as exc:
+        # The one place outside loadkit.cli that exits: inside a `locust` process nothing
+        # else can. Locust logs an exception from an init listener with a traceback and
+        # exits 1; a bad --threshold must be one line and exit 2 (usage), before any load.
+        print(f"loadkit: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_USAGE)
 
 
 def install(environment: Environment) -> None:
@@ -37,3 +47,21 @@ def install(environment: Environment) -> None:
         return
     setattr(environment, _INSTALLED_ATTR, True)
     # Parts add their wiring here, each as a small function of the environment.
+    _install_stats(environment)
+
+
+def _install_stats(environment: Environment) -> None:
+    """HDR recording, worker deltas, thresholds and reports (:mod:`loadkit.stats`)."""
+    from loadkit.stats.controller import controller_for
+
+    part = controller_for(environment)
+    part.configure()  # raises ConfigError on a bad --threshold, before any load
+    events_ = environment.events
+    events_.request.add_listener(part.on_request)
+    events_.report_to_master.add_listener(part.on_report_to_master)
+    events_.worker_report.add_listener(part.on_worker_report)
+    events_.reset_stats.add_listener(part.on_reset_stats)
+    events_.spawning_complete.add_listener(part.on_spawning_complete)
+    events_.test_start.add_listener(part.on_test_start)
+    events_.test_stop.add_listener(part.on_test_stop)
+    events_.quitting.add_listener(part.on_quitting)

@@ -1,0 +1,239 @@
+"""The stats part at run time: HDR recording, worker deltas, thresholds, final reports.
+
+One :class:`StatsController` per Locust ``Environment`` (see :func:`controller_for`);
+:func:`loadkit.plugin.install` subscribes its ``on_*`` methods to the events. Roles:
+
+- every node records each request event into its :class:`~loadkit.stats.hdr.HdrRecorder`;
+- a worker adds its deltas to ``report_to_master`` under :data:`REPORT_KEY`; the master
+  merges them in ``worker_report`` (a malformed payload is logged and dropped);
+- the master (or local runner) checks thresholds periodically with
+  ``--abort-on-threshold`` and once more at ``quitting``, writes the reports, prints the
+  table and sets ``environment.process_exit_code`` to 99 when a threshold failed.
+
+Final numbers: when a headless master quits, Locust sends ``quit`` to the workers and
+waits a fixed 0.5 s for their last reports. At ``test_stop`` in that path (workers still
+have users) this part sends the ``quit`` itself and waits — polling, with a deadline —
+until every worker has said goodbye, which it does right after its final report. So the
+reports (and Locust's own ``--json-file``) hold every request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.rpc import Message
+from locust.runners import STATE_INIT, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
+
+from loadkit import __version__, config
+from loadkit.stats import reports
+from loadkit.stats.hdr import HdrRecorder
+from loadkit.stats.snapshot import RunSnapshot, take_snapshot
+from loadkit.stats.thresholds import (
+    Threshold,
+    ThresholdResult,
+    all_passed,
+    evaluate,
+    parse_thresholds,
+    required_percentiles,
+)
+
+log = logging.getLogger("loadkit.stats")
+
+#: Key of loadkit's HDR deltas inside Locust's worker ``stats`` report.
+REPORT_KEY = "loadkit_hdr"
+#: Exit code of a run whose thresholds failed (k6's), as in ``loadkit.cli.EXIT_THRESHOLDS``.
+EXIT_THRESHOLDS = 99
+_ATTR = "_loadkit_stats"
+_CHECK_INTERVAL = 1.0
+_DRAIN_TIMEOUT = 30.0
+
+
+def controller_for(environment: Environment) -> StatsController:
+    """The environment's controller, created on first use."""
+    controller = getattr(environment, _ATTR, None)
+    if controller is None:
+        controller = StatsController(environment)
+        setattr(environment, _ATTR, controller)
+    return controller
+
+
+class StatsController:
+    """HDR recording and pass/fail for one environment; see the module docstring."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.recorder = HdrRecorder()
+        #: Off only for measuring loadkit's own overhead (bench/hdr_overhead.py).
+        self.recording = True
+        self.thresholds: list[Threshold] = []
+        self.results: list[ThresholdResult] = []
+        self.final: RunSnapshot | None = None
+        self.report_paths: dict[str, str] = {}
+        self.abort_reason: str | None = None
+        self.report_sections: dict[str, Callable[[], Any]] = {}
+        self._checker: gevent.Greenlet | None = None
+        self._finished = False
+
+    # --- configuration --------------------------------------------------------------
+    def configure(self) -> None:
+        """Parse thresholds from ``parsed_options`` (raises ConfigError before any load)."""
+        self.thresholds = parse_thresholds(self._option("threshold"))
+
+    def _option(self, name: str) -> Any:
+        options = self.environment.parsed_options
+        if options is None or not hasattr(options, name):
+            return getattr(config.defaults(), name)
+        return getattr(options, name)
+
+    @property
+    def _is_worker(self) -> bool:
+        return isinstance(self.environment.runner, WorkerRunner)
+
+    # --- recording and transport ----------------------------------------------------
+    def on_request(self, request_type: str, name: str, response_time: float | None, **_kw: Any) -> None:
+        if self.recording and response_time is not None:
+            self.recorder.record(request_type, name, response_time)
+
+    def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
+        data[REPORT_KEY] = self.recorder.take_deltas()
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
+        deltas = data.get(REPORT_KEY)
+        if not deltas:
+            return
+        try:
+            if not isinstance(deltas, dict):
+                raise ValueError(f"expected a mapping, got {type(deltas).__name__}")
+            self.recorder.merge_deltas(deltas)
+        except ValueError as exc:
+            log.warning("dropped malformed HDR report from worker %s: %s", client_id, exc)
+
+    def on_reset_stats(self, **_kw: Any) -> None:
+        self.recorder.reset()
+
+    def on_spawning_complete(self, user_count: int, **_kw: Any) -> None:
+        if self.environment.reset_stats:  # Locust's --reset-stats: forget the ramp-up
+            self.recorder.reset()
+
+    # --- lifecycle --------------------------------------------------------------------
+    def on_test_start(self, environment: Environment, **_kw: Any) -> None:
+        self.recorder.reset()  # Locust clears its stats when a new test starts
+        self.results, self.final, self.abort_reason, self._finished = [], None, None, False
+        if not self._is_worker and self.thresholds and self._option("abort_on_threshold"):
+            self._checker = gevent.spawn(self._check_loop, float(self._option("threshold_grace") or 0.0))
+
+    def on_test_stop(self, environment: Environment, **_kw: Any) -> None:
+        if self._checker is not None and self._checker is not gevent.getcurrent():
+            self._checker.kill(block=False)
+        self._checker = None
+        runner = environment.runner
+        if isinstance(runner, MasterRunner) and runner.user_count > 0:
+            _drain_workers(runner)
+
+    def on_quitting(self, environment: Environment, **_kw: Any) -> None:
+        if self._is_worker:
+            return
+        runner = environment.runner
+        if runner is not None and runner.state not in (STATE_STOPPED, STATE_INIT, STATE_STOPPING):
+            runner.stop()  # e.g. Ctrl-C in web UI mode: stop users (and drain) first
+        results = self.finish()
+        if results and not all_passed(results):
+            environment.process_exit_code = EXIT_THRESHOLDS
+
+    def finish(self) -> list[ThresholdResult]:
+        """Take the final snapshot, evaluate thresholds, write reports, print the table."""
+        if self._finished:
+            return self.results
+        self._finished = True
+        self.final = self.snapshot()
+        self.results = evaluate(self.thresholds, self.final)
+        self._write_reports(self.final, self.results)
+        print(reports.console_table(self.final, self.results), flush=True)
+        return self.results
+
+    # --- views ------------------------------------------------------------------------
+    def snapshot(self) -> RunSnapshot:
+        runner = self.environment.runner
+        stats = runner.stats if runner is not None else self.environment.stats
+        return take_snapshot(stats, self.recorder, self._meta(stats), required_percentiles(self.thresholds))
+
+    def summary(self) -> dict[str, Any]:
+        snapshot = self.final or self.snapshot()
+        results = self.results if self.final else evaluate(self.thresholds, snapshot)
+        extra = {"final": self.final is not None, "abort_reason": self.abort_reason}
+        return reports.to_json_dict(snapshot, results, extra)
+
+    def _meta(self, stats: Any) -> dict[str, Any]:
+        runner = self.environment.runner
+        start = float(stats.total.start_time)
+        end = float(stats.total.last_request_timestamp or start)
+        return {
+            "loadkit_version": __version__,
+            "start_time": start,
+            "start_time_iso": datetime.fromtimestamp(start, UTC).isoformat(timespec="seconds"),
+            "duration_s": max(end - start, 0.0),
+            "host": self.environment.host,
+            "runner": type(runner).__name__ if runner is not None else None,
+            "workers": len(runner.clients.all) if isinstance(runner, MasterRunner) else 0,
+            "user_count": runner.user_count if runner is not None else 0,
+            "aborted": self.abort_reason is not None,
+            "abort_reason": self.abort_reason,
+        }
+
+    # --- internals --------------------------------------------------------------------
+    def _check_loop(self, grace: float) -> None:
+        gevent.sleep(grace)
+        while True:
+            snapshot = self.snapshot()
+            # An entry without requests yet is pending, not failed, while the run goes on.
+            failed = [r for r in evaluate(self.thresholds, snapshot) if not r.passed and r.actual is not None]
+            if failed:
+                self.abort_reason = "; ".join(
+                    f"{r.threshold.expression} (actual {r.describe_actual()})" for r in failed
+                )
+                log.error("loadkit: threshold failed, aborting the test: %s", self.abort_reason)
+                self._checker = None
+                gevent.spawn(self._abort)
+                return
+            gevent.sleep(_CHECK_INTERVAL)
+
+    def _abort(self) -> None:
+        runner = self.environment.runner
+        if runner is None:
+            return
+        if self.environment.web_ui is None:
+            runner.quit()  # headless: ends the runner's greenlets, so locust shuts down
+        else:
+            runner.stop()
+
+    def _write_reports(self, snapshot: RunSnapshot, results: list[ThresholdResult]) -> None:
+        junit, json_path = self._option("report_junit"), self._option("report_json")
+        if junit:
+            self.report_paths["junit"] = str(reports.write_report(junit, reports.to_junit(snapshot, results)))
+        if json_path:
+            extra = {name: section() for name, section in self.report_sections.items()}
+            document = reports.to_json_dict(snapshot, results, extra)
+            self.report_paths["json"] = str(reports.write_report(json_path, reports.dumps_json(document)))
+        for kind, path in self.report_paths.items():
+            log.info("loadkit: %s report written to %s", kind, path)
+
+
+def _drain_workers(runner: MasterRunner) -> None:
+    """Ask every worker to quit and wait until each has sent its final report and gone."""
+    if gevent.getcurrent() in runner.greenlet:
+        return  # called from the runner's own listener: it could not receive the replies
+    ids = {client.id for client in runner.clients.all}
+    for client_id in ids:
+        runner.server.send_to_client(Message("quit", None, client_id))
+    deadline = time.monotonic() + _DRAIN_TIMEOUT + float(runner.environment.stop_timeout or 0)
+    while ids & {client.id for client in runner.clients.all}:
+        if time.monotonic() > deadline:
+            log.warning("loadkit: some workers sent no final report; the numbers may miss their last seconds")
+            return
+        gevent.sleep(0.05)

@@ -1,0 +1,143 @@
+"""Reports of a finished run: JSON, JUnit XML and the console table.
+
+Each renderer is a pure function of a :class:`~loadkit.stats.snapshot.RunSnapshot` and the
+threshold results, so reports hold exactly the numbers the thresholds were judged on —
+the final ones (:mod:`loadkit.stats.controller` takes the snapshot after every worker's
+last report; Locust's ``--csv`` file lags the end of a run, these do not).
+
+JUnit follows the common schema CI systems read (Jenkins, GitLab, GitHub actions):
+``<testsuites><testsuite name tests failures errors skipped time timestamp><testcase
+classname name time>[<failure message type>text</failure>]``. One testcase per threshold,
+plus one per entry that had failed requests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from loadkit.stats.hdr import PERCENTILES
+from loadkit.stats.snapshot import EntryStats, RunSnapshot
+from loadkit.stats.thresholds import ThresholdResult, all_passed
+
+JSON_SCHEMA_VERSION = 1
+
+
+def to_json_dict(
+    snapshot: RunSnapshot, results: Sequence[ThresholdResult], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``--report-json`` document: ``run``, ``entries``, ``total``, ``thresholds`` (+ ``extra``)."""
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "run": snapshot.meta,
+        "entries": [row.as_dict() for row in snapshot.entries],
+        "total": snapshot.total.as_dict(),
+        "thresholds": [r.as_dict() for r in results],
+        "thresholds_passed": all_passed(results),
+        **(extra or {}),
+    }
+
+
+def to_junit(snapshot: RunSnapshot, results: Sequence[ThresholdResult], suite_name: str = "loadkit") -> str:
+    """The ``--report-junit`` document as a string."""
+    duration = float(snapshot.meta.get("duration_s", 0.0))
+    failing_entries = [row for row in snapshot.entries if row.failures]
+    suites = ET.Element("testsuites", name=suite_name)
+    suite = ET.SubElement(suites, "testsuite", name=suite_name, timestamp=str(snapshot.meta.get("start_time_iso", "")))
+    failures = 0
+    for result in results:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"{suite_name}.thresholds", name=result.threshold.expression, time="0"
+        )
+        if not result.passed:
+            failures += 1
+            expected = result.threshold.describe_expected()
+            failure = ET.SubElement(
+                case, "failure", type="ThresholdFailed", message=f"expected {expected}, got {result.describe_actual()}"
+            )
+            failure.text = f"{result.threshold.expression}: expected {expected}, actual {result.describe_actual()}"
+    for row in failing_entries:
+        failures += 1
+        case = ET.SubElement(
+            suite, "testcase", classname=f"{suite_name}.requests", name=row.key, time=f"{duration:.3f}"
+        )
+        failure = ET.SubElement(
+            case,
+            "failure",
+            type="RequestsFailed",
+            message=f"{row.failures} of {row.count} requests failed ({row.fail_ratio:.2%})",
+        )
+        failure.text = f"{row.key}: {row.failures} failures in {row.count} requests"
+    tests = len(results) + len(failing_entries)
+    for element in (suites, suite):
+        element.set("tests", str(tests))
+        element.set("failures", str(failures))
+        element.set("errors", "0")
+        element.set("time", f"{duration:.3f}")
+    suite.set("skipped", "0")
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def console_table(snapshot: RunSnapshot, results: Sequence[ThresholdResult]) -> str:
+    """The headless summary: HDR percentiles per entry and total, then the thresholds."""
+    labels = [*PERCENTILES, "max"]
+    header = ["Type", "Name", "# reqs", "# fails", "req/s", *labels]
+    rows = [_row_cells(row, labels) for row in (*snapshot.entries, snapshot.total)]
+    lines = ["loadkit: response times in ms (HDR histogram, 3 significant digits)"]
+    lines += _grid(header, rows)
+    if results:
+        lines += ["", "loadkit: thresholds"]
+        cells = [
+            [
+                r.threshold.expression,
+                r.threshold.describe_expected(),
+                r.describe_actual(),
+                "pass" if r.passed else "FAIL",
+            ]
+            for r in results
+        ]
+        lines += _grid(["Threshold", "Expected", "Actual", "Result"], cells)
+        lines.append("loadkit: all thresholds passed" if all_passed(results) else "loadkit: THRESHOLDS FAILED")
+    return "\n".join(lines)
+
+
+def write_report(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` (parents created, replaced atomically); returns the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(target)
+    return target
+
+
+def dumps_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=False, default=str) + "\n"
+
+
+def _row_cells(row: EntryStats, labels: Sequence[str]) -> list[str]:
+    pct = row.percentiles.as_dict()
+    return [
+        row.request_type,
+        row.name,
+        str(row.count),
+        f"{row.failures}({row.fail_ratio:.2%})",
+        f"{row.rps:.2f}",
+        *(_ms(pct.get(label, 0.0)) for label in labels),
+    ]
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3f}" if value < 100 else f"{value:.1f}"
+
+
+def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
+    return [fmt.format(*header), rule, *(fmt.format(*row) for row in rows)]
