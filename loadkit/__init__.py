@@ -24,7 +24,12 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 # Public name -> module defining it; resolved on first access.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "DataClient": "loadkit.fleet.client",
+    "data": "loadkit.fleet.client",
+    "register_collector": "loadkit.fleet.collectors",
+    "start_agent": "loadkit.fleet.agent",
+}
 
 if TYPE_CHECKING:
     pass

@@ -90,3 +90,47 @@ def defaults(**overrides: Any) -> argparse.Namespace:
         raise ConfigError(f"unknown loadkit option(s) {sorted(unknown)}: known are {sorted(values)}")
     values.update(overrides)
     return argparse.Namespace(**values)
+
+# --- fleet: test data and health (loadkit.fleet) -------------------------------------
+OPTIONS += [
+    Option(
+        "--loadkit-data",
+        "LOADKIT_DATA",
+        "Test data users get with loadkit.data.next(): a .csv (header line) or .jsonl file, "
+        "or faker:COUNT[:SEED] for generated fake users. The master owns it; workers lease rows.",
+    ),
+    Option(
+        "--loadkit-data-mode",
+        "LOADKIT_DATA_MODE",
+        "unique: each row used once across the fleet; cyclic: rows handed out round-robin for ever.",
+        default="unique",
+        extra={"choices": ["unique", "cyclic"]},
+    ),
+    Option(
+        "--loadkit-data-exhausted",
+        "LOADKIT_DATA_EXHAUSTED",
+        "When every row was used (unique mode): stop-user, stop-test, or recycle (start over).",
+        default="stop-user",
+        extra={"choices": ["stop-user", "stop-test", "recycle"]},
+    ),
+    Option(
+        "--loadkit-data-batch",
+        "LOADKIT_DATA_BATCH",
+        "Rows a worker leases per request.",
+        default=50,
+        type=int,
+    ),
+    Option(
+        "--loadkit-agent",
+        "LOADKIT_AGENTS",
+        "URL of a 'loadkit agent' beside the system under test, repeatable; the master polls and shows it.",
+        action="append",
+    ),
+    Option(
+        "--loadkit-health-interval",
+        "LOADKIT_HEALTH_INTERVAL",
+        "Seconds between two health samples of each worker (CPU, memory, network, loop lag, users).",
+        default=3.0,
+        type=float,
+    ),
+]

@@ -69,3 +69,91 @@ def declare(name: str, payload: type[P], direction: Direction) -> MessageType[P]
 
 # --- declarations -------------------------------------------------------------------
 # (one block per feature: payload dataclass(es), then declare(...))
+
+
+def register_handler(runner: Any, message: MessageType[P], handler: Any) -> None:
+    """Register ``handler(environment, payload, node_id)`` for ``message`` on a Locust runner.
+
+    The payload is decoded against the declaration first; a malformed one is logged and
+    dropped, so a bad message never reaches the handler nor crashes the runner.
+    """
+    import logging
+
+    log = logging.getLogger("loadkit.messages")
+
+    def on_message(environment: Any, msg: Any, **_kw: Any) -> None:
+        try:
+            payload = message.decode(msg.data)
+        except MessageError as exc:
+            log.warning("dropped malformed %s message from %s: %s", message.name, msg.node_id, exc)
+            return
+        handler(environment, payload, msg.node_id)
+
+    runner.register_message(message.name, on_message)
+
+
+def send(runner: Any, message: MessageType[P], payload: P, client_id: str | None = None) -> None:
+    """Send a declared message through a Locust runner (master: to ``client_id``)."""
+    runner.send_message(message.name, message.encode(payload), client_id=client_id)
+
+
+def _require(ok: bool, what: str) -> None:
+    if not ok:
+        raise ValueError(what)
+
+
+# --- fleet: test-data leasing (loadkit.fleet.leasing) --------------------------------
+@dataclass(frozen=True)
+class DataRequest:
+    """A worker wants ``want`` more rows; it acknowledges ``acks`` and gives back ``releases``."""
+
+    want: int
+    acks: list[int]
+    releases: list[int]
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.want, int) and self.want >= 0, f"want must be an int >= 0, got {self.want!r}")
+        for name in ("acks", "releases"):
+            seqs = getattr(self, name)
+            _require(isinstance(seqs, list) and all(isinstance(s, int) for s in seqs), f"{name} must be ints")
+
+
+@dataclass(frozen=True)
+class DataGrant:
+    """Rows for a worker as ``[seq, row]`` pairs; ``status`` is ok, wait or exhausted."""
+
+    rows: list[list[Any]]
+    status: str
+
+    def __post_init__(self) -> None:
+        _require(self.status in ("ok", "wait", "exhausted"), f"unknown status {self.status!r}")
+        _require(
+            isinstance(self.rows, list)
+            and all(
+                isinstance(r, list | tuple) and len(r) == 2 and isinstance(r[0], int) and isinstance(r[1], dict)
+                for r in self.rows
+            ),
+            "rows must be [seq, object] pairs",
+        )
+
+
+DATA_REQUEST = declare("loadkit:data_request", DataRequest, Direction.TO_MASTER)
+DATA_GRANT = declare("loadkit:data_grant", DataGrant, Direction.TO_WORKER)
+
+
+# --- fleet: load-generator health (loadkit.fleet.health) -----------------------------
+@dataclass(frozen=True)
+class HealthReport:
+    """One health sample of a worker: metric name -> number (see loadkit.fleet.health)."""
+
+    sample: dict[str, float]
+
+    def __post_init__(self) -> None:
+        _require(
+            isinstance(self.sample, dict)
+            and all(isinstance(k, str) and isinstance(v, int | float) for k, v in self.sample.items()),
+            "sample must map names to numbers",
+        )
+
+
+HEALTH = declare("loadkit:health", HealthReport, Direction.TO_MASTER)

@@ -1,0 +1,137 @@
+"""The worker side of test-data leasing: what a user calls to get its next row.
+
+From any User (``HttpUser`` too)::
+
+    import loadkit
+
+    class Buyer(HttpUser):
+        @task
+        def buy(self):
+            row = loadkit.data.next()        # a row no other user on any worker gets
+            self.client.post("/items", json=row)
+
+The client keeps a local buffer of leased rows and asks the master for the next batch when
+it runs low, so users rarely wait on the network. Rows handed to users are acknowledged
+with the next request (or within a second): see :mod:`loadkit.fleet.pool` for the
+exactly-once / at-least-once guarantees. When the pool is exhausted (policy
+``stop-user`` or ``stop-test``), ``next()`` raises Locust's ``StopUser``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent.event import Event
+
+from loadkit.exceptions import DataError
+from loadkit.messages import DataGrant, DataRequest
+
+Row = dict[str, Any]
+Transport = Callable[[DataRequest], None]
+
+#: How long a user waits for rows before ``next()`` raises ``DataError``.
+NEXT_TIMEOUT = 30.0
+#: How long a request may go unanswered before it is sent again.
+REQUEST_TIMEOUT = 5.0
+#: Pause before asking again when the master says "wait" (rows are out on other workers).
+WAIT_RETRY = 0.2
+
+
+class DataClient:
+    """A buffer of leased rows, refilled in batches of ``batch`` through ``transport``."""
+
+    def __init__(self, transport: Transport, batch: int = 50) -> None:
+        self._transport = transport
+        self.batch = max(1, batch)
+        self._buffer: deque[tuple[int, Row]] = deque()
+        self._acks: list[int] = []
+        self._status = "ok"
+        self._in_flight_since: float | None = None
+        self._arrived = Event()
+        self.used = 0
+
+    def next(self, timeout: float = NEXT_TIMEOUT) -> Row:
+        """The next row for this user; raises ``StopUser`` when the pool is exhausted."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._buffer:
+                seq, row = self._buffer.popleft()
+                self._acks.append(seq)
+                self.used += 1
+                if len(self._buffer) * 2 < self.batch:
+                    self._request()
+                return row
+            if self._status == "exhausted":
+                from locust.exception import StopUser
+
+                raise StopUser()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DataError(f"no test-data rows arrived within {timeout:g}s: is the master running --loadkit-data?")
+            if self._status == "wait" and self._in_flight_since is None:
+                gevent.sleep(min(WAIT_RETRY, remaining))
+            self._request()
+            self._arrived.wait(min(remaining, REQUEST_TIMEOUT))
+
+    def on_grant(self, grant: DataGrant) -> None:
+        """Rows arrived from the pool (a message on a worker, a direct call locally)."""
+        self._buffer.extend((int(seq), row) for seq, row in grant.rows)
+        self._status = grant.status
+        self._in_flight_since = None
+        self._arrived.set()
+
+    def flush(self) -> None:
+        """Send pending acknowledgements now (called every second and when the test stops)."""
+        if self._acks and self._in_flight_since is None:
+            acks, self._acks = self._acks, []
+            self._transport(DataRequest(want=0, acks=acks, releases=[]))
+
+    def release(self) -> None:
+        """Acknowledge what was used and give unused buffered rows back (the test stops)."""
+        releases = [seq for seq, _ in self._buffer]
+        self._buffer.clear()
+        acks, self._acks = self._acks, []
+        if acks or releases:
+            self._transport(DataRequest(want=0, acks=acks, releases=releases))
+        self._status = "ok"
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def _request(self) -> None:
+        now = time.monotonic()
+        if self._in_flight_since is not None and now - self._in_flight_since < REQUEST_TIMEOUT:
+            return
+        self._in_flight_since = now
+        self._arrived.clear()
+        acks, self._acks = self._acks, []
+        self._transport(DataRequest(want=self.batch, acks=acks, releases=[]))
+
+
+class DataAccessor:
+    """``loadkit.data``: the data client of the running environment, usable from any User."""
+
+    def __init__(self) -> None:
+        self._client: DataClient | None = None
+
+    def bind(self, client: DataClient | None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> DataClient:
+        if self._client is None:
+            raise DataError("test data is not set up: run locust with --loadkit-data FILE (or faker:COUNT)")
+        return self._client
+
+    def next(self, timeout: float = NEXT_TIMEOUT) -> Row:
+        """The next row for the calling user (see :class:`DataClient`)."""
+        return self.client.next(timeout)
+
+
+#: The process-wide accessor users call: ``loadkit.data.next()``.
+data = DataAccessor()

@@ -1,0 +1,146 @@
+"""Load-generator health on a Locust runner: sampled on workers, kept on the master.
+
+Each worker (or the local process) samples its collectors every ``--loadkit-health-interval``
+seconds; a worker sends the sample as ``loadkit:health``. The master's :class:`HealthStore`
+keeps the latest sample and a bounded history per worker and logs a warning when a worker
+saturates — CPU above 90 % or gevent loop lag above 100 ms: response times measured on a
+saturated worker include its own queueing and must be distrusted. It also polls the
+``loadkit agent`` URLs given by ``--loadkit-agent``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.request
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadkit import messages
+from loadkit.fleet.collectors import WORKER_COLLECTORS, Collector, LoopLag, Requests, Sample, collect_all
+from loadkit.messages import HEALTH, HealthReport
+
+log = logging.getLogger("loadkit.fleet")
+
+CPU_LIMIT = 90.0
+LAG_LIMIT_MS = 100.0
+HISTORY = 1000
+LOCAL = "local"
+
+
+def saturation(sample: Sample) -> str | None:
+    """Why ``sample`` shows a saturated worker, or None."""
+    reasons = []
+    if sample.get("cpu_percent", 0.0) > CPU_LIMIT:
+        reasons.append(f"CPU {sample['cpu_percent']:.0f}% > {CPU_LIMIT:.0f}%")
+    if sample.get("loop_lag_ms", 0.0) > LAG_LIMIT_MS:
+        reasons.append(f"loop lag {sample['loop_lag_ms']:.0f} ms > {LAG_LIMIT_MS:.0f} ms")
+    return ", ".join(reasons) or None
+
+
+@dataclass
+class HealthStore:
+    """Latest sample and history per worker; saturation episodes (pure, no I/O)."""
+
+    latest: dict[str, Sample] = field(default_factory=dict)
+    history: dict[str, deque[Sample]] = field(default_factory=dict)
+    saturated: dict[str, str] = field(default_factory=dict)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    agents: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, worker: str, sample: Sample) -> None:
+        self.latest[worker] = sample
+        self.history.setdefault(worker, deque(maxlen=HISTORY)).append(sample)
+        reason = saturation(sample)
+        if reason and worker not in self.saturated:
+            log.warning("worker %s is saturated (%s): its response times are inflated, add workers", worker, reason)
+            self.warnings.append((worker, reason))
+        if reason:
+            self.saturated[worker] = reason
+        else:
+            self.saturated.pop(worker, None)
+
+    def report(self) -> dict[str, Any]:
+        """JSON-ready history for reports."""
+        return {
+            "workers": {w: list(h) for w, h in self.history.items()},
+            "warnings": [{"worker": w, "reason": r} for w, r in self.warnings],
+            "agents": self.agents,
+        }
+
+
+@dataclass
+class Health:
+    """The health state of one environment (``environment.loadkit_health``)."""
+
+    store: HealthStore
+    requests: Requests
+    collectors: list[Collector]
+    greenlets: list[gevent.Greenlet] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """End sampling and polling (at ``quitting``)."""
+        for greenlet in self.greenlets:
+            greenlet.kill(block=False)
+        for collector in self.collectors:
+            if isinstance(collector, LoopLag):
+                collector.stop()
+
+
+def on_quitting(environment: Environment, **_kw: Any) -> None:
+    health: Health | None = getattr(environment, "loadkit_health", None)
+    if health is not None:
+        health.stop()
+
+
+def install(environment: Environment) -> Health:
+    """Start sampling (worker/local), receiving (master) and agent polling (master/local)."""
+    runner = environment.runner
+    options = environment.parsed_options
+    interval = float(getattr(options, "loadkit_health_interval", 3.0) or 3.0)
+    agents = list(getattr(options, "loadkit_agent", None) or [])
+    requests = Requests()
+    health = Health(HealthStore(), requests, [])
+    environment.loadkit_health = health  # type: ignore[attr-defined]
+    if isinstance(runner, MasterRunner):
+        messages.register_handler(runner, HEALTH, lambda _env, rep, node: health.store.add(node, rep.sample))
+    else:
+        health.collectors = [factory(environment) for factory in WORKER_COLLECTORS] + [requests]
+        health.greenlets.append(gevent.spawn(_sample_loop, environment, health, interval))
+    if agents and not isinstance(runner, WorkerRunner):
+        health.greenlets.append(gevent.spawn(_poll_agents, health.store, agents, interval))
+    return health
+
+
+def _sample_loop(environment: Environment, health: Health, interval: float) -> None:
+    runner = environment.runner
+    while True:
+        gevent.sleep(interval)
+        sample = collect_all(health.collectors)
+        if isinstance(runner, WorkerRunner):
+            messages.send(runner, HEALTH, HealthReport(sample=sample))
+        else:
+            health.store.add(LOCAL, sample)
+
+
+def poll_agent(url: str, timeout: float = 2.0) -> dict[str, Any]:
+    """One agent's ``/samples`` (latest sample only), or ``{"error": ...}`` if unreachable."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/samples", timeout=timeout) as resp:
+            body = json.loads(resp.read())
+        return {"latest": body.get("latest", {}), "host": body.get("host", ""), "polled": time.time()}
+    except (OSError, ValueError) as exc:
+        return {"error": f"{type(exc).__name__}: {exc}", "polled": time.time()}
+
+
+def _poll_agents(store: HealthStore, urls: list[str], interval: float) -> None:
+    while True:
+        for url in urls:
+            store.agents[url] = poll_agent(url)
+        gevent.sleep(interval)

@@ -1,0 +1,161 @@
+"""Test-data leasing wired to a Locust runner: master pool, worker client, local runs.
+
+:func:`install` is called from :func:`loadkit.plugin.install`. Per runner kind:
+
+- master: owns the :class:`~loadkit.fleet.pool.DataPool`; answers ``loadkit:data_request``
+  with ``loadkit:data_grant``; a reaper greenlet returns the rows of workers that went
+  missing or quit (Locust fires no event for those: it drops them from ``runner.clients``);
+- worker: a :class:`~loadkit.fleet.client.DataClient` sending requests to the master;
+- local: the same client calling the pool directly, no messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+
+from loadkit import messages
+from loadkit.fleet.client import DataClient, data
+from loadkit.fleet.pool import DataPool
+from loadkit.fleet.sources import load_rows
+from loadkit.messages import DATA_GRANT, DATA_REQUEST, DataGrant, DataRequest
+
+log = logging.getLogger("loadkit.fleet")
+
+LOCAL = "local"
+REAP_INTERVAL = 0.5
+FLUSH_INTERVAL = 1.0
+
+
+@dataclass
+class Leasing:
+    """The leasing state of one environment (``environment.loadkit_leasing``)."""
+
+    pool: DataPool | None = None
+    client: DataClient | None = None
+    #: (worker id, monotonic time its rows went back, how many) — for figures and tests.
+    reaped: list[tuple[str, float, int]] = field(default_factory=list)
+    requests: int = 0
+    greenlets: list[gevent.Greenlet] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """End this environment's background greenlets (at ``quitting``)."""
+        for greenlet in self.greenlets:
+            greenlet.kill(block=False)
+
+
+def build_pool(options: Any) -> DataPool | None:
+    """The pool the options ask for, or None; raises ``DataError``/``ConfigError`` on bad input."""
+    spec = getattr(options, "loadkit_data", None)
+    if not spec:
+        return None
+    mode = getattr(options, "loadkit_data_mode", "unique") or "unique"
+    exhausted = getattr(options, "loadkit_data_exhausted", "stop-user") or "stop-user"
+    from loadkit.fleet.pool import check_mode
+
+    check_mode(mode, exhausted)
+    return DataPool(load_rows(spec), mode=mode, exhausted=exhausted)
+
+
+def install(environment: Environment) -> Leasing:
+    """Set leasing up for ``environment``'s runner; bad input raises before any load."""
+    runner = environment.runner
+    options = environment.parsed_options
+    batch = int(getattr(options, "loadkit_data_batch", 50) or 50)
+    state = Leasing()
+    environment.loadkit_leasing = state  # type: ignore[attr-defined]
+    if isinstance(runner, WorkerRunner):
+        client = state.client = DataClient(lambda req: messages.send(runner, DATA_REQUEST, req), batch)
+        messages.register_handler(runner, DATA_GRANT, lambda _env, grant, _node: client.on_grant(grant))
+        state.greenlets.append(gevent.spawn(_flush_loop, client))
+    else:
+        state.pool = build_pool(options)
+        if isinstance(runner, MasterRunner):
+            messages.register_handler(runner, DATA_REQUEST, lambda env, req, node: _serve(env, state, req, node))
+            state.greenlets.append(gevent.spawn(_reap_loop, runner, state))
+        elif state.pool is not None:
+            state.client = DataClient(lambda req: _serve_local(environment, state, req), batch)
+    data.bind(state.client)
+    return state
+
+
+def on_test_stop(environment: Environment, **_kw: Any) -> None:
+    """Give buffered rows back and send the last acks, so a next run starts clean."""
+    state: Leasing | None = getattr(environment, "loadkit_leasing", None)
+    if state is not None and state.client is not None:
+        state.client.release()
+
+
+def on_quitting(environment: Environment, **_kw: Any) -> None:
+    state: Leasing | None = getattr(environment, "loadkit_leasing", None)
+    if state is not None:
+        state.stop()
+
+
+def _answer(environment: Environment, state: Leasing, request: DataRequest, node: str) -> DataGrant | None:
+    state.requests += 1
+    pool = state.pool
+    if pool is None:
+        if request.want:
+            log.error("worker %s asked for test data but the master has none: run it with --loadkit-data", node)
+            return DataGrant(rows=[], status="exhausted")
+        return None
+    pool.ack(node, request.acks)
+    if request.releases:
+        pool.release(node, request.releases)
+    if not request.want:
+        return None
+    lease = pool.lease(node, request.want)
+    if lease.status == "exhausted" and pool.exhausted_policy == "stop-test" and environment.runner is not None:
+        log.info("test data exhausted (policy stop-test): stopping the test")
+        gevent.spawn(environment.runner.quit)
+    return DataGrant(rows=[[seq, row] for seq, row in lease.rows], status=lease.status)
+
+
+def _serve(environment: Environment, state: Leasing, request: DataRequest, node: str) -> None:
+    grant = _answer(environment, state, request, node)
+    if grant is not None and environment.runner is not None:
+        messages.send(environment.runner, DATA_GRANT, grant, client_id=node)
+
+
+def _serve_local(environment: Environment, state: Leasing, request: DataRequest) -> None:
+    grant = _answer(environment, state, request, LOCAL)
+    if grant is not None and state.client is not None:
+        state.client.on_grant(grant)
+
+
+def reap(runner: MasterRunner, state: Leasing) -> int:
+    """Return the rows of every worker that is gone or missing; return how many rows."""
+    if state.pool is None:
+        return 0
+    total = 0
+    for worker in state.pool.holders():
+        node = runner.clients.get(worker)
+        if node is None or node.state == STATE_MISSING:
+            count = state.pool.release(worker)
+            if count:
+                state.reaped.append((worker, time.monotonic(), count))
+                log.warning("worker %s is gone: %d leased row(s) go back to the pool", worker, count)
+                total += count
+    return total
+
+
+def _reap_loop(runner: MasterRunner, state: Leasing) -> None:
+    while True:
+        gevent.sleep(REAP_INTERVAL)
+        try:
+            reap(runner, state)
+        except Exception:  # a bug here must not end reaping for the rest of the run
+            log.exception("reaping leases failed")
+
+
+def _flush_loop(client: DataClient) -> None:
+    while True:
+        gevent.sleep(FLUSH_INTERVAL)
+        client.flush()

@@ -1,0 +1,151 @@
+"""loadkit's "Fleet" tab in Locust's web UI, and its JSON endpoint.
+
+Extended the way Locust's own ``examples/extend_web_ui.py`` does: ``extended_tabs`` /
+``extended_tables`` in the web UI's template args declare the tab and its columns, and an
+``after_request`` hook adds the rows to ``/stats/requests`` under ``extended_stats`` — the
+page polls that every couple of seconds, so the tab refreshes live with no JS of ours.
+
+- ``GET /loadkit/fleet``: the same data as JSON (workers, agents, data pool, HDR latency).
+
+Rendering only: the figures come from :mod:`loadkit.fleet` (and :mod:`loadkit.stats`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from locust.env import Environment
+
+FLEET_KEY = "loadkit-fleet"
+LATENCY_KEY = "loadkit-latency"
+
+FLEET_COLUMNS = [
+    ("node", "Node"),
+    ("kind", "Kind"),
+    ("cpu_percent", "CPU %"),
+    ("memory_mb", "Memory MiB"),
+    ("net_kbps", "Net KiB/s (out/in)"),
+    ("loop_lag_ms", "Loop lag ms"),
+    ("users", "Users"),
+    ("connections", "Connections"),
+    ("rps", "RPS"),
+    ("failures", "Failures/s"),
+    ("rows", "Rows leased/used"),
+    ("status", "Status"),
+]
+LATENCY_COLUMNS = [("name", "Name"), ("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("p999", "p99.9"), ("max", "Max")]
+
+
+def _num(sample: dict[str, Any], key: str, digits: int = 1) -> str:
+    value = sample.get(key)
+    return "" if value is None else f"{float(value):.{digits}f}"
+
+
+def worker_rows(environment: Environment) -> list[dict[str, Any]]:
+    """One table row per load generator and per agent."""
+    health = getattr(environment, "loadkit_health", None)
+    leasing = getattr(environment, "loadkit_leasing", None)
+    pool = leasing.pool.summary()["workers"] if leasing is not None and leasing.pool is not None else {}
+    rows = []
+    store = health.store if health is not None else None
+    for node, sample in (store.latest if store else {}).items():
+        lease = pool.get(node, {})
+        rows.append(
+            {
+                "node": node,
+                "kind": "worker",
+                "cpu_percent": _num(sample, "cpu_percent"),
+                "memory_mb": _num(sample, "rss_mb"),
+                "net_kbps": f"{sample.get('net_sent_bps', 0) / 1024:.0f}/{sample.get('net_recv_bps', 0) / 1024:.0f}",
+                "loop_lag_ms": _num(sample, "loop_lag_ms"),
+                "users": _num(sample, "users", 0),
+                "connections": _num(sample, "connections", 0),
+                "rps": _num(sample, "rps"),
+                "failures": _num(sample, "fail_per_s"),
+                "rows": f"{lease.get('leased', 0)}/{lease.get('used', 0)}",
+                "status": ("saturated: " + store.saturated[node]) if store and node in store.saturated else "ok",
+            }
+        )
+    for url, agent in (store.agents if store else {}).items():
+        sample = agent.get("latest", {})
+        rows.append(
+            {
+                "node": url,
+                "kind": "agent",
+                "cpu_percent": _num(sample, "cpu_percent"),
+                "memory_mb": _num(sample, "mem_used_mb", 0),
+                "net_kbps": f"{sample.get('net_sent_bps', 0) / 1024:.0f}/{sample.get('net_recv_bps', 0) / 1024:.0f}",
+                "status": agent.get("error", "ok"),
+            }
+        )
+    return rows
+
+
+def latency_rows(environment: Environment) -> list[dict[str, Any]]:
+    """HDR percentiles from ``loadkit.stats.summary(environment)`` if that part is present."""
+    try:
+        from loadkit.stats import summary  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return []
+    try:
+        data = summary(environment)
+    except Exception:  # a stats problem must not break the fleet tab
+        return []
+    items = data.items() if isinstance(data, dict) else ((d.get("name", ""), d) for d in data or [])
+    rows = []
+    for name, entry in items:
+        if isinstance(entry, dict):
+            rows.append({"name": str(name), **{k: entry.get(k, "") for k, _ in LATENCY_COLUMNS if k != "name"}})
+    return rows
+
+
+def fleet_snapshot(environment: Environment) -> dict[str, Any]:
+    """Everything the Fleet tab shows, JSON-ready (``GET /loadkit/fleet``)."""
+    health = getattr(environment, "loadkit_health", None)
+    leasing = getattr(environment, "loadkit_leasing", None)
+    store = health.store if health is not None else None
+    return {
+        "workers": {n: {**s, "saturated": store.saturated.get(n)} for n, s in store.latest.items()} if store else {},
+        "agents": dict(store.agents) if store else {},
+        "warnings": [{"worker": w, "reason": r} for w, r in store.warnings] if store else [],
+        "data": leasing.pool.summary() if leasing is not None and leasing.pool is not None else None,
+        "latency": latency_rows(environment),
+    }
+
+
+def install(environment: Environment) -> None:
+    """Add the Fleet tab and ``/loadkit/fleet`` to the environment's web UI, if it has one."""
+    web_ui = environment.web_ui
+    app = web_ui.app if web_ui is not None else None
+    if web_ui is None or app is None:
+        return
+    from flask import Response, request
+
+    args = web_ui.template_args
+    args.setdefault("extended_tabs", []).extend(
+        [{"title": "Fleet", "key": FLEET_KEY}, {"title": "Latency (HDR)", "key": LATENCY_KEY}]
+    )
+    args.setdefault("extended_tables", []).extend(
+        [
+            {"key": FLEET_KEY, "structure": [{"key": k, "title": t} for k, t in FLEET_COLUMNS]},
+            {"key": LATENCY_KEY, "structure": [{"key": k, "title": t} for k, t in LATENCY_COLUMNS]},
+        ]
+    )
+
+    @app.route("/loadkit/fleet")
+    def loadkit_fleet() -> Response:
+        return Response(json.dumps(fleet_snapshot(environment)), mimetype="application/json")
+
+    @app.after_request
+    def add_fleet_stats(response: Response) -> Response:
+        if request.path != "/stats/requests" or not response.is_json:
+            return response
+        body = response.get_json()
+        body["extended_stats"] = [
+            *body.get("extended_stats", []),
+            {"key": FLEET_KEY, "data": worker_rows(environment)},
+            {"key": LATENCY_KEY, "data": latency_rows(environment)},
+        ]
+        response.set_data(json.dumps(body))
+        return response
