@@ -19,7 +19,7 @@ from locust.env import Environment
 
 from loadkit import config
 from loadkit.cli import EXIT_USAGE
-from loadkit.exceptions import ConfigError
+from loadkit.exceptions import ConfigError, DataError
 
 _INSTALLED_ATTR = "_loadkit_installed"
 
@@ -33,7 +33,7 @@ def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
 def _on_init(environment: Environment, **_kw: Any) -> None:
     try:
         install(environment)
-    except ConfigError as exc:
+    except (ConfigError, DataError) as exc:
         # The one place outside loadkit.cli that exits: inside a `locust` process nothing
         # else can. Locust logs an exception from an init listener with a traceback and
         # exits 1; a bad --threshold must be one line and exit 2 (usage), before any load.
@@ -48,6 +48,7 @@ def install(environment: Environment) -> None:
     setattr(environment, _INSTALLED_ATTR, True)
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)
+    _install_fleet(environment)
 
 
 def _install_stats(environment: Environment) -> None:
@@ -65,3 +66,18 @@ def _install_stats(environment: Environment) -> None:
     events_.test_start.add_listener(part.on_test_start)
     events_.test_stop.add_listener(part.on_test_stop)
     events_.quitting.add_listener(part.on_quitting)
+
+
+def _install_fleet(environment: Environment) -> None:
+    """Test-data leasing, worker/agent health and the web UI's Fleet tab (:mod:`loadkit.fleet`)."""
+    from loadkit import web
+    from loadkit.fleet import health, leasing
+
+    leasing.install(environment)  # raises DataError/ConfigError on bad --loadkit-data, before any load
+    events_ = environment.events
+    events_.test_stop.add_listener(leasing.on_test_stop)
+    events_.quitting.add_listener(leasing.on_quitting)
+    monitor = health.install(environment)
+    events_.request.add_listener(monitor.requests.on_request)
+    events_.quitting.add_listener(health.on_quitting)
+    web.install(environment)
