@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Leasing:
     #: (worker id, monotonic time its rows went back, how many) — for figures and tests.
     reaped: list[tuple[str, float, int]] = field(default_factory=list)
     requests: int = 0
+    started: float | None = None
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -96,10 +98,29 @@ def on_quitting(environment: Environment, **_kw: Any) -> None:
     state: Leasing | None = getattr(environment, "loadkit_leasing", None)
     if state is not None:
         state.stop()
+        if state.pool is not None and state.started is not None:
+            log.info("loadkit data: %s", json.dumps(figures(state)))
+
+
+def figures(state: Leasing) -> dict[str, Any]:
+    """Leasing figures of a run: rows leased per second, requests, rows returned by dead workers."""
+    elapsed = time.monotonic() - state.started if state.started is not None else 0.0
+    summary = state.pool.summary() if state.pool is not None else {"workers": {}}
+    leased = sum(w["leased"] for w in summary["workers"].values())
+    return {
+        "seconds": round(elapsed, 3),
+        "rows_leased": leased,
+        "rows_per_s": round(leased / elapsed, 1) if elapsed else 0.0,
+        "requests": state.requests,
+        "workers": len(summary["workers"]),
+        "reaped": [{"worker": w, "rows": n} for w, _, n in state.reaped],
+    }
 
 
 def _answer(environment: Environment, state: Leasing, request: DataRequest, node: str) -> DataGrant | None:
     state.requests += 1
+    if state.started is None:
+        state.started = time.monotonic()
     pool = state.pool
     if pool is None:
         if request.want:

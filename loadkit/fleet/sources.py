@@ -102,7 +102,7 @@ def _parse_faker_spec(spec: str) -> tuple[int, int]:
 
 
 def fake_rows(count: int, seed: int = 0) -> list[Row]:
-    """``count`` fake users, the same for the same ``seed``; ``id`` is unique (0..count-1).
+    """``count`` fake users, the same for the same ``seed``; ``id`` is unique (1..count).
 
     >>> fake_rows(2, seed=1) == fake_rows(2, seed=1)
     True
@@ -111,4 +111,4 @@ def fake_rows(count: int, seed: int = 0) -> list[Row]:
 
     fake = Faker()
     fake.seed_instance(seed)
-    return [{"id": i, "name": fake.name(), "email": fake.email(), "city": fake.city()} for i in range(count)]
+    return [{"id": i, "name": fake.name(), "email": fake.email(), "city": fake.city()} for i in range(1, count + 1)]

@@ -1,0 +1,98 @@
+"""The worker-side data client against a real pool through an in-process transport."""
+
+from __future__ import annotations
+
+import gevent
+import pytest
+from locust.exception import StopUser
+
+from loadkit.exceptions import DataError
+from loadkit.fleet.client import DataAccessor, DataClient
+from loadkit.fleet.pool import DataPool
+from loadkit.messages import DataGrant, DataRequest
+
+
+class PoolTransport:
+    """Answers requests from a real pool, as the master does (optionally never)."""
+
+    def __init__(self, pool: DataPool, answer: bool = True) -> None:
+        self.pool = pool
+        self.answer = answer
+        self.client: DataClient | None = None
+        self.requests: list[DataRequest] = []
+
+    def __call__(self, req: DataRequest) -> None:
+        self.requests.append(req)
+        self.pool.ack("w", req.acks)
+        self.pool.release("w", req.releases)
+        if self.answer and req.want and self.client is not None:
+            lease = self.pool.lease("w", req.want)
+            self.client.on_grant(DataGrant(rows=[[s, r] for s, r in lease.rows], status=lease.status))
+
+
+def make(rows: int, batch: int = 4, answer: bool = True, **pool_kw: str) -> tuple[DataClient, PoolTransport]:
+    transport = PoolTransport(DataPool([{"id": i} for i in range(rows)], **pool_kw), answer)
+    client = DataClient(transport, batch)
+    transport.client = client
+    return client, transport
+
+
+def test_rows_come_in_batches_and_each_once() -> None:
+    client, transport = make(10, batch=4)
+    got = [client.next()["id"] for _ in range(10)]
+    assert got == list(range(10))
+    assert all(r.want == 4 for r in transport.requests if r.want)
+    assert len([r for r in transport.requests if r.want]) < 10
+
+
+def test_exhausted_pool_stops_the_user() -> None:
+    client, _ = make(3)
+    for _ in range(3):
+        client.next()
+    with pytest.raises(StopUser):
+        client.next()
+
+
+def test_acks_reach_the_pool_on_flush_and_release_returns_the_buffer() -> None:
+    client, transport = make(10, batch=4)
+    client.next()
+    client.next()
+    client.flush()
+    assert transport.pool.summary()["workers"]["w"]["used"] == 2
+    held = client.buffered
+    assert held > 0
+    client.release()
+    assert client.buffered == 0
+    assert transport.pool.summary()["workers"]["w"]["returned"] == held
+    assert transport.pool.outstanding == 0
+
+
+def test_concurrent_users_never_share_a_row() -> None:
+    client, _ = make(200, batch=7)
+    got: list[int] = []
+
+    def user() -> None:
+        while True:
+            try:
+                got.append(client.next()["id"])
+            except StopUser:
+                return
+            gevent.sleep(0)
+
+    gevent.joinall([gevent.spawn(user) for _ in range(20)], timeout=30)
+    assert sorted(got) == list(range(200))
+
+
+def test_no_answer_is_a_data_error_after_the_timeout() -> None:
+    client, _ = make(3, answer=False)
+    with pytest.raises(DataError, match="no test-data rows arrived"):
+        client.next(timeout=0.2)
+
+
+def test_accessor_without_data_says_how_to_set_it_up() -> None:
+    accessor = DataAccessor()
+    with pytest.raises(DataError, match="--loadkit-data"):
+        accessor.next()
+    client, _ = make(2)
+    accessor.bind(client)
+    assert accessor.next() == {"id": 0}

@@ -1,0 +1,34 @@
+"""The master's health store: latest per worker, history, saturation warnings; agent polling."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from loadkit.fleet.health import HealthStore, poll_agent, saturation
+
+
+def test_saturation_reasons() -> None:
+    assert saturation({"cpu_percent": 50, "loop_lag_ms": 5}) is None
+    assert saturation({"cpu_percent": 95.0}) == "CPU 95% > 90%"
+    assert saturation({"loop_lag_ms": 250.0, "cpu_percent": 99}) == "CPU 99% > 90%, loop lag 250 ms > 100 ms"
+
+
+def test_store_keeps_latest_and_history_and_warns_once_per_episode(caplog: pytest.LogCaptureFixture) -> None:
+    store = HealthStore()
+    caplog.set_level(logging.WARNING, logger="loadkit.fleet")
+    for cpu in (10, 95, 97, 20, 99):
+        store.add("w1", {"cpu_percent": cpu})
+    store.add("w2", {"cpu_percent": 1})
+    assert store.latest["w1"] == {"cpu_percent": 99}
+    assert [s["cpu_percent"] for s in store.history["w1"]] == [10, 95, 97, 20, 99]
+    assert store.saturated == {"w1": "CPU 99% > 90%"}
+    assert len(store.warnings) == 2
+    assert sum("w1 is saturated" in r.getMessage() for r in caplog.records) == 2
+    assert set(store.report()["workers"]) == {"w1", "w2"}
+
+
+def test_poll_of_an_unreachable_agent_is_an_error_entry() -> None:
+    result = poll_agent("http://127.0.0.1:9", timeout=1.0)
+    assert "error" in result

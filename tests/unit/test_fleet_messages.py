@@ -1,0 +1,70 @@
+"""Fleet messages: declared in the catalogue, payloads validated, bad ones logged and dropped."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from loadkit import messages as m
+
+
+class FakeRunner:
+    """Just the two runner methods the catalogue uses (a real runner needs a socket)."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Any] = {}
+        self.sent: list[tuple[str, Any, str | None]] = []
+
+    def register_message(self, name: str, listener: Any) -> None:
+        self.handlers[name] = listener
+
+    def send_message(self, name: str, data: Any, client_id: str | None = None) -> None:
+        self.sent.append((name, data, client_id))
+
+
+def test_fleet_messages_are_declared_with_direction() -> None:
+    assert m.CATALOGUE["loadkit:data_request"].direction is m.Direction.TO_MASTER
+    assert m.CATALOGUE["loadkit:data_grant"].direction is m.Direction.TO_WORKER
+    assert m.CATALOGUE["loadkit:health"].direction is m.Direction.TO_MASTER
+
+
+def test_round_trip_through_send_and_handler() -> None:
+    runner, got = FakeRunner(), []
+    m.register_handler(runner, m.DATA_GRANT, lambda env, payload, node: got.append((env, payload, node)))
+    m.send(runner, m.DATA_GRANT, m.DataGrant(rows=[[3, {"id": 3}]], status="ok"), client_id="w1")
+    name, data, client = runner.sent[0]
+    assert (name, client) == ("loadkit:data_grant", "w1")
+    runner.handlers[name](environment="env", msg=SimpleNamespace(data=data, node_id="master"))
+    assert got == [("env", m.DataGrant(rows=[[3, {"id": 3}]], status="ok"), "master")]
+
+
+@pytest.mark.parametrize(
+    ("message", "data"),
+    [
+        (m.DATA_REQUEST, {"want": -1, "acks": [], "releases": []}),
+        (m.DATA_REQUEST, {"want": 1, "acks": ["x"], "releases": []}),
+        (m.DATA_REQUEST, {"want": 1, "acks": []}),
+        (m.DATA_GRANT, {"rows": [[1]], "status": "ok"}),
+        (m.DATA_GRANT, {"rows": [], "status": "maybe"}),
+        (m.HEALTH, {"sample": {"cpu": "high"}}),
+        (m.HEALTH, {"sample": 3, "extra": 1}),
+        (m.HEALTH, None),
+    ],
+)
+def test_malformed_payload_is_logged_and_dropped(
+    message: m.MessageType[Any], data: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner, got = FakeRunner(), []
+    m.register_handler(runner, message, lambda *a: got.append(a))
+    with caplog.at_level(logging.WARNING, logger="loadkit.messages"):
+        runner.handlers[message.name](environment=None, msg=SimpleNamespace(data=data, node_id="w9"))
+    assert got == []
+    assert f"dropped malformed {message.name} message from w9" in caplog.text
+
+
+def test_encode_refuses_the_wrong_payload_type() -> None:
+    with pytest.raises(TypeError):
+        m.HEALTH.encode(m.DataGrant(rows=[], status="ok"))  # type: ignore[arg-type]
