@@ -1,0 +1,305 @@
+"""Library mode: run a load test from Python and get a result object back.
+
+Locally (all users in this process)::
+
+    from loadkit import LoadTest
+    result = LoadTest([MyUser], host="http://127.0.0.1:8080", users=50, run_time="30s",
+                      thresholds=["p99<50ms", "fail_ratio==0"]).run()
+    assert result.passed, result.thresholds
+
+Distributed: ``workers=N`` starts a master in this process (on 127.0.0.1, a free port)
+and N ``locust --worker`` subprocesses. Workers import the user classes from the files
+that define them (``inspect.getfile``), so those classes must live in a module file, not
+in ``__main__`` of an interactive session; a class that is not in a file is a
+:class:`~loadkit.exceptions.ConfigError`. Every run is bounded (``run_time``, default
+30 s) and every worker process is terminated and waited for before ``run`` returns.
+
+A hand-written Locust ``Environment`` script gets HDR percentiles, thresholds and reports
+with :func:`attach` (see ``locustfiles/library_mode.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from loadkit import config
+from loadkit.exceptions import ConfigError, LoadkitError
+from loadkit.stats.snapshot import EntryStats, RunSnapshot
+from loadkit.stats.thresholds import ThresholdResult, all_passed
+
+#: Exit codes, as ``loadkit.cli`` documents them.
+_EXIT_OK, _EXIT_FAILURES, _EXIT_THRESHOLDS = 0, 1, 99
+_WORKER_BOOTSTRAP = Path(__file__).with_name("_worker_plugin.py")
+#: stderr files of running worker processes, by pid (read when one dies early).
+_WORKER_LOGS: dict[int, IO[bytes]] = {}
+_LOCUST_DEFAULTS = {"headless": True, "enable_rebalancing": False, "web_base_path": "", "stop_timeout": 0.0}
+
+
+@dataclass(frozen=True)
+class LoadTestResult:
+    """What a run produced. ``passed`` is ``exit_code == 0`` (as the ``locust`` process would exit)."""
+
+    exit_code: int
+    thresholds: list[ThresholdResult]
+    snapshot: RunSnapshot
+    reports: dict[str, str] = field(default_factory=dict)
+    abort_reason: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == _EXIT_OK
+
+    @property
+    def thresholds_passed(self) -> bool:
+        return all_passed(self.thresholds)
+
+    @property
+    def total(self) -> EntryStats:
+        return self.snapshot.total
+
+    @property
+    def requests(self) -> int:
+        return self.snapshot.total.count
+
+    @property
+    def failures(self) -> int:
+        return self.snapshot.total.failures
+
+    @property
+    def percentiles(self) -> dict[str, dict[str, float]]:
+        """Entry key (``"TYPE name"``, and ``"Aggregated"``) to ``{"p50": ms, …, "max": ms}``."""
+        rows = (*self.snapshot.entries, self.snapshot.total)
+        return {row.key: row.percentiles.as_dict() for row in rows}
+
+
+class Attachment:
+    """loadkit wired to a hand-written ``Environment``; :meth:`finish` when the run is over."""
+
+    def __init__(self, environment: Any) -> None:
+        from loadkit.stats.controller import controller_for
+
+        self.environment = environment
+        self.controller = controller_for(environment)
+
+    def finish(self) -> LoadTestResult:
+        """Evaluate thresholds on the final numbers, write reports, print the table."""
+        results = self.controller.finish()
+        runner = self.environment.runner
+        if results and not all_passed(results):
+            code = _EXIT_THRESHOLDS
+        elif runner is not None and (runner.stats.total.num_failures or runner.exceptions):
+            code = _EXIT_FAILURES
+        else:
+            code = _EXIT_OK
+        assert self.controller.final is not None
+        return LoadTestResult(
+            code, list(results), self.controller.final, dict(self.controller.report_paths), self.controller.abort_reason
+        )
+
+
+def attach(environment: Any, **options: Any) -> Attachment:
+    """Give a hand-written Locust ``Environment`` loadkit's stats, thresholds and reports.
+
+    ``options`` are loadkit options by dest name (``threshold=["p99<5ms"]``,
+    ``report_json="out/report.json"``); call it before starting the runner::
+
+        env = Environment(user_classes=[MyUser], host=HOST)
+        env.create_local_runner()
+        lk = loadkit.attach(env, threshold=["p99<50ms"])
+        env.runner.start(10, spawn_rate=10)
+        gevent.spawn_later(20, env.runner.quit)
+        env.runner.greenlet.join()
+        result = lk.finish()
+    """
+    from loadkit import plugin
+
+    if environment.parsed_options is None:
+        environment.parsed_options = argparse.Namespace(**_LOCUST_DEFAULTS)
+    chosen = config.defaults(**options)  # unknown names raise ConfigError
+    for name, value in vars(chosen).items():
+        if name in options or not hasattr(environment.parsed_options, name):
+            setattr(environment.parsed_options, name, value)
+    plugin.install(environment)
+    return Attachment(environment)
+
+
+class LoadTest:
+    """A bounded load test run from Python; see the module docstring for an example."""
+
+    def __init__(
+        self,
+        user_classes: Sequence[type],
+        host: str | None = None,
+        users: int = 1,
+        spawn_rate: float | None = None,
+        run_time: str | float = "30s",
+        thresholds: Sequence[str] = (),
+        workers: int = 0,
+        *,
+        abort_on_threshold: bool = False,
+        threshold_grace: float = 10.0,
+        report_junit: str | None = None,
+        report_json: str | None = None,
+        worker_timeout: float = 60.0,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        if not user_classes:
+            raise ConfigError("LoadTest needs at least one user class: LoadTest(user_classes=[MyUser], ...)")
+        if workers < 0 or users < 1:
+            raise ConfigError(f"LoadTest needs users >= 1 and workers >= 0, got users={users}, workers={workers}")
+        self.user_classes = list(user_classes)
+        self.host = host
+        self.users = users
+        self.spawn_rate = float(spawn_rate or users)
+        self.run_time = _seconds(run_time)
+        self.workers = workers
+        self.worker_timeout = worker_timeout
+        self.options = {
+            "threshold": list(thresholds),
+            "abort_on_threshold": abort_on_threshold,
+            "threshold_grace": threshold_grace,
+            "report_junit": report_junit,
+            "report_json": report_json,
+            **(options or {}),
+        }
+        config.defaults(**self.options)  # unknown option names fail here, not mid-run
+        from loadkit.stats.thresholds import parse_thresholds
+
+        parse_thresholds(self.options["threshold"])  # bad expressions fail before any load
+        self._files = _user_class_files(self.user_classes) if workers else []
+
+    def run(self) -> LoadTestResult:
+        """Run the test to its end (``run_time`` or an aborting threshold) and return the result."""
+        from gevent.event import Event
+        from locust.env import Environment
+
+        env = Environment(user_classes=self.user_classes, host=self.host)
+        if self.workers:
+            port = _free_port()
+            env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=port)
+        else:
+            env.create_local_runner()
+        attachment = attach(env, **self.options)
+        stopped = Event()
+        env.events.test_stop.add_listener(lambda **_kw: stopped.set())
+        procs: list[subprocess.Popen[bytes]] = []
+        runner = env.runner
+        assert runner is not None
+        try:
+            if self.workers:
+                procs = [self._start_worker(port) for _ in range(self.workers)]
+                self._wait_for_workers(runner, procs)
+            runner.start(self.users, spawn_rate=self.spawn_rate)
+            stopped.wait(timeout=self.run_time)
+            runner.quit()
+            return attachment.finish()
+        finally:
+            runner.quit()
+            server = getattr(runner, "server", None)
+            if server is not None:
+                server.close(linger=0)
+            _stop_processes(procs)
+
+    def _start_worker(self, port: int) -> subprocess.Popen[bytes]:
+        files = ",".join([str(_WORKER_BOOTSTRAP), *self._files])
+        cmd = [sys.executable, "-m", "locust", "-f", files, "--worker"]
+        cmd += ["--master-host", "127.0.0.1", "--master-port", str(port), "--loglevel", "WARNING"]
+        # stderr to a file, not a pipe: a chatty worker must never block on a full pipe.
+        log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stop_processes
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+        _WORKER_LOGS[proc.pid] = log
+        return proc
+
+    def _wait_for_workers(self, runner: Any, procs: list[subprocess.Popen[bytes]]) -> None:
+        import gevent
+
+        deadline = time.monotonic() + self.worker_timeout
+        while len(runner.clients.ready) < len(procs):
+            dead = [p for p in procs if p.poll() is not None]
+            if dead:
+                err = _read_stderr(dead[0])
+                last = err.splitlines()[-1] if err else "no output"
+                raise LoadkitError(f"a loadkit worker exited with code {dead[0].returncode}: {last}")
+            if time.monotonic() > deadline:
+                raise LoadkitError(
+                    f"only {len(runner.clients.ready)} of {len(procs)} workers connected within "
+                    f"{self.worker_timeout:g} s; raise LoadTest(worker_timeout=...) on a slow machine"
+                )
+            gevent.sleep(0.1)
+
+
+def _user_class_files(user_classes: Sequence[type]) -> list[str]:
+    files: list[str] = []
+    for cls in user_classes:
+        try:
+            path = Path(inspect.getfile(cls)).resolve()
+        except (TypeError, OSError) as exc:
+            raise ConfigError(
+                f"user class {cls.__name__} is not defined in a file, but LoadTest(workers=N) has worker "
+                f"processes import it from its file: move it to a module (e.g. locustfile.py)"
+            ) from exc
+        if not path.is_file():
+            raise ConfigError(
+                f"user class {cls.__name__} comes from {path}, which is not a file worker processes can "
+                f"load: define it in a .py module (e.g. locustfile.py)"
+            )
+        if str(path) not in files:
+            files.append(str(path))
+    return files
+
+
+def _stop_processes(procs: list[subprocess.Popen[bytes]], grace: float = 15.0) -> None:
+    """Wait for workers (the master told them to quit), then terminate and kill stragglers."""
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log = _WORKER_LOGS.pop(proc.pid, None)
+        if log is not None:
+            log.close()
+
+
+def _read_stderr(proc: subprocess.Popen[bytes]) -> str:
+    log = _WORKER_LOGS.get(proc.pid)
+    if log is None:
+        return ""
+    log.seek(0)
+    return log.read().decode(errors="replace").strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _seconds(run_time: str | float) -> float:
+    if isinstance(run_time, int | float):
+        seconds = float(run_time)
+    else:
+        from locust.util.timespan import parse_timespan
+
+        try:
+            seconds = float(parse_timespan(run_time))
+        except ValueError as exc:
+            raise ConfigError(f"bad run_time {run_time!r}: use e.g. '30s', '2m' or a number of seconds") from exc
+    if seconds <= 0:
+        raise ConfigError(f"run_time must be positive, got {run_time!r}: a load test must end by itself")
+    return seconds
