@@ -10,3 +10,68 @@ from __future__ import annotations
 from loadkit._gevent import init_gevent
 
 init_gevent()
+
+# --- bundled targets (helper T) -------------------------------------------------------
+# Real ``loadkit target grpc|http`` subprocesses on 127.0.0.1, free ports. The Target class
+# and launch() live in tests/_targets.py (importable: ``from _targets import Target, launch``).
+from collections.abc import Callable, Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+from _targets import Target, launch  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def grpc_target() -> Iterator[Target]:
+    """The bundled gRPC target (``demo.v1.Demo`` + health + reflection + ``demo.v1.Admin``), one per session.
+
+    Yields a :class:`_targets.Target`: ``host``, ``port``, ``address`` ("127.0.0.1:PORT"),
+    ``url`` ("grpc://127.0.0.1:PORT"), ``counters()`` -> ``{"/demo.v1.Demo/GetItem": n, ...}``
+    (calls counted when the server starts handling them, failures included; Admin calls
+    not counted) and ``reset_counters()``. Shared by the whole session: call
+    ``reset_counters()`` first in a test that checks counts. Fault injection via metadata
+    ``x-delay-ms``, ``x-status``, ``x-fail-percent``, ``x-fail-after`` (see demo.proto).
+    """
+    target = launch("grpc")
+    try:
+        yield target
+    finally:
+        target.stop()
+
+
+@pytest.fixture(scope="session")
+def http_target() -> Iterator[Target]:
+    """The bundled HTTP (FastAPI) target, one per session.
+
+    Yields a :class:`_targets.Target` with ``url`` "http://127.0.0.1:PORT" and ``counters()`` ->
+    ``{"GET /items/{item_id}": n, ...}`` (keyed by "METHOD /route/template"). Routes: /health,
+    POST/GET /items, GET/PUT/DELETE /items/{item_id}, POST /login, GET /me, /metrics; faults via
+    ``?delay_ms=&status=`` or headers ``x-delay-ms``/``x-status``. ``GET /items`` also returns
+    ``creates`` (per id) and ``duplicate_creates``. Shared: reset counters before counting.
+    """
+    target = launch("http")
+    try:
+        yield target
+    finally:
+        target.stop()
+
+
+@pytest.fixture
+def start_target() -> Iterator[Callable[..., Target]]:
+    """Factory for a test's own target, to kill or restart: ``start_target("grpc", "--reload")``.
+
+    Arguments after the kind are passed to ``loadkit target KIND`` (``--port 0`` unless given);
+    ``env=`` adds environment variables. Returns a ready :class:`_targets.Target`; use
+    ``target.kill()`` / ``target.stop()`` freely. Everything started is stopped at teardown.
+    """
+    started: list[Target] = []
+
+    def start(kind: str, *args: str, env: dict[str, str] | None = None) -> Target:
+        target = launch(kind, *args, env=env)
+        started.append(target)
+        return target
+
+    try:
+        yield start
+    finally:
+        for target in started:
+            target.stop()

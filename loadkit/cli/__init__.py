@@ -19,6 +19,7 @@ from loadkit.exceptions import ConfigError, DataError, LoadkitError, ProtoError,
 #: ``loadkit target grpc`` must not import Locust, which would gevent-patch the server.
 SUBCOMMANDS: list[str] = [
     "loadkit.cli.proto",
+    "loadkit.cli.target",
     "loadkit.cli.agent",
 ]
 

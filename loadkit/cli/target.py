@@ -1,0 +1,115 @@
+"""``loadkit target http|grpc|stop|status``: run the bundled targets, in the foreground or as daemons.
+
+Examples::
+
+    loadkit target grpc --port 50051                       # foreground, Ctrl-C stops
+    loadkit target http --port 0 --daemon --pidfile t.pid  # prints the port, then detaches
+    loadkit target status --pidfile t.pid                  # exit 0 running, 3 not running
+    loadkit target stop --pidfile t.pid
+
+Must not import Locust or gevent (directly or not): the gRPC server serves nothing from a
+gevent-patched process. Targets are imported only inside the run functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from loadkit.exceptions import ConfigError
+
+#: ``loadkit target status`` exit codes, as in LSB init scripts.
+STATUS_RUNNING = 0
+STATUS_NOT_RUNNING = 3
+#: Env var naming the folder ``--reload`` watches (default: the ``targets`` package).
+RELOAD_DIR_ENV = "LOADKIT_RELOAD_DIR"
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``loadkit target http|grpc``; other parts may add theirs here."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default: 0)")
+    parser.add_argument("--daemon", action="store_true", help="detach and run in the background (needs --pidfile)")
+    parser.add_argument("--pidfile", type=Path, default=None, help="PID lock file of the target")
+    parser.add_argument("--logfile", type=Path, default=None, help="daemon log (default: the pidfile with .log)")
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help=f"restart the target when a .py file under targets/ (or ${RELOAD_DIR_ENV}) changes",
+    )
+
+
+def add_parser(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser("target", help="run a bundled target (http or grpc)")
+    actions = parser.add_subparsers(dest="target_command", metavar="ACTION", required=True)
+    for kind, what in (("http", "FastAPI items/login/metrics"), ("grpc", "demo.v1.Demo + health + reflection")):
+        serve = actions.add_parser(kind, help=f"serve the {kind} target ({what})")
+        add_serve_arguments(serve)
+        serve.set_defaults(run=run_serve, kind=kind)
+    stop = actions.add_parser("stop", help="stop the daemon holding a pidfile, and wait for it to exit")
+    stop.add_argument("--pidfile", type=Path, required=True, help="PID lock file given to --daemon")
+    stop.add_argument("--timeout", type=float, default=15.0, help="seconds to wait before killing (default: 15)")
+    stop.set_defaults(run=run_stop)
+    status = actions.add_parser("status", help="exit 0 when the daemon holding a pidfile runs, 3 when not")
+    status.add_argument("--pidfile", type=Path, required=True, help="PID lock file given to --daemon")
+    status.set_defaults(run=run_status)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a port: use 1-65535, or 0 to pick a free one")
+    if args.daemon and args.pidfile is None:
+        raise ConfigError("--daemon needs --pidfile FILE, so that `loadkit target stop --pidfile FILE` can find it")
+    if args.daemon and args.reload:
+        raise ConfigError("--reload is for development in the foreground: drop --daemon or --reload")
+    if args.logfile is not None and not args.daemon:
+        raise ConfigError("--logfile is only used with --daemon; in the foreground the target logs to stderr")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from targets import daemon
+
+    _check(args)
+    if args.daemon:
+        _, port = daemon.start_daemon(args.kind, args.host, args.port, args.pidfile, args.logfile)
+        print(daemon.ready_line(args.kind, args.host, port), file=sys.stderr, flush=True)
+        return 0
+    if args.reload:
+        return _run_reloading(args)
+    daemon.run_foreground(args.kind, args.host, args.port, args.pidfile)
+    return 0
+
+
+def _run_reloading(args: argparse.Namespace) -> int:
+    from targets import daemon, reloader
+
+    daemon.configure_logging()
+    folder = Path(os.environ.get(RELOAD_DIR_ENV) or reloader.TARGETS_DIR)
+    if not folder.is_dir():
+        raise ConfigError(f"{RELOAD_DIR_ENV}={folder} is not a folder: point it at the sources to watch")
+    argv = [sys.executable, "-m", "loadkit.cli", "target", args.kind, "--host", args.host, "--port", str(args.port)]
+    if args.pidfile is not None:
+        argv += ["--pidfile", str(args.pidfile)]
+    return reloader.run_with_reload(argv, folder)
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    from targets import daemon
+
+    pid = daemon.stop(args.pidfile, args.timeout)
+    print(f"loadkit target stopped (pid {pid})" if pid else f"loadkit target not running ({args.pidfile})")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from targets import daemon
+
+    pid = daemon.running_pid(args.pidfile)
+    if pid is None:
+        print(f"loadkit target not running ({args.pidfile})")
+        return STATUS_NOT_RUNNING
+    print(f"loadkit target running (pid {pid})")
+    return STATUS_RUNNING

@@ -1,0 +1,12 @@
+"""The bundled gRPC target: ``demo.v1.Demo`` with fault injection, health, reflection, counters.
+
+Start it with ``loadkit target grpc`` or from Python::
+
+    from targets.grpc import serve
+
+    server, port = serve("127.0.0.1", 0)
+"""
+
+from targets.grpc.server import run, serve
+
+__all__ = ["run", "serve"]
