@@ -11,8 +11,10 @@ From any User (``HttpUser`` too)::
             self.client.post("/items", json=row)
 
 The client keeps a local buffer of leased rows and asks the master for the next batch when
-it runs low, so users rarely wait on the network. Rows handed to users are acknowledged
-with the next request (or within a second): see :mod:`loadkit.fleet.pool` for the
+it runs low, so users rarely wait on the network. A row is acknowledged once its user is
+done with it — when that user asks for its next row, or when the test stops — with the
+next request (or within a second); so a worker killed while a user writes a row does not
+lose it: the row goes to another worker. See :mod:`loadkit.fleet.pool` for the
 exactly-once / at-least-once guarantees. When the pool is exhausted (policy
 ``stop-user`` or ``stop-test``), ``next()`` raises Locust's ``StopUser``.
 """
@@ -49,6 +51,7 @@ class DataClient:
         self.batch = max(1, batch)
         self._buffer: deque[tuple[int, Row]] = deque()
         self._acks: list[int] = []
+        self._in_use: dict[Any, int] = {}
         self._status = "ok"
         self._in_flight_since: float | None = None
         self._arrived = Event()
@@ -57,10 +60,13 @@ class DataClient:
     def next(self, timeout: float = NEXT_TIMEOUT) -> Row:
         """The next row for this user; raises ``StopUser`` when the pool is exhausted."""
         deadline = time.monotonic() + timeout
+        done = self._in_use.pop(gevent.getcurrent(), None)
+        if done is not None:
+            self._acks.append(done)
         while True:
             if self._buffer:
                 seq, row = self._buffer.popleft()
-                self._acks.append(seq)
+                self._in_use[gevent.getcurrent()] = seq
                 self.used += 1
                 if len(self._buffer) * 2 < self.batch:
                     self._request()
@@ -94,7 +100,8 @@ class DataClient:
         """Acknowledge what was used and give unused buffered rows back (the test stops)."""
         releases = [seq for seq, _ in self._buffer]
         self._buffer.clear()
-        acks, self._acks = self._acks, []
+        acks, self._acks = [*self._acks, *self._in_use.values()], []
+        self._in_use.clear()
         if acks or releases:
             self._transport(DataRequest(want=0, acks=acks, releases=releases))
         self._status = "ok"

@@ -53,18 +53,27 @@ def test_exhausted_pool_stops_the_user() -> None:
         client.next()
 
 
-def test_acks_reach_the_pool_on_flush_and_release_returns_the_buffer() -> None:
+def test_a_row_is_acked_when_its_user_moves_on_and_release_returns_the_buffer() -> None:
     client, transport = make(10, batch=4)
     client.next()
-    client.next()
+    client.next()  # the same user (greenlet) is done with its first row
     client.flush()
-    assert transport.pool.summary()["workers"]["w"]["used"] == 2
+    assert transport.pool.summary()["workers"]["w"]["used"] == 1
     held = client.buffered
     assert held > 0
-    client.release()
+    client.release()  # the test stops: the row in use counts as used, the buffer goes back
     assert client.buffered == 0
+    assert transport.pool.summary()["workers"]["w"]["used"] == 2
     assert transport.pool.summary()["workers"]["w"]["returned"] == held
     assert transport.pool.outstanding == 0
+
+
+def test_rows_of_other_users_stay_unacked_until_they_move_on() -> None:
+    client, transport = make(10, batch=4)
+    gevent.spawn(client.next).join()
+    client.next()
+    client.flush()
+    assert transport.pool.summary()["workers"]["w"]["used"] == 0
 
 
 def test_concurrent_users_never_share_a_row() -> None:

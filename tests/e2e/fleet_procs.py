@@ -1,0 +1,145 @@
+"""Process helpers of the fleet e2e tests: free ports, a bundled HTTP target, locust nodes.
+
+Every process started here is terminated and waited by :meth:`Procs.close` (a fixture's
+finally); output is collected line by line in a thread, so tests poll it with a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+        except OSError:
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+def get_json(url: str, timeout: float = 5.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+class Proc:
+    """A subprocess whose merged output lines are kept with their arrival time."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.lines: list[tuple[float, str]] = []
+        self.popen = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def find(self, text: str) -> list[tuple[float, str]]:
+        return [(t, line) for t, line in list(self.lines) if text in line]
+
+    @property
+    def output(self) -> str:
+        return "\n".join(line for _, line in list(self.lines))
+
+    def wait(self, timeout: float) -> int:
+        code = self.popen.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        return code
+
+    def kill(self) -> None:
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=10)
+        self._reader.join(timeout=5)
+
+
+class Procs:
+    """Starts targets, agents and locust nodes; :meth:`close` stops them all."""
+
+    def __init__(self) -> None:
+        self.all: list[Proc] = []
+
+    def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Proc:
+        proc = Proc(name, args, env)
+        self.all.append(proc)
+        return proc
+
+    def http_target(self) -> str:
+        port = free_port()
+        self.start(
+            "target",
+            [
+                *(sys.executable, "-m", "uvicorn", "targets.http.app:create_app", "--factory"),
+                *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+            ],
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: get_json(f"{url}/health"), 30, "the HTTP target")
+        return url
+
+    def agent(self) -> str:
+        proc = self.start("agent", [sys.executable, "-m", "loadkit.cli", "agent", "--port", "0", "--interval", "0.5"])
+        line = wait_for(lambda: proc.find("loadkit agent serving"), 30, "the agent")[0][1]
+        return line.split()[-1].removesuffix("/samples")
+
+    def master(self, locustfile: str, workers: int, *extra: str, headless: bool = True) -> tuple[Proc, int]:
+        port = free_port()
+        args = [sys.executable, "-m", "locust", "-f", locustfile, "--master", "--master-bind-host", "127.0.0.1"]
+        args += ["--master-bind-port", str(port), "--expect-workers", str(workers)]
+        args += ["--expect-workers-max-wait", "60", "--loglevel", "INFO", *extra]
+        if headless:
+            args.append("--headless")
+        return self.start("master", args), port
+
+    def worker(self, locustfile: str, master_port: int, env: dict[str, str] | None = None) -> Proc:
+        args = [sys.executable, "-m", "locust", "-f", locustfile, "--worker", "--master-host", "127.0.0.1"]
+        args += ["--master-port", str(master_port), "--loglevel", "INFO"]
+        return self.start(f"worker{len(self.all)}", args, env)
+
+    def close(self) -> None:
+        for proc in reversed(self.all):
+            proc.stop()
