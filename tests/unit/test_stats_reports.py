@@ -1,0 +1,96 @@
+"""Report renderers: JUnit XML, JSON, console table (pure)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from loadkit.stats.hdr import Percentiles
+from loadkit.stats.reports import console_table, dumps_json, to_json_dict, to_junit, write_report
+from loadkit.stats.snapshot import EntryStats, RunSnapshot
+from loadkit.stats.thresholds import evaluate, parse_thresholds
+
+_PCT = {"p50": 1.0, "p90": 2.0, "p95": 3.0, "p99": 4.0, "p99.9": 5.0, "p99.99": 6.0}
+
+
+def _snapshot() -> RunSnapshot:
+    def row(rtype: str, name: str, count: int, failures: int) -> EntryStats:
+        return EntryStats(rtype, name, count, failures, 12.5, 1.5, 0.2, Percentiles(count, dict(_PCT), 7.0))
+
+    meta = {"duration_s": 12.0, "start_time_iso": "2026-11-23T02:00:00+00:00"}
+    entries = (row("GET", "/items", 100, 3), row("grpc", "/demo.v1.Demo/GetItem", 200, 0))
+    return RunSnapshot(entries, row("", "Aggregated", 300, 3), meta)
+
+
+def _results():  # type: ignore[no-untyped-def]
+    return evaluate(parse_thresholds(["p99<5ms", "p50<0.5ms", "/nope: p99<1ms"]), _snapshot())
+
+
+def _validate_junit_shape(root: ET.Element) -> None:
+    """The common JUnit schema (as Jenkins/GitLab read it), checked element by element."""
+    assert root.tag == "testsuites"
+    for suite in root:
+        assert suite.tag == "testsuite"
+        for attr in ("name", "tests", "failures", "errors", "time"):
+            assert attr in suite.attrib, attr
+        int(suite.get("tests", "x"))
+        int(suite.get("failures", "x"))
+        float(suite.get("time", "x"))
+        for case in suite:
+            assert case.tag == "testcase"
+            assert {"classname", "name", "time"} <= set(case.attrib)
+            float(case.get("time", "x"))
+            for child in case:
+                assert child.tag in {"failure", "error", "skipped", "system-out", "system-err"}
+                if child.tag == "failure":
+                    assert "message" in child.attrib and "type" in child.attrib
+        counted = sum(1 for case in suite if case.find("failure") is not None)
+        assert counted == int(suite.get("failures", "-1"))
+        assert len(list(suite)) == int(suite.get("tests", "-1"))
+
+
+def test_junit_has_a_testcase_per_threshold_and_per_failing_entry() -> None:
+    root = ET.fromstring(to_junit(_snapshot(), _results()))
+    _validate_junit_shape(root)
+    cases = root.findall("./testsuite/testcase")
+    names = [c.get("name") for c in cases]
+    assert names == ["p99<5ms", "p50<0.5ms", "/nope: p99<1ms", "GET /items"]
+    failed = {c.get("name"): c.find("failure") for c in cases if c.find("failure") is not None}
+    assert set(failed) == {"p50<0.5ms", "/nope: p99<1ms", "GET /items"}
+    message = failed["p50<0.5ms"].get("message", "")  # type: ignore[union-attr]
+    assert "0.500 ms" in message and "1.000 ms" in message
+    assert root.get("failures") == "3" and root.get("tests") == "4"
+
+
+def test_junit_all_passing_has_no_failures() -> None:
+    results = evaluate(parse_thresholds(["p99<5ms"]), _snapshot())
+    snapshot = _snapshot()
+    clean = RunSnapshot(tuple(r for r in snapshot.entries if not r.failures), snapshot.total, snapshot.meta)
+    root = ET.fromstring(to_junit(clean, results))
+    _validate_junit_shape(root)
+    assert root.get("failures") == "0" and root.get("tests") == "1"
+
+
+def test_json_document_holds_entries_total_and_thresholds(tmp_path: Path) -> None:
+    doc = to_json_dict(_snapshot(), _results(), {"workers": {"w1": {"cpu": 10}}})
+    path = write_report(tmp_path / "sub" / "report.json", dumps_json(doc))
+    loaded = json.loads(path.read_text())
+    assert loaded["total"]["count"] == 300 and loaded["total"]["failures"] == 3
+    assert loaded["total"]["percentiles_ms"] == {**_PCT, "max": 7.0}
+    assert [e["key"] for e in loaded["entries"]] == ["GET /items", "grpc /demo.v1.Demo/GetItem"]
+    assert [t["passed"] for t in loaded["thresholds"]] == [True, False, False]
+    assert loaded["thresholds_passed"] is False
+    assert loaded["workers"] == {"w1": {"cpu": 10}}
+    assert not list(tmp_path.glob("sub/*.partial"))
+
+
+def test_console_table_shows_percentiles_and_verdicts() -> None:
+    text = console_table(_snapshot(), _results())
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("Type"))
+    for label in ("p50", "p99.9", "p99.99", "max"):
+        assert label in header
+    assert any("/demo.v1.Demo/GetItem" in line and "4.000" in line for line in lines)
+    assert any(line.startswith("p50<0.5ms") and line.rstrip().endswith("FAIL") for line in lines)
+    assert lines[-1] == "loadkit: THRESHOLDS FAILED"
