@@ -29,6 +29,9 @@ _LAZY: dict[str, str] = {
     "data": "loadkit.fleet.client",
     "register_collector": "loadkit.fleet.collectors",
     "start_agent": "loadkit.fleet.agent",
+    "LoadTest": "loadkit.library",
+    "LoadTestResult": "loadkit.library",
+    "attach": "loadkit.library",
 }
 
 if TYPE_CHECKING:
