@@ -248,6 +248,12 @@ def _user_class_files(user_classes: Sequence[type]) -> list[str]:
                 f"user class {cls.__name__} is not defined in a file, but LoadTest(workers=N) has worker "
                 f"processes import it from its file: move it to a module (e.g. locustfile.py)"
             ) from exc
+        module = sys.modules.get(cls.__module__)
+        if "<locals>" in cls.__qualname__ or getattr(module, cls.__qualname__, None) is not cls:
+            raise ConfigError(
+                f"user class {cls.__name__} is not defined at the top level of {path.name}, but "
+                f"LoadTest(workers=N) has worker processes load it from that file: define it at module level"
+            )
         if not path.is_file():
             raise ConfigError(
                 f"user class {cls.__name__} comes from {path}, which is not a file worker processes can "

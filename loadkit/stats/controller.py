@@ -78,6 +78,7 @@ class StatsController:
         self.abort_reason: str | None = None
         self.report_sections: dict[str, Callable[[], Any]] = {}
         self._checker: gevent.Greenlet | None = None
+        self._workers_seen: set[str] = set()
         self._finished = False
 
     # --- configuration --------------------------------------------------------------
@@ -104,6 +105,7 @@ class StatsController:
         data[REPORT_KEY] = self.recorder.take_deltas()
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
+        self._workers_seen.add(client_id)
         deltas = data.get(REPORT_KEY)
         if not deltas:
             return
@@ -180,7 +182,7 @@ class StatsController:
             "duration_s": max(end - start, 0.0),
             "host": self.environment.host,
             "runner": type(runner).__name__ if runner is not None else None,
-            "workers": len(runner.clients.all) if isinstance(runner, MasterRunner) else 0,
+            "workers": len(self._workers_seen),  # that reported; at the end they have quit
             "user_count": runner.user_count if runner is not None else 0,
             "aborted": self.abort_reason is not None,
             "abort_reason": self.abort_reason,
