@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from concurrent import futures
@@ -52,6 +53,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, max_workers: int = MAX_WORK
     ``port=0`` picks a free port. Raises :class:`~loadkit.exceptions.TargetError` when the
     port cannot be bound (in use, or a host not on this machine).
     """
+    _check_free(host, port)
     counters = CallCounters()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="demo-grpc"),
@@ -81,6 +83,19 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, max_workers: int = MAX_WORK
     server.start()
     server.health_servicer = health_servicer  # type: ignore[attr-defined]  # for graceful shutdown
     return server, bound
+
+
+def _check_free(host: str, port: int) -> None:
+    """Fail with a clean one-line error before grpc's C core logs its own bind failure to stderr."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc does: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise TargetError(_bind_error(host, port)) from exc
 
 
 def _bind_error(host: str, port: int) -> str:
