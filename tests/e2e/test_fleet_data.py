@@ -7,8 +7,10 @@ used exactly once — or, with a worker SIGKILLed mid-test, at least once and no
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fleet_procs import Procs, get_json, wait_for
@@ -16,6 +18,7 @@ from fleet_procs import Procs, get_json, wait_for
 pytestmark = pytest.mark.e2e
 
 LOCUSTFILE = "locustfiles/data_driven.py"
+LOCUST_HEADLESS = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "-u", "1", "-t", "5s"]
 
 
 @pytest.fixture
@@ -93,3 +96,38 @@ def test_a_killed_workers_rows_are_leased_again_and_none_lost(procs: Procs) -> N
         f"\nkilled worker's rows back in the pool after {reaped[0][0] - killed_at:.2f}s; {reaped[0][1]};"
         f" duplicate writes (at-least-once): {duplicates}; figures: {figures}"
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "spec", "message"),
+    [
+        (None, "missing.csv", "does not exist"),
+        ("", "empty.csv", "holds no rows"),
+        ('{"id": 1}\n{"id": 2,\n', "bad.jsonl", "bad.jsonl:2: bad JSON"),
+        (None, "faker:many", "bad generator spec"),
+    ],
+)
+def test_bad_data_is_one_line_and_exit_2_before_any_load(
+    procs: Procs, tmp_path: Path, content: str | None, spec: str, message: str
+) -> None:
+    if content is not None:
+        (tmp_path / spec).write_text(content, encoding="utf-8")
+    arg = spec if spec.startswith("faker:") else str(tmp_path / spec)
+    run = procs.start(
+        "locust",
+        [*LOCUST_HEADLESS, "--host", "http://127.0.0.1:9", "--loadkit-data", arg],
+    )
+    assert run.wait(timeout=60) == 2
+    errors = run.find("loadkit: error:")
+    assert len(errors) == 1 and message in errors[0][1], run.output
+    assert "Traceback" not in run.output
+    assert not run.find("Ramping"), run.output
+
+
+def test_unknown_mode_is_a_usage_error(procs: Procs) -> None:
+    run = procs.start(
+        "locust",
+        [*LOCUST_HEADLESS, "--loadkit-data", "faker:3", "--loadkit-data-mode", "random"],
+    )
+    assert run.wait(timeout=60) == 2
+    assert "invalid choice: 'random'" in run.output
