@@ -25,7 +25,8 @@ class ItemStore:
     def create(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Store ``fields`` (``id`` is generated when missing); a second create of an id replaces it."""
         item = dict(fields)
-        item_id = str(item.get("id") or uuid.uuid4().hex)
+        given = item.get("id")
+        item_id = uuid.uuid4().hex if given is None or given == "" else str(given)
         item["id"] = item_id
         with self._lock:
             self._items[item_id] = item

@@ -1,0 +1,37 @@
+"""Argument checks of ``loadkit target`` (loadkit/cli/target.py), before anything starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadkit.cli import build_parser
+from loadkit.cli.target import _check
+from loadkit.exceptions import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["target", "http", "--port", "70000"], "--port 70000"),
+        (["target", "grpc", "--daemon"], "--daemon needs --pidfile"),
+        (["target", "grpc", "--daemon", "--pidfile", "p", "--reload"], "drop --daemon or --reload"),
+        (["target", "http", "--logfile", "l"], "--logfile is only used with --daemon"),
+    ],
+)
+def test_bad_combinations_name_the_option_and_the_fix(argv: list[str], message: str) -> None:
+    args = build_parser().parse_args(argv)
+    with pytest.raises(ConfigError, match=message):
+        _check(args)
+
+
+def test_defaults_serve_on_localhost_and_a_free_port() -> None:
+    args = build_parser().parse_args(["target", "grpc"])
+    _check(args)
+    assert (args.kind, args.host, args.port, args.daemon, args.reload) == ("grpc", "127.0.0.1", 0, False, False)
+
+
+def test_stop_and_status_need_a_pidfile() -> None:
+    parser = build_parser()
+    for action in ("stop", "status"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["target", action])
