@@ -14,9 +14,14 @@ init_gevent()
 # --- bundled targets (helper T) -------------------------------------------------------
 # Real ``loadkit target grpc|http`` subprocesses on 127.0.0.1, free ports. The Target class
 # and launch() live in tests/_targets.py (importable: ``from _targets import Target, launch``).
+import sys  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+
+if str(Path(__file__).parent) not in sys.path:  # also under --import-mode=importlib
+    sys.path.insert(0, str(Path(__file__).parent))
 from _targets import Target, launch  # noqa: E402
 
 

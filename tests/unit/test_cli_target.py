@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from loadkit.cli import build_parser
@@ -35,3 +38,17 @@ def test_stop_and_status_need_a_pidfile() -> None:
     for action in ("stop", "status"):
         with pytest.raises(SystemExit):
             parser.parse_args(["target", action])
+
+
+def test_the_target_command_imports_neither_locust_nor_gevent() -> None:
+    """A grpcio server in a gevent-patched process serves nothing: keep Locust out of ``loadkit target``."""
+    code = (
+        "import sys\n"
+        "from loadkit.cli import build_parser\n"
+        "build_parser()\n"
+        "import targets.daemon, targets.reloader, targets.grpc.server, targets.http.server\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'locust', 'gevent'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
