@@ -72,6 +72,8 @@ def _install_fleet(environment: Environment) -> None:
     """Test-data leasing, worker/agent health and the web UI's Fleet tab (:mod:`loadkit.fleet`)."""
     from loadkit import web
     from loadkit.fleet import health, leasing
+    from loadkit.fleet.report import report_section
+    from loadkit.stats.controller import controller_for
 
     leasing.install(environment)  # raises DataError/ConfigError on bad --loadkit-data, before any load
     events_ = environment.events
@@ -81,3 +83,4 @@ def _install_fleet(environment: Environment) -> None:
     events_.request.add_listener(monitor.requests.on_request)
     events_.quitting.add_listener(health.on_quitting)
     web.install(environment)
+    controller_for(environment).report_sections["fleet"] = lambda: report_section(environment)  # JSON report

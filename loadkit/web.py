@@ -34,7 +34,17 @@ FLEET_COLUMNS = [
     ("rows", "Rows leased/used"),
     ("status", "Status"),
 ]
-LATENCY_COLUMNS = [("name", "Name"), ("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("p999", "p99.9"), ("max", "Max")]
+LATENCY_COLUMNS = [
+    ("name", "Name"),
+    ("p50", "p50 ms"),
+    ("p90", "p90 ms"),
+    ("p95", "p95 ms"),
+    ("p99", "p99 ms"),
+    ("p999", "p99.9 ms"),
+    ("max", "Max ms"),
+]
+#: Column key -> label in ``summary()["entries"][i]["percentiles_ms"]`` (keys must be plain for the UI).
+_PERCENTILE_LABELS = {"p999": "p99.9"}
 
 
 def _num(sample: dict[str, Any], key: str, digits: int = 1) -> str:
@@ -83,20 +93,25 @@ def worker_rows(environment: Environment) -> list[dict[str, Any]]:
 
 
 def latency_rows(environment: Environment) -> list[dict[str, Any]]:
-    """HDR percentiles from ``loadkit.stats.summary(environment)`` if that part is present."""
+    """HDR percentiles (ms) per entry and total, from ``loadkit.stats.summary(environment)``."""
     try:
-        from loadkit.stats import summary  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
+        from loadkit.stats import summary
+    except ImportError:  # the stats part is optional for this tab
         return []
     try:
         data = summary(environment)
     except Exception:  # a stats problem must not break the fleet tab
         return []
-    items = data.items() if isinstance(data, dict) else ((d.get("name", ""), d) for d in data or [])
     rows = []
-    for name, entry in items:
-        if isinstance(entry, dict):
-            rows.append({"name": str(name), **{k: entry.get(k, "") for k, _ in LATENCY_COLUMNS if k != "name"}})
+    for entry in [*data.get("entries", []), data.get("total") or {}]:
+        if not entry:
+            continue
+        pct = entry.get("percentiles_ms", {})
+        row = {"name": str(entry.get("key", entry.get("name", "")))}
+        for key, _title in LATENCY_COLUMNS[1:]:
+            value = pct.get(_PERCENTILE_LABELS.get(key, key))
+            row[key] = "" if value is None else f"{float(value):.3f}"
+        rows.append(row)
     return rows
 
 

@@ -110,3 +110,5 @@ def test_fleet_tab_shows_workers_and_agent_live_in_chromium(cluster: Cluster) ->
     assert len(workers) == 3, seen
     assert any("agent" in r for r in seen["first"]), seen
     assert seen["later"] != seen["first"], "the tab did not refresh by itself"
+    probe = next(r for r in seen["latency"] if "probe row" in r)
+    assert all(cell for cell in probe), seen["latency"]  # HDR percentiles from loadkit.stats

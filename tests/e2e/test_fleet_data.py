@@ -30,7 +30,7 @@ def procs() -> Iterator[Procs]:
         procs.close()
 
 
-def run_fleet(procs: Procs, rows: int, users: int) -> tuple[str, object, list[object]]:
+def run_fleet(procs: Procs, rows: int, users: int, *extra: str) -> tuple[str, object, list[object]]:
     target = procs.http_target()
     master, port = procs.master(
         LOCUSTFILE,
@@ -49,6 +49,7 @@ def run_fleet(procs: Procs, rows: int, users: int) -> tuple[str, object, list[ob
         "stop-test",
         "--loadkit-data-batch",
         "25",
+        *extra,
     )
     workers = [procs.worker(LOCUSTFILE, port) for _ in range(3)]
     return target, master, workers  # type: ignore[return-value]
@@ -63,9 +64,10 @@ def leasing_figures(master: object) -> dict[str, object]:
     return json.loads(line.split("loadkit data: ", 1)[1])  # type: ignore[no-any-return]
 
 
-def test_every_row_is_used_exactly_once_across_three_workers(procs: Procs) -> None:
+def test_every_row_is_used_exactly_once_across_three_workers(procs: Procs, tmp_path: Path) -> None:
     rows = 1500
-    target, master, _ = run_fleet(procs, rows, users=15)
+    report = tmp_path / "report.json"
+    target, master, _ = run_fleet(procs, rows, 15, "--report-json", str(report), "--loadkit-health-interval", "0.5")
     code = master.wait(timeout=150)  # type: ignore[attr-defined]
     assert code == 0, master.output  # type: ignore[attr-defined]
     counts = creates(target)
@@ -74,6 +76,9 @@ def test_every_row_is_used_exactly_once_across_three_workers(procs: Procs) -> No
     figures = leasing_figures(master)
     assert figures["workers"] == 3
     assert figures["rows_leased"] == rows
+    fleet = json.loads(report.read_text())["fleet"]
+    assert len(fleet["health"]["workers"]) == 3
+    assert fleet["data"]["figures"]["rows_leased"] == rows
     print("\nleasing figures (3 workers):", figures)
 
 

@@ -1,0 +1,19 @@
+"""The fleet's section of the JSON report: worker health history, agents, data leasing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from locust.env import Environment
+
+from loadkit.fleet import leasing
+
+
+def report_section(environment: Environment) -> dict[str, Any]:
+    """``{"health": {workers: {id: [samples]}, warnings, agents}, "data": {...} | None}``."""
+    health = getattr(environment, "loadkit_health", None)
+    state: leasing.Leasing | None = getattr(environment, "loadkit_leasing", None)
+    data = None
+    if state is not None and state.pool is not None:
+        data = {**state.pool.summary(), "figures": leasing.figures(state)}
+    return {"health": health.store.report() if health is not None else None, "data": data}
