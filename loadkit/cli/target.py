@@ -40,6 +40,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help=f"restart the target when a .py file under targets/ (or ${RELOAD_DIR_ENV}) changes",
     )
+    parser.add_argument(
+        "--agent-port",
+        type=int,
+        default=None,
+        help="also serve this host's health (as `loadkit agent`) on this port, for --loadkit-agent (foreground)",
+    )
 
 
 def add_parser(sub: Any) -> None:
@@ -67,6 +73,8 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError("--reload is for development in the foreground: drop --daemon or --reload")
     if args.logfile is not None and not args.daemon:
         raise ConfigError("--logfile is only used with --daemon; in the foreground the target logs to stderr")
+    if getattr(args, "agent_port", None) is not None and (args.daemon or args.reload):
+        raise ConfigError("--agent-port runs in the foreground only: drop it and run `loadkit agent` beside the daemon")
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -79,8 +87,27 @@ def run_serve(args: argparse.Namespace) -> int:
         return 0
     if args.reload:
         return _run_reloading(args)
-    daemon.run_foreground(args.kind, args.host, args.port, args.pidfile)
+    agent = _start_agent(args)
+    try:
+        daemon.run_foreground(args.kind, args.host, args.port, args.pidfile)
+    finally:
+        if agent is not None:
+            agent.stop()
     return 0
+
+
+def _start_agent(args: argparse.Namespace) -> Any:
+    """The in-process health agent of ``--agent-port`` (stdlib threads; no Locust, no gevent)."""
+    if args.agent_port is None:
+        return None
+    from loadkit.fleet.agent import start_agent
+
+    try:
+        agent = start_agent(args.host, args.agent_port)
+    except OSError as exc:
+        raise ConfigError(f"--agent-port {args.agent_port}: cannot listen ({exc.strerror}): pick another port") from exc
+    print(f"loadkit agent serving {agent.url}/samples", file=sys.stderr, flush=True)
+    return agent
 
 
 def _run_reloading(args: argparse.Namespace) -> int:

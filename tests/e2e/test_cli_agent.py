@@ -47,3 +47,24 @@ def test_port_in_use_is_one_line_and_exit_2(procs: Procs) -> None:
         assert run.wait(timeout=30) == 2
     assert run.output.startswith("loadkit: error: cannot listen on 127.0.0.1:"), run.output
     assert len(run.output.strip().splitlines()) == 1
+
+
+def test_a_bundled_target_starts_an_agent_in_process(procs: Procs) -> None:
+    target = procs.start(
+        "target", [sys.executable, "-m", "loadkit.cli", "target", "http", "--port", "0", "--agent-port", "0"]
+    )
+    line = wait_for(lambda: target.find("loadkit agent serving"), 30, "the in-process agent")[0][1]
+    url = line.split()[-1]
+    assert "cpu_percent" in wait_for(lambda: get_json(url)["latest"], 30, "a sample")
+    wait_for(lambda: target.find("loadkit target http listening on"), 30, "the target")
+    target.popen.send_signal(signal.SIGTERM)
+    assert target.wait(timeout=30) == 0, target.output
+
+
+def test_agent_port_is_for_the_foreground_only(procs: Procs) -> None:
+    run = procs.start(
+        "target",
+        [sys.executable, "-m", "loadkit.cli", "target", "http", "--agent-port", "0", "--reload"],
+    )
+    assert run.wait(timeout=30) == 2
+    assert "--agent-port runs in the foreground only" in run.output
