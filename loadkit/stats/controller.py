@@ -69,8 +69,8 @@ class StatsController:
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         self.recorder = HdrRecorder()
-        #: Off only for measuring loadkit's own overhead (bench/hdr_overhead.py).
-        self.recording = True
+        #: The ``request`` listener: the recorder's own, so each request costs one call.
+        self.on_request = self.recorder.on_request
         self.thresholds: list[Threshold] = []
         self.results: list[ThresholdResult] = []
         self.final: RunSnapshot | None = None
@@ -97,10 +97,6 @@ class StatsController:
         return isinstance(self.environment.runner, WorkerRunner)
 
     # --- recording and transport ----------------------------------------------------
-    def on_request(self, request_type: str, name: str, response_time: float | None, **_kw: Any) -> None:
-        if self.recording and response_time is not None:
-            self.recorder.record(request_type, name, response_time)
-
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
         data[REPORT_KEY] = self.recorder.take_deltas()
 

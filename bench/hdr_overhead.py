@@ -1,0 +1,140 @@
+"""What does loadkit's HDR recording cost? Requests/s with and without it, in one run.
+
+One process, one Locust local runner, the same users all along; rounds alternate between
+HDR recording on and off (loadkit's ``request`` listener subscribed or not), so both see the same machine
+state. Prints each round and the median on/off ratio; the goal is a drop below 3 %.
+
+    .venv/bin/python bench/hdr_overhead.py                 # FastHttpUser vs the bundled HTTP target
+    .venv/bin/python bench/hdr_overhead.py --mode events   # worst case: users only fire events
+
+``--mode http`` starts ``loadkit target http`` on 127.0.0.1 (a free port) and stops it at
+the end. ``--mode events`` has no I/O at all, so recording is the largest possible share
+of each request's cost: an upper bound, not what a real test sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from loadkit._gevent import init_gevent
+
+init_gevent()
+
+import gevent  # noqa: E402
+from locust import User, constant, task  # noqa: E402
+from locust.contrib.fasthttp import FastHttpUser  # noqa: E402
+from locust.env import Environment  # noqa: E402
+
+import loadkit  # noqa: E402
+from loadkit.stats.controller import controller_for  # noqa: E402
+
+READY = re.compile(r"listening on (\S+):(\d+)")
+
+
+class EventsUser(User):
+    wait_time = constant(0)
+
+    @task
+    def fire(self) -> None:
+        for i in range(100):
+            self.environment.events.request.fire(
+                request_type="grpc", name="/bench", response_time=0.25 + i / 400, response_length=0, exception=None
+            )
+        gevent.sleep(0)
+
+
+class ItemsUser(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def get(self) -> None:
+        self.client.get("/health", name="/health")
+
+
+@contextmanager
+def http_target() -> Iterator[str]:
+    with tempfile.TemporaryFile() as log:
+        cmd = [sys.executable, "-m", "loadkit.cli", "target", "http", "--host", "127.0.0.1", "--port", "0"]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1])
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                log.seek(0)
+                match = READY.search(log.read().decode(errors="replace"))
+                if match:
+                    break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the bundled HTTP target did not start")
+                time.sleep(0.1)
+            yield f"http://127.0.0.1:{match.group(2)}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def measure(env: Environment, recording: bool, seconds: float) -> float:
+    listener = controller_for(env).on_request
+    with suppress(ValueError):  # not subscribed after an "off" round
+        env.events.request.remove_listener(listener)
+    if recording:
+        env.events.request.add_listener(listener)
+    stats = env.runner.stats  # type: ignore[union-attr]
+    before, start = stats.total.num_requests, time.perf_counter()
+    gevent.sleep(seconds)
+    return (stats.total.num_requests - before) / (time.perf_counter() - start)
+
+
+def run(user: type[User], host: str | None, users: int, rounds: int, seconds: float) -> list[tuple[float, float]]:
+    env = Environment(user_classes=[user], host=host)
+    runner = env.create_local_runner()
+    loadkit.attach(env)
+    runner.start(users, spawn_rate=users)
+    try:
+        gevent.sleep(2.0)  # warm-up: connections, caches
+        pairs = []
+        for i in range(rounds):
+            order = (True, False) if i % 2 == 0 else (False, True)  # cancel drift within a pair
+            result = {rec: measure(env, rec, seconds) for rec in order}
+            pairs.append((result[True], result[False]))
+            print(
+                f"round {i + 1:2d}: with HDR {result[True]:9.0f} req/s   without {result[False]:9.0f} req/s", flush=True
+            )
+        return pairs
+    finally:
+        runner.quit()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="RPS with and without loadkit's HDR recording.")
+    parser.add_argument("--mode", choices=["http", "events"], default="http")
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each half-round")
+    args = parser.parse_args()
+    if args.mode == "events":
+        pairs = run(EventsUser, None, args.users, args.rounds, args.seconds)
+    else:
+        with http_target() as url:
+            pairs = run(ItemsUser, url, args.users, args.rounds, args.seconds)
+    ratio = statistics.median(on / off for on, off in pairs)
+    verdict = "within" if ratio >= 0.97 else "ABOVE"
+    drop = 100 * (1 - ratio)
+    print(f"{args.mode}: median RPS with/without HDR = {ratio:.3f} (drop {drop:.1f} %, {verdict} the 3 % goal)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
