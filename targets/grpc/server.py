@@ -33,7 +33,7 @@ from targets.grpc.servicer import DemoServicer
 log = logging.getLogger(__name__)
 
 #: Streams hold a worker thread each for their whole life, so the pool is sized for load.
-MAX_WORKERS = 128
+MAX_WORKERS = 256
 #: Seconds in-flight calls get to finish on SIGTERM/SIGINT before they are cancelled.
 GRACE_SECONDS = 5.0
 _MAX_MESSAGE = 64 * 1024 * 1024
