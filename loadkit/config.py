@@ -91,6 +91,7 @@ def defaults(**overrides: Any) -> argparse.Namespace:
     values.update(overrides)
     return argparse.Namespace(**values)
 
+
 # --- fleet: test data and health (loadkit.fleet) -------------------------------------
 OPTIONS += [
     Option(
