@@ -28,12 +28,16 @@ POLL_SECONDS = 0.5
 STOP_SECONDS = 10.0
 
 
-def snapshot(folder: Path) -> dict[Path, int]:
-    """mtime (ns) of every ``*.py`` file below ``folder``; a changed dict means a changed source."""
-    mtimes: dict[Path, int] = {}
+def snapshot(folder: Path) -> dict[Path, tuple[int, int]]:
+    """(mtime ns, size) of every ``*.py`` file below ``folder``; a changed dict means a changed source.
+
+    The size catches an edit within the filesystem's coarse timestamp tick.
+    """
+    mtimes: dict[Path, tuple[int, int]] = {}
     for path in folder.rglob("*.py"):
         try:
-            mtimes[path] = path.stat().st_mtime_ns
+            stat = path.stat()
+            mtimes[path] = (stat.st_mtime_ns, stat.st_size)
         except FileNotFoundError:  # removed while we walked
             continue
     return mtimes
@@ -76,9 +80,7 @@ def run_with_reload(child_argv: Sequence[str], folder: Path = TARGETS_DIR, poll:
                 reported_exit = True
             current = snapshot(folder)
             if current != mtimes:
-                changed = sorted(
-                    str(p) for p in set(current) ^ set(mtimes) | {p for p in current if current[p] != mtimes.get(p)}
-                )
+                changed = sorted(str(p) for p in current.keys() | mtimes.keys() if current.get(p) != mtimes.get(p))
                 log.info("change in %s; restarting the target", ", ".join(changed[:3]))
                 mtimes = current
                 _terminate(child)

@@ -17,7 +17,12 @@ def test_snapshot_sees_new_changed_and_removed_python_files(tmp_path: Path) -> N
     first = snapshot(tmp_path)
     assert set(first) == {source}
 
-    os.utime(source, ns=(first[source] + 1_000_000, first[source] + 1_000_000))
+    later = first[source][0] + 1_000_000
+    os.utime(source, ns=(later, later))
+    assert snapshot(tmp_path) != first
+    os.utime(source, ns=(first[source][0], first[source][0]))
+    source.write_text("A = 22\n")  # same tick, other size
+    os.utime(source, ns=(first[source][0], first[source][0]))
     assert snapshot(tmp_path) != first
     (tmp_path / "b.py").write_text("")
     assert len(snapshot(tmp_path)) == 2
