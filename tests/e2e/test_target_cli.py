@@ -163,6 +163,32 @@ def test_second_daemon_on_a_live_pidfile_refuses(pidfile: Path) -> None:
     assert int(pidfile.read_text()) == pid
 
 
+def test_stop_kills_a_target_that_ignores_sigterm_and_says_so(pidfile: Path) -> None:
+    stubborn_code = (
+        "import signal, sys, time\n"
+        "from pathlib import Path\n"
+        "from targets.daemon import PidLock\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "with PidLock(Path(sys.argv[1])):\n"
+        "    print('locked', flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    stubborn = subprocess.Popen([sys.executable, "-c", stubborn_code, str(pidfile)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert stubborn.stdout is not None
+        assert stubborn.stdout.readline().strip() == "locked"
+        result = loadkit("target", "stop", "--pidfile", str(pidfile), "--timeout", "1")
+        assert result.returncode == 1
+        assert f"pid {stubborn.pid} did not stop within 1 s" in result.stderr
+        assert stubborn.wait(30) == -signal.SIGKILL
+        assert not pidfile.exists()
+    finally:
+        stubborn.kill()
+        stubborn.wait(30)
+        if stubborn.stdout is not None:
+            stubborn.stdout.close()
+
+
 def test_daemon_without_pidfile_is_a_usage_error() -> None:
     result = loadkit("target", "http", "--daemon")
     assert result.returncode == 2
