@@ -197,3 +197,29 @@ def test_merged_percentiles_of_a_million_known_latencies(distributed: tuple[subp
             # HDR, 3 significant digits: the upper end of the value's bucket, < 0.1 % above it.
             assert want <= got + 1e-6 <= want * 1.001 + 1, (key, label, want, got)
         assert exact[-1] <= row["percentiles_ms"]["max"] * 1000 + 1e-6 <= exact[-1] * 1.001 + 1
+
+
+def test_distributed_abort_stops_master_and_worker(tmp_path: Path) -> None:
+    port = str(_free_port())
+    lf = str(FILES / "synthetic.py")
+    master_args = ["-f", lf, "--headless", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port]
+    master_args += ["--expect-workers", "1", "-u", "2", "-r", "2", "-t", "120s", "--report-json", "r.json"]
+    master_args += ["--threshold", "p50<0.01ms", "--abort-on-threshold", "--threshold-grace", "1"]
+    master = subprocess.Popen([*LOCUST, *master_args], cwd=tmp_path, env=_env(), stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [*LOCUST, "-f", lf, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
+        cwd=tmp_path,
+        env=_env(),
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert master.wait(timeout=90) == 99
+        assert worker.wait(timeout=60) == 0  # told to quit, after sending its final report
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert report["run"]["aborted"] is True and report["run"]["workers"] == 1
+        assert report["total"]["count"] == report["total"]["hdr_count"] > 0
+    finally:
+        for proc in (master, worker):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
