@@ -26,12 +26,19 @@ STATUS_RUNNING = 0
 STATUS_NOT_RUNNING = 3
 #: Env var naming the folder ``--reload`` watches (default: the ``targets`` package).
 RELOAD_DIR_ENV = "LOADKIT_RELOAD_DIR"
+#: Ports used when ``--port`` is not given: grpc's examples' and the usual HTTP development port.
+DEFAULT_PORTS = {"grpc": 50051, "http": 8080}
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``loadkit target http|grpc``; other parts may add theirs here."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default: 0)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to listen on; 0 picks a free one (default: 50051 for grpc, 8080 for http)",
+    )
     parser.add_argument("--daemon", action="store_true", help="detach and run in the background (needs --pidfile)")
     parser.add_argument("--pidfile", type=Path, default=None, help="PID lock file of the target")
     parser.add_argument("--logfile", type=Path, default=None, help="daemon log (default: the pidfile with .log)")
@@ -65,6 +72,9 @@ def add_parser(sub: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
+    """Reject unusable option combinations before anything starts; fill in the kind's default port."""
+    if args.port is None:
+        args.port = DEFAULT_PORTS[args.kind]
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port: use 1-65535, or 0 to pick a free one")
     if args.daemon and args.pidfile is None:

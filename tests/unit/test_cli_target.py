@@ -30,7 +30,10 @@ def test_bad_combinations_name_the_option_and_the_fix(argv: list[str], message: 
 def test_defaults_serve_on_localhost_and_a_free_port() -> None:
     args = build_parser().parse_args(["target", "grpc"])
     _check(args)
-    assert (args.kind, args.host, args.port, args.daemon, args.reload) == ("grpc", "127.0.0.1", 0, False, False)
+    assert (args.kind, args.host, args.port, args.daemon, args.reload) == ("grpc", "127.0.0.1", 50051, False, False)
+    args = build_parser().parse_args(["target", "http"])
+    _check(args)
+    assert args.port == 8080
 
 
 def test_stop_and_status_need_a_pidfile() -> None:
