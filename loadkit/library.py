@@ -111,10 +111,12 @@ def attach(environment: Any, **options: Any) -> Attachment:
     """Give a hand-written Locust ``Environment`` loadkit's stats, thresholds and reports.
 
     ``options`` are loadkit options by dest name (``threshold=["p99<5ms"]``,
-    ``report_json="out/report.json"``); call it before starting the runner::
+    ``report_json="out/report.json"``); call it after creating the runner (and the web UI,
+    if any, so loadkit's tabs join it) and before starting the test::
 
         env = Environment(user_classes=[MyUser], host=HOST)
         env.create_local_runner()
+        env.create_web_ui("127.0.0.1", 8089)  # optional
         lk = loadkit.attach(env, threshold=["p99<50ms"])
         env.runner.start(10, spawn_rate=10)
         gevent.spawn_later(20, env.runner.quit)
@@ -134,7 +136,15 @@ def attach(environment: Any, **options: Any) -> Attachment:
 
 
 class LoadTest:
-    """A bounded load test run from Python; see the module docstring for an example."""
+    """A bounded load test run from Python; see the module docstring for an example.
+
+    ``users``/``spawn_rate`` (default: all at once) as Locust's ``-u``/``-r``; ``run_time``
+    as ``-t`` (seconds or "30s"/"2m"); ``thresholds`` as ``--threshold``; ``workers=N`` runs
+    the users in N ``locust --worker`` processes; ``web_port`` also serves Locust's web UI
+    (with loadkit's tabs) on 127.0.0.1 while the test runs; ``options`` sets any other
+    loadkit option by dest name (``{"loadkit_data": "users.csv"}``). Bad arguments raise
+    :class:`~loadkit.exceptions.ConfigError` here, before any load.
+    """
 
     def __init__(
         self,
@@ -151,6 +161,7 @@ class LoadTest:
         report_junit: str | None = None,
         report_json: str | None = None,
         worker_timeout: float = 60.0,
+        web_port: int | None = None,
         options: dict[str, Any] | None = None,
     ) -> None:
         if not user_classes:
@@ -164,6 +175,7 @@ class LoadTest:
         self.run_time = _seconds(run_time)
         self.workers = workers
         self.worker_timeout = worker_timeout
+        self.web_port = web_port
         self.options = {
             "threshold": list(thresholds),
             "abort_on_threshold": abort_on_threshold,
@@ -180,15 +192,30 @@ class LoadTest:
 
     def run(self) -> LoadTestResult:
         """Run the test to its end (``run_time`` or an aborting threshold) and return the result."""
+        saved_argv = sys.argv[:]
+        if self.web_port is not None:
+            # Locust's web UI parses sys.argv with its own parser when created and on every
+            # page load; the embedding program's arguments ("loadkit demo --web", pytest's)
+            # would make it exit. Hide them for the duration of the run.
+            sys.argv[1:] = []
+        try:
+            return self._run()
+        finally:
+            sys.argv[:] = saved_argv
+
+    def _run(self) -> LoadTestResult:
         from gevent.event import Event
         from locust.env import Environment
 
-        env = Environment(user_classes=self.user_classes, host=self.host)
+        headless = self.web_port is None
+        env = Environment(user_classes=self.user_classes, host=self.host, parsed_options=self._locust_options())
         if self.workers:
             port = _free_port()
             env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=port)
         else:
             env.create_local_runner()
+        # The web UI exists before attach(), so loadkit's tabs are added to it.
+        web_ui = None if headless else env.create_web_ui("127.0.0.1", self.web_port)
         attachment = attach(env, **self.options)
         stopped = Event()
         env.events.test_stop.add_listener(lambda **_kw: stopped.set())
@@ -205,10 +232,24 @@ class LoadTest:
             return attachment.finish()
         finally:
             runner.quit()
+            if web_ui is not None:
+                web_ui.stop()
             server = getattr(runner, "server", None)
             if server is not None:
                 server.close(linger=0)
             _stop_processes(procs)
+
+    def _locust_options(self) -> argparse.Namespace:
+        """Locust's full option namespace (the web UI reads many), with this test's values."""
+        from locust.argument_parser import get_parser
+
+        import loadkit.plugin  # noqa: F401  (its options join Locust's parser)
+
+        options = get_parser(default_config_files=[]).parse_args([])
+        options.headless = self.web_port is None
+        options.num_users, options.spawn_rate, options.run_time = self.users, self.spawn_rate, int(self.run_time)
+        options.host = self.host or ""
+        return options
 
     def _start_worker(self, port: int) -> subprocess.Popen[bytes]:
         files = ",".join([str(_WORKER_BOOTSTRAP), *self._files])

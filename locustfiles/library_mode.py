@@ -43,13 +43,16 @@ def main(argv: list[str] | None = None) -> int:
 
     env = Environment(user_classes=[ItemsUser], host=args.host)
     runner = env.create_local_runner()
+    # Locust's web UI re-parses sys.argv on each page load: hide this script's arguments.
+    sys.argv[1:] = []
+    # The web UI first: attach() adds loadkit's tabs to it.
+    web_ui = env.create_web_ui("127.0.0.1", args.web_port) if args.web_port is not None else None
     run = loadkit.attach(
         env,
         threshold=args.threshold or ["fail_ratio==0"],
         report_json=args.report_json,
         report_junit=args.report_junit,
     )
-    web_ui = env.create_web_ui("127.0.0.1", args.web_port) if args.web_port is not None else None
     gevent.spawn(stats_printer(env.stats))
     gevent.spawn(stats_history, runner)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -123,3 +124,32 @@ def test_library_mode_example_script(http_target: Any, tmp_path: Path) -> None:
         [*args[:-4], "--threshold", "p50<0.001ms"], env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert failing.returncode == 99
+
+
+def test_web_port_serves_the_running_test(tmp_path: Path) -> None:
+    import gevent
+    import requests
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    seen: list[dict[str, Any]] = []
+
+    def poll() -> None:
+        while not seen:
+            try:
+                resp = requests.get(f"http://127.0.0.1:{port}/stats/requests", timeout=5)
+                if resp.ok and resp.json()["stats"][0]["num_requests"] > 0:
+                    seen.append(resp.json())
+            except (requests.ConnectionError, IndexError, KeyError):
+                pass
+            gevent.sleep(0.1)
+
+    poller = gevent.spawn(poll)
+    try:
+        result = LoadTest([SyntheticUser], users=2, run_time=3, web_port=port).run()
+    finally:
+        poller.kill()
+    assert result.passed and seen
+    with pytest.raises(requests.ConnectionError):  # stopped with the run
+        requests.get(f"http://127.0.0.1:{port}/", timeout=5)
