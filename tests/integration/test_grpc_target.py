@@ -120,6 +120,16 @@ def test_delay_applies_per_message_on_streams(stub: demo_pb2_grpc.DemoStub) -> N
     assert time.perf_counter() - start >= 0.3
 
 
+def test_a_delay_beyond_the_deadline_is_deadline_exceeded_and_still_counted(
+    grpc_target: Target, stub: demo_pb2_grpc.DemoStub
+) -> None:
+    grpc_target.reset_counters()
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetItem(demo_pb2.GetItemRequest(id="late"), metadata=[("x-delay-ms", "30000")], timeout=2)
+    assert _code(err.value) == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert grpc_target.counters() == {"/demo.v1.Demo/GetItem": 1}
+
+
 @pytest.mark.parametrize("value", ["NOT_FOUND", "not_found", "5"])
 def test_status_by_name_or_number_fails_the_call(stub: demo_pb2_grpc.DemoStub, value: str) -> None:
     with pytest.raises(grpc.RpcError) as err:
