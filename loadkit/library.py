@@ -144,6 +144,11 @@ class LoadTest:
     (with loadkit's tabs) on 127.0.0.1 while the test runs; ``options`` sets any other
     loadkit option by dest name (``{"loadkit_data": "users.csv"}``). Bad arguments raise
     :class:`~loadkit.exceptions.ConfigError` here, before any load.
+
+    Each run has its own ``Environment`` and ``Events``, so runs in one process never see
+    each other's listeners. Listeners a module registers on the global ``locust.events``
+    (``@events.test_start`` in a locustfile) therefore run in worker processes
+    (``workers=N``, which load the file as ``locust`` does) but not in a local run.
     """
 
     def __init__(
