@@ -30,6 +30,8 @@ class Cluster:
     master: Proc
     web: str
     agent: str
+    procs: Procs
+    port: int
 
     def fleet(self) -> dict[str, Any]:
         return get_json(f"{self.web}/loadkit/fleet")  # type: ignore[no-any-return]
@@ -55,7 +57,7 @@ def cluster() -> Iterator[Cluster]:
         procs.worker(LOCUSTFILE, port)
         web = f"http://127.0.0.1:{web_port}"
         wait_for(lambda: master.find("All users spawned"), 90, "the master to start 6 users", interval=0.2)
-        yield Cluster(master, web, agent)
+        yield Cluster(master, web, agent, procs, port)
     finally:
         procs.close()
 
@@ -112,3 +114,14 @@ def test_fleet_tab_shows_workers_and_agent_live_in_chromium(cluster: Cluster) ->
     assert seen["later"] != seen["first"], "the tab did not refresh by itself"
     probe = next(r for r in seen["latency"] if "probe row" in r)
     assert all(cell for cell in probe), seen["latency"]  # HDR percentiles from loadkit.stats
+
+
+def test_a_late_worker_gets_rows_too(cluster: Cluster) -> None:
+    """Runs last: it changes the number of workers the other tests expect."""
+    cluster.procs.worker(LOCUSTFILE, cluster.port)
+
+    def four_leasing() -> bool:
+        workers = cluster.fleet()["data"]["workers"]
+        return len(workers) == 4 and all(w["leased"] > 0 for w in workers.values())
+
+    wait_for(four_leasing, 60, "rows leased to the late worker")
