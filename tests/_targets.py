@@ -148,6 +148,7 @@ class Target:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(STOP_TIMEOUT)
+        self.stop()  # closes the log; the process is already gone
 
 
 def spawn(kind: str, *args: str, env: dict[str, str] | None = None) -> Target:
