@@ -1,0 +1,75 @@
+"""The Fleet tab's wiring on a real Locust web UI app (Flask test client; no browser here)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+
+import gevent
+import pytest
+from locust import User, constant, task
+from locust.argument_parser import parse_options
+from locust.env import Environment
+
+import loadkit
+from loadkit.plugin import install
+
+
+class Taker(User):
+    wait_time = constant(0.01)
+
+    @task
+    def take(self) -> None:
+        loadkit.data.next()
+        self.environment.events.request.fire(
+            request_type="data", name="next", response_time=1.0, response_length=0, exception=None, context={}
+        )
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Environment]:
+    # Locust's web UI re-parses sys.argv for its "extra options": give it a locust command line.
+    monkeypatch.setattr(sys, "argv", ["locust"])
+    args = ["--loadkit-data", "faker:1000", "--loadkit-data-mode", "cyclic", "--loadkit-health-interval", "0.1"]
+    options = parse_options(args=args)  # Locust's parser, with loadkit's options added by its plugin
+    environment = Environment(user_classes=[Taker], parsed_options=options)
+    environment.create_local_runner()
+    environment.create_web_ui("127.0.0.1", 0, delayed_start=True)
+    install(environment)
+    try:
+        yield environment
+    finally:
+        assert environment.runner is not None
+        environment.runner.quit()
+        environment.events.quitting.fire(environment=environment)
+
+
+def test_fleet_tab_is_declared_in_the_page(env: Environment) -> None:
+    assert env.web_ui is not None
+    tabs = env.web_ui.template_args["extended_tabs"]
+    assert {"title": "Fleet", "key": "loadkit-fleet"} in tabs
+    keys = [t["key"] for t in env.web_ui.template_args["extended_tables"]]
+    assert {"loadkit-fleet", "loadkit-latency"} <= set(keys)
+
+
+def test_stats_requests_carry_the_fleet_rows_and_json_endpoint_agrees(env: Environment) -> None:
+    assert env.runner is not None and env.web_ui is not None
+    env.runner.start(3, spawn_rate=100)
+    client = env.web_ui.app.test_client()
+    deadline = time.monotonic() + 20
+    rows: list[dict[str, str]] = []
+    while time.monotonic() < deadline:
+        extended = {e["key"]: e["data"] for e in client.get("/stats/requests").get_json()["extended_stats"]}
+        rows = extended["loadkit-fleet"]
+        if rows and rows[0]["users"] == "3" and extended["loadkit-latency"]:
+            break
+        gevent.sleep(0.1)
+    assert rows and rows[0]["node"] == "local" and rows[0]["kind"] == "worker", rows
+    leased, used = (int(x) for x in rows[0]["rows"].split("/"))
+    assert leased >= used > 0
+    assert any(r["name"] == "data next" and r["p50"] for r in extended["loadkit-latency"]), extended
+    snapshot = client.get("/loadkit/fleet").get_json()
+    assert set(snapshot) == {"workers", "agents", "warnings", "data", "latency"}
+    assert snapshot["data"]["mode"] == "cyclic"
+    assert "cpu_percent" in snapshot["workers"]["local"]
