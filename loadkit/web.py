@@ -59,8 +59,14 @@ def worker_rows(environment: Environment) -> list[dict[str, Any]]:
     pool = leasing.pool.summary()["workers"] if leasing is not None and leasing.pool is not None else {}
     rows = []
     store = health.store if health is not None else None
+    clients = getattr(environment.runner, "clients", None)  # a master's connected workers
     for node, sample in (store.latest if store else {}).items():
         lease = pool.get(node, {})
+        status = "ok"
+        if clients is not None and node not in clients:
+            status = "gone"
+        elif store and node in store.saturated:
+            status = "saturated: " + store.saturated[node]
         rows.append(
             {
                 "node": node,
@@ -74,7 +80,7 @@ def worker_rows(environment: Environment) -> list[dict[str, Any]]:
                 "rps": _num(sample, "rps"),
                 "failures": _num(sample, "fail_per_s"),
                 "rows": f"{lease.get('leased', 0)}/{lease.get('used', 0)}",
-                "status": ("saturated: " + store.saturated[node]) if store and node in store.saturated else "ok",
+                "status": status,
             }
         )
     for url, agent in (store.agents if store else {}).items():

@@ -44,6 +44,7 @@ class Leasing:
     reaped: list[tuple[str, float, int]] = field(default_factory=list)
     requests: int = 0
     started: float | None = None
+    stopping: bool = False
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -133,7 +134,9 @@ def _answer(environment: Environment, state: Leasing, request: DataRequest, node
     if not request.want:
         return None
     lease = pool.lease(node, request.want)
-    if lease.status == "exhausted" and pool.exhausted_policy == "stop-test" and environment.runner is not None:
+    stop_test = lease.status == "exhausted" and pool.exhausted_policy == "stop-test"
+    if stop_test and not state.stopping and environment.runner is not None:
+        state.stopping = True
         log.info("test data exhausted (policy stop-test): stopping the test")
         gevent.spawn(environment.runner.quit)
     return DataGrant(rows=[[seq, row] for seq, row in lease.rows], status=lease.status)
