@@ -1,4 +1,4 @@
-"""Process helpers of the fleet e2e tests: free ports, a bundled HTTP target, locust nodes.
+"""Process helpers of the fleet e2e tests: free ports, a loadkit agent, locust master and workers.
 
 Every process started here is terminated and waited by :meth:`Procs.close` (a fixture's
 finally); output is collected line by line in a thread, so tests poll it with a deadline.
@@ -98,7 +98,7 @@ class Proc:
 
 
 class Procs:
-    """Starts targets, agents and locust nodes; :meth:`close` stops them all."""
+    """Starts agents and locust nodes; :meth:`close` stops them all."""
 
     def __init__(self) -> None:
         self.all: list[Proc] = []
@@ -107,19 +107,6 @@ class Procs:
         proc = Proc(name, args, env)
         self.all.append(proc)
         return proc
-
-    def http_target(self) -> str:
-        port = free_port()
-        self.start(
-            "target",
-            [
-                *(sys.executable, "-m", "uvicorn", "targets.http.app:create_app", "--factory"),
-                *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
-            ],
-        )
-        url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: get_json(f"{url}/health"), 30, "the HTTP target")
-        return url
 
     def agent(self) -> str:
         proc = self.start("agent", [sys.executable, "-m", "loadkit.cli", "agent", "--port", "0", "--interval", "0.5"])

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fleet_procs import Procs, get_json, wait_for
+from fleet_procs import Proc, Procs, get_json, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -30,8 +31,10 @@ def procs() -> Iterator[Procs]:
         procs.close()
 
 
-def run_fleet(procs: Procs, rows: int, users: int, *extra: str) -> tuple[str, object, list[object]]:
-    target = procs.http_target()
+def run_fleet(
+    procs: Procs, start_target: Callable[..., Any], rows: int, users: int, *extra: str
+) -> tuple[str, Proc, list[Proc]]:
+    target = start_target("http").url  # a fresh target: its per-id create counts start at zero
     master, port = procs.master(
         LOCUSTFILE,
         3,
@@ -52,24 +55,27 @@ def run_fleet(procs: Procs, rows: int, users: int, *extra: str) -> tuple[str, ob
         *extra,
     )
     workers = [procs.worker(LOCUSTFILE, port) for _ in range(3)]
-    return target, master, workers  # type: ignore[return-value]
+    return target, master, workers
 
 
 def creates(target: str) -> dict[str, int]:
-    return get_json(f"{target}/items")["creates"]  # type: ignore[no-any-return]
+    return get_json(f"{target}/items")["creates"]
 
 
-def leasing_figures(master: object) -> dict[str, object]:
-    line = master.find("loadkit data: ")[-1][1]  # type: ignore[attr-defined]
-    return json.loads(line.split("loadkit data: ", 1)[1])  # type: ignore[no-any-return]
+def leasing_figures(master: Proc) -> dict[str, Any]:
+    line = master.find("loadkit data: ")[-1][1]
+    return json.loads(line.split("loadkit data: ", 1)[1])
 
 
-def test_every_row_is_used_exactly_once_across_three_workers(procs: Procs, tmp_path: Path) -> None:
+def test_every_row_is_used_exactly_once_across_three_workers(
+    procs: Procs, start_target: Callable[..., Any], tmp_path: Path
+) -> None:
     rows = 1500
     report = tmp_path / "report.json"
-    target, master, _ = run_fleet(procs, rows, 15, "--report-json", str(report), "--loadkit-health-interval", "0.5")
-    code = master.wait(timeout=150)  # type: ignore[attr-defined]
-    assert code == 0, master.output  # type: ignore[attr-defined]
+    extra = ("--report-json", str(report), "--loadkit-health-interval", "0.5")
+    target, master, _ = run_fleet(procs, start_target, rows, 15, *extra)
+    code = master.wait(timeout=150)
+    assert code == 0, master.output
     counts = creates(target)
     assert set(counts) == {f"row-{i}" for i in range(1, rows + 1)}
     assert set(counts.values()) == {1}
@@ -82,19 +88,19 @@ def test_every_row_is_used_exactly_once_across_three_workers(procs: Procs, tmp_p
     print("\nleasing figures (3 workers):", figures)
 
 
-def test_a_killed_workers_rows_are_leased_again_and_none_lost(procs: Procs) -> None:
+def test_a_killed_workers_rows_are_leased_again_and_none_lost(procs: Procs, start_target: Callable[..., Any]) -> None:
     rows = 3000
-    target, master, workers = run_fleet(procs, rows, users=15)
+    target, master, workers = run_fleet(procs, start_target, rows, users=15)
     wait_for(lambda: len(creates(target)) >= 300, 90, "300 rows written")
     victim = workers[0]
-    victim.kill()  # type: ignore[attr-defined]
+    victim.kill()
     killed_at = time.monotonic()
-    code = master.wait(timeout=150)  # type: ignore[attr-defined]
-    assert code == 0, master.output  # type: ignore[attr-defined]
+    code = master.wait(timeout=150)
+    assert code == 0, master.output
     counts = creates(target)
     assert set(counts) == {f"row-{i}" for i in range(1, rows + 1)}, "rows lost"
-    reaped = master.find("is gone: ")  # type: ignore[attr-defined]
-    assert reaped, master.output  # type: ignore[attr-defined]
+    reaped = master.find("is gone: ")
+    assert reaped, master.output
     figures = leasing_figures(master)
     duplicates = sum(n - 1 for n in counts.values())
     print(
