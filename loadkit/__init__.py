@@ -32,6 +32,15 @@ _LAZY: dict[str, str] = {
     "LoadTest": "loadkit.library",
     "LoadTestResult": "loadkit.library",
     "attach": "loadkit.library",
+    "GrpcCallError": "loadkit.users",
+    "GrpcClient": "loadkit.users",
+    "GrpcUser": "loadkit.users",
+    "MeasureFailure": "loadkit.users",
+    "Measurement": "loadkit.users",
+    "ResponseStream": "loadkit.users",
+    "RestError": "loadkit.users",
+    "RestUser": "loadkit.users",
+    "measure": "loadkit.users",
 }
 
 if TYPE_CHECKING:

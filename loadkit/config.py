@@ -135,3 +135,23 @@ OPTIONS += [
         type=float,
     ),
 ]
+
+
+# --- users: gRPC defaults (loadkit.users) --------------------------------------------
+OPTIONS += [
+    Option(
+        "--grpc-timeout",
+        "LOADKIT_GRPC_TIMEOUT",
+        "Default deadline in seconds of every GrpcUser call without timeout= (0: none; default 60). "
+        "DEADLINE_EXCEEDED counts as a failure.",
+        default=60.0,
+        type=float,
+    ),
+    Option(
+        "--grpc-shared-channel",
+        "LOADKIT_GRPC_SHARED_CHANNEL",
+        "Let all GrpcUsers of a process share one channel per target instead of one each.",
+        default=False,
+        action="store_true",
+    ),
+]

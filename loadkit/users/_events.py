@@ -1,0 +1,105 @@
+"""The shared request-event timing of loadkit's users, and :func:`measure`.
+
+Every loadkit user reports a call the same way: one Locust ``request`` event when the
+call ends, ``response_time`` in milliseconds as a float taken from
+:func:`time.perf_counter` (microsecond precision; Locust itself rounds only its own
+display), ``exception`` set on failure and a ``context`` dict for the details.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any, TypeVar
+
+from locust.env import Environment
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class MeasureFailure(Exception):
+    """A block timed by :func:`measure` was marked failed with :meth:`Measurement.fail`."""
+
+
+class Measurement:
+    """What the block timed by :func:`measure` can set: size, context, or a failure."""
+
+    __slots__ = ("context", "exception", "response_length")
+
+    def __init__(self) -> None:
+        self.response_length = 0
+        self.context: dict[str, Any] = {}
+        self.exception: BaseException | None = None
+
+    def fail(self, reason: str | BaseException) -> None:
+        """Record the block as a failure without raising (``m.fail("empty result")``)."""
+        self.exception = reason if isinstance(reason, BaseException) else MeasureFailure(reason)
+
+
+def _environment_of(owner: Any) -> Environment:
+    env = getattr(owner, "environment", owner)
+    if not isinstance(env, Environment):
+        from loadkit.exceptions import ConfigError
+
+        raise ConfigError(
+            f"measure() needs a Locust User or Environment as its first argument, got {type(owner).__name__}: "
+            "call it as measure(self, 'db', 'query') from a task"
+        )
+    return env
+
+
+class measure:
+    """Time any block as one Locust request event, for clients loadkit does not wrap.
+
+    As a context manager::
+
+        with measure(self, "db", "select user") as m:
+            rows = db.query(...)
+            m.response_length = len(rows)
+
+    or as a decorator of a task or helper method (the first argument must be the user)::
+
+        @task
+        @measure(None, "redis", "get")  # None: take the user from the method's ``self``
+        def get(self): ...
+
+    An exception inside the block is recorded as the failure and swallowed, so the task
+    goes on; pass ``reraise=True`` to re-raise it after recording.
+    """
+
+    def __init__(self, owner: Any, request_type: str, name: str, *, reraise: bool = False) -> None:
+        self._owner = owner
+        self._request_type = request_type
+        self._name = name
+        self._reraise = reraise
+
+    def __enter__(self) -> Measurement:
+        self._fire = _environment_of(self._owner).events.request.fire
+        self._m = Measurement()
+        self._start = perf_counter()
+        return self._m
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        elapsed = (perf_counter() - self._start) * 1000.0
+        m = self._m
+        if exc is not None and not isinstance(exc, GeneratorExit):
+            m.exception = exc
+        self._fire(
+            request_type=self._request_type,
+            name=self._name,
+            response_time=elapsed,
+            response_length=m.response_length,
+            exception=m.exception,
+            context=m.context,
+        )
+        return exc is not None and not self._reraise and isinstance(exc, Exception)
+
+    def __call__(self, func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(user: Any, *args: Any, **kwargs: Any) -> Any:
+            with measure(self._owner or user, self._request_type, self._name, reraise=self._reraise):
+                return func(user, *args, **kwargs)
+            return None
+
+        return wrapper  # type: ignore[return-value]

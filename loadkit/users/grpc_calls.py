@@ -1,0 +1,310 @@
+"""Timed wrappers around grpcio's multi-callables, one class per RPC kind.
+
+Each wrapped call fires Locust's ``request`` event exactly once, when the call ends:
+``request_type="grpc"``, ``name`` the full method path (or ``name=`` per call),
+``response_time`` float ms from ``perf_counter``, ``response_length`` the protobuf size
+of every response message (``ByteSize``, no re-serialising). Streams that delivered at
+least one message also fire a ``"grpc-ttfm"`` entry (time to first message) under the
+same name, so thresholds can use it.
+
+A failed call (status not OK) is recorded with a :class:`GrpcCallError` naming the
+status, then that error is raised: it is a ``grpc.RpcError`` (tasks may catch it) and
+a Locust ``RescheduleTask``, so an uncaught one just ends the task quietly — the user
+lives on. A stream the task stops reading early is cancelled and recorded as a
+success with status ``CANCELLED`` and ``cancelled_by_user`` in the context.
+
+The hot path is lean on purpose: no per-call metadata copy when none is given, one
+context dict per event, the default deadline resolved once per wrapper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from time import perf_counter
+from typing import Any
+
+import grpc
+from locust.exception import RescheduleTask
+
+Metadata = Sequence[tuple[str, str | bytes]]
+Fire = Callable[..., None]
+_UNSET: Any = object()
+REQUEST_TYPE = "grpc"
+TTFM_REQUEST_TYPE = "grpc-ttfm"
+
+
+class GrpcCallError(grpc.RpcError, RescheduleTask):
+    """A gRPC call ended with a status other than OK; ``str()`` is "STATUS_NAME: details"."""
+
+    def __init__(self, status: grpc.StatusCode, details: str | None, name: str) -> None:
+        super().__init__(f"{status.name}: {details or ''}".rstrip(": "))
+        self.status = status
+        self.status_details = details or ""
+        self.name = name
+
+    def code(self) -> grpc.StatusCode:
+        return self.status
+
+    def details(self) -> str:
+        return self.status_details
+
+    @classmethod
+    def from_rpc_error(cls, exc: grpc.RpcError, name: str) -> GrpcCallError:
+        code = exc.code() if hasattr(exc, "code") else None
+        details = exc.details() if hasattr(exc, "details") else str(exc)
+        return cls(code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN, details, name)
+
+
+class _Base:
+    __slots__ = ("_callable", "_fire", "_metadata", "_path", "_timeout")
+
+    def __init__(
+        self, multicallable: Any, path: str, fire: Fire, timeout: float | None, metadata: Metadata | None
+    ) -> None:
+        self._callable = multicallable
+        self._path = path
+        self._fire = fire
+        self._timeout = timeout
+        self._metadata = tuple(metadata) if metadata else None
+
+    def _merged(self, metadata: Metadata | None) -> Metadata | None:
+        if metadata is None:
+            return self._metadata
+        return (*self._metadata, *metadata) if self._metadata else metadata
+
+    def _failed(
+        self, exc: grpc.RpcError, name: str, start: float, sent: int, received: int, length: int
+    ) -> GrpcCallError:
+        elapsed = (perf_counter() - start) * 1000.0
+        error = GrpcCallError.from_rpc_error(exc, name)
+        self._fire(
+            request_type=REQUEST_TYPE,
+            name=name,
+            response_time=elapsed,
+            response_length=length,
+            exception=error,
+            context={"grpc_status": error.status.name, "messages_sent": sent, "messages_received": received},
+        )
+        return error
+
+
+class UnaryUnary(_Base):
+    """``stub.GetItem(request, timeout=, metadata=, name=)`` → the response message."""
+
+    __slots__ = ()
+
+    def __call__(
+        self,
+        request: Any,
+        timeout: float | None = _UNSET,
+        metadata: Metadata | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        name = name or self._path
+        md = self._metadata if metadata is None else self._merged(metadata)
+        start = perf_counter()
+        try:
+            response = self._callable(request, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
+        except grpc.RpcError as exc:
+            raise self._failed(exc, name, start, 1, 0, 0) from exc
+        elapsed = (perf_counter() - start) * 1000.0
+        self._fire(
+            request_type=REQUEST_TYPE,
+            name=name,
+            response_time=elapsed,
+            response_length=response.ByteSize(),
+            exception=None,
+            context={"grpc_status": "OK", "messages_sent": 1, "messages_received": 1},
+        )
+        return response
+
+
+class _Counted:
+    """Counts the request messages grpcio pulls from the task's iterator."""
+
+    __slots__ = ("_it", "sent")
+
+    def __init__(self, requests: Iterable[Any]) -> None:
+        self._it = iter(requests)
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        item = next(self._it)
+        self.sent += 1
+        return item
+
+
+class StreamUnary(_Base):
+    """``stub.PutItems(iter_of_requests, ...)`` → the response message."""
+
+    __slots__ = ()
+
+    def __call__(
+        self,
+        requests: Iterable[Any],
+        timeout: float | None = _UNSET,
+        metadata: Metadata | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        name = name or self._path
+        md = self._metadata if metadata is None else self._merged(metadata)
+        counted = _Counted(requests)
+        start = perf_counter()
+        try:
+            response = self._callable(counted, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
+        except grpc.RpcError as exc:
+            raise self._failed(exc, name, start, counted.sent, 0, 0) from exc
+        elapsed = (perf_counter() - start) * 1000.0
+        self._fire(
+            request_type=REQUEST_TYPE,
+            name=name,
+            response_time=elapsed,
+            response_length=response.ByteSize(),
+            exception=None,
+            context={"grpc_status": "OK", "messages_sent": counted.sent, "messages_received": 1},
+        )
+        return response
+
+
+class ResponseStream:
+    """The responses of a server-streaming or bidi call, timed over the whole call.
+
+    Iterate it; stopping early (``break``, leaving a ``with`` block, or dropping it)
+    cancels the call and records it as a user cancel, not a failure. ``cancel()``
+    does the same explicitly. Other attributes are those of grpcio's call object.
+    """
+
+    __slots__ = ("_call", "_counted", "_done", "_fire", "_length", "_name", "_received", "_start", "_ttfm")
+
+    def __init__(self, call: Any, fire: Fire, name: str, start: float, counted: _Counted | None) -> None:
+        self._call = call
+        self._fire = fire
+        self._name = name
+        self._start = start
+        self._counted = counted
+        self._received = 0
+        self._length = 0
+        self._ttfm = 0.0
+        self._done = False
+
+    def __iter__(self) -> ResponseStream:
+        return self
+
+    def __next__(self) -> Any:
+        if self._done:
+            raise StopIteration
+        try:
+            message = next(self._call)
+        except StopIteration:
+            self._finish("OK", None)
+            raise
+        except grpc.RpcError as exc:
+            error = GrpcCallError.from_rpc_error(exc, self._name)
+            self._finish(error.status.name, error)
+            raise error from exc
+        if not self._received:
+            self._ttfm = perf_counter()
+        self._received += 1
+        self._length += message.ByteSize()
+        return message
+
+    def cancel(self) -> None:
+        """Stop the call now; recorded as a success with status CANCELLED (user cancel)."""
+        if not self._done:
+            self._call.cancel()
+            self._finish("CANCELLED", None, cancelled=True)
+
+    close = cancel
+
+    def __enter__(self) -> ResponseStream:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.cancel()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_done", True):
+            self.cancel()
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._call, attr)
+
+    def _finish(self, status: str, error: GrpcCallError | None, cancelled: bool = False) -> None:
+        self._done = True
+        end = perf_counter()
+        sent = self._counted.sent if self._counted is not None else 1
+        context: dict[str, Any] = {"grpc_status": status, "messages_sent": sent, "messages_received": self._received}
+        if cancelled:
+            context["cancelled_by_user"] = True
+        if self._received:
+            ttfm = (self._ttfm - self._start) * 1000.0
+            context["ttfm_ms"] = ttfm
+        self._fire(
+            request_type=REQUEST_TYPE,
+            name=self._name,
+            response_time=(end - self._start) * 1000.0,
+            response_length=self._length,
+            exception=error,
+            context=context,
+        )
+        if self._received:
+            self._fire(
+                request_type=TTFM_REQUEST_TYPE,
+                name=self._name,
+                response_time=ttfm,
+                response_length=0,
+                exception=None,
+                context=context,
+            )
+
+
+class UnaryStream(_Base):
+    """``stub.ListItems(request, ...)`` → a :class:`ResponseStream` of responses."""
+
+    __slots__ = ()
+
+    def __call__(
+        self,
+        request: Any,
+        timeout: float | None = _UNSET,
+        metadata: Metadata | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> ResponseStream:
+        md = self._metadata if metadata is None else self._merged(metadata)
+        start = perf_counter()
+        call = self._callable(request, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
+        return ResponseStream(call, self._fire, name or self._path, start, None)
+
+
+class StreamStream(_Base):
+    """``stub.Chat(iter_of_requests, ...)`` → a :class:`ResponseStream` of responses."""
+
+    __slots__ = ()
+
+    def __call__(
+        self,
+        requests: Iterable[Any],
+        timeout: float | None = _UNSET,
+        metadata: Metadata | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> ResponseStream:
+        md = self._metadata if metadata is None else self._merged(metadata)
+        counted = _Counted(requests)
+        start = perf_counter()
+        call = self._callable(counted, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
+        return ResponseStream(call, self._fire, name or self._path, start, counted)
+
+
+WRAPPERS: dict[str, type[_Base]] = {
+    "unary_unary": UnaryUnary,
+    "unary_stream": UnaryStream,
+    "stream_unary": StreamUnary,
+    "stream_stream": StreamStream,
+}

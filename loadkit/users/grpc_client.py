@@ -1,0 +1,140 @@
+"""``GrpcClient``: one channel, the service's timed methods as ``stub``, and ``call()`` by name.
+
+The methods come from a generated stub class, a .proto compiled at runtime, or server
+reflection (resolved lazily, at the first call, so a target that is down yields
+UNAVAILABLE failures instead of a user that cannot start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from loadkit.exceptions import ProtoError
+from loadkit.users.grpc_calls import REQUEST_TYPE, WRAPPERS, Fire, GrpcCallError, Metadata
+from loadkit.users.grpc_channel import ChannelSpec, open_channel, shared_channels
+from loadkit.users.grpc_methods import MethodSpec
+
+#: Produces the method specs once a channel exists (reflection needs the channel).
+SpecSource = Callable[[grpc.Channel], dict[str, MethodSpec]]
+
+
+class GrpcStub:
+    """The service's methods as attributes, each timed: ``stub.GetItem(request)``."""
+
+    def __init__(self, client: GrpcClient) -> None:
+        self._client = client
+
+    def __getattr__(self, method: str) -> Any:
+        if method.startswith("_"):
+            raise AttributeError(method)
+        wrapper = self._client.method(method)
+        setattr(self, method, wrapper)
+        return wrapper
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._client.specs())
+
+
+class GrpcClient:
+    """A channel to one target and the timed methods of one service over it."""
+
+    def __init__(
+        self,
+        spec: ChannelSpec,
+        source: SpecSource,
+        fire: Fire,
+        *,
+        service_name: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+        shared: bool = False,
+    ) -> None:
+        self.channel_spec = spec
+        self._shared = shared
+        self.channel: grpc.Channel = shared_channels.acquire(spec) if shared else open_channel(spec)
+        self._source = source
+        self._fire = fire
+        self._service_name = service_name
+        self.timeout = timeout
+        self.metadata = metadata
+        self._specs: dict[str, MethodSpec] | None = None
+        self._closed = False
+        self.stub = GrpcStub(self)
+
+    def specs(self) -> dict[str, MethodSpec]:
+        """The service's methods by name (loads them on first use)."""
+        if self._specs is None:
+            self._specs = self._source(self.channel)
+        return self._specs
+
+    def method(self, method: str) -> Any:
+        """The timed callable of ``method`` (by name, e.g. "GetItem")."""
+        try:
+            specs = self.specs()
+        except ProtoError as exc:
+            raise self._lookup_failed(method, exc) from exc
+        spec = specs.get(method)
+        if spec is None:
+            raise ProtoError(f"service {self._service_name or '?'} has no method {method!r}: known are {sorted(specs)}")
+        multicallable = getattr(self.channel, spec.kind)(
+            spec.path,
+            request_serializer=spec.request_serializer,
+            response_deserializer=spec.response_deserializer,
+        )
+        return WRAPPERS[spec.kind](multicallable, spec.path, self._fire, self.timeout, self.metadata)
+
+    def call(self, method: str, request: Any = None, **kwargs: Any) -> Any:
+        """Call ``method`` by name with a message or a dict (as grpcurl does); streams take an iterable.
+
+        ``self.client.call("GetItem", {"id": "1"})``; keyword arguments are those of
+        the stub methods (``timeout``, ``metadata``, ``name``).
+        """
+        wrapper = getattr(self.stub, method)
+        spec = self.specs()[method]
+        if spec.kind.startswith("stream"):
+            return wrapper(_to_messages(request or (), spec), **kwargs)
+        return wrapper(_to_message(request, spec), **kwargs)
+
+    def close(self) -> None:
+        """Close (or release the shared) channel; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._shared:
+            shared_channels.release(self.channel_spec)
+        else:
+            self.channel.close()
+
+    def _lookup_failed(self, method: str, exc: ProtoError) -> Exception:
+        cause = exc.__cause__
+        if isinstance(cause, grpc.RpcError):
+            # Reflection could not reach the server: a failed request, like any other call.
+            name = f"/{self._service_name}/{method}"
+            error = GrpcCallError.from_rpc_error(cause, name)
+            self._fire(
+                request_type=REQUEST_TYPE,
+                name=name,
+                response_time=0.0,
+                response_length=0,
+                exception=error,
+                context={"grpc_status": error.status.name, "messages_sent": 0, "messages_received": 0},
+            )
+            return error
+        return exc
+
+
+def _to_message(request: Any, spec: MethodSpec) -> Any:
+    if isinstance(request, Message):
+        return request
+    if spec.request_class is None:
+        raise ProtoError(f"{spec.path}: pass a request message (dicts need a .proto or reflection source)")
+    return json_format.ParseDict(request or {}, spec.request_class())
+
+
+def _to_messages(requests: Iterable[Any], spec: MethodSpec) -> Iterable[Any]:
+    return (_to_message(r, spec) for r in requests)
