@@ -23,7 +23,7 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from loadkit import messages
 from loadkit.fleet.client import DataClient, data
-from loadkit.fleet.pool import DataPool
+from loadkit.fleet.pool import DataPool, check_mode
 from loadkit.fleet.sources import load_rows
 from loadkit.messages import DATA_GRANT, DATA_REQUEST, DataGrant, DataRequest
 
@@ -60,8 +60,6 @@ def build_pool(options: Any) -> DataPool | None:
         return None
     mode = getattr(options, "loadkit_data_mode", "unique") or "unique"
     exhausted = getattr(options, "loadkit_data_exhausted", "stop-user") or "stop-user"
-    from loadkit.fleet.pool import check_mode
-
     check_mode(mode, exhausted)
     return DataPool(load_rows(spec), mode=mode, exhausted=exhausted)
 
@@ -96,6 +94,7 @@ def on_test_stop(environment: Environment, **_kw: Any) -> None:
 
 
 def on_quitting(environment: Environment, **_kw: Any) -> None:
+    """End the greenlets; on the master, log the run's leasing figures (one JSON line)."""
     state: Leasing | None = getattr(environment, "loadkit_leasing", None)
     if state is not None:
         state.stop()
