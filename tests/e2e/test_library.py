@@ -153,3 +153,32 @@ def test_web_port_serves_the_running_test(tmp_path: Path) -> None:
     assert result.passed and seen
     with pytest.raises(requests.ConnectionError):  # stopped with the run
         requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+
+
+def test_distributed_grpc_run_against_the_grpc_target(
+    grpc_target: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GrpcUser in 2 worker processes: GetItem p50/p99 vs every raw sample ±1 ms; ttfm entries."""
+    from grpc_delay import DELAY_MS, GET_ITEM, DelayedGrpcUser  # type: ignore[import-not-found]
+
+    monkeypatch.setenv("LK_SAMPLES_DIR", str(tmp_path))
+    result = LoadTest(
+        [DelayedGrpcUser],
+        host=grpc_target.url,
+        users=4,
+        run_time=4,
+        workers=2,
+        thresholds=[f"{GET_ITEM}: fail_ratio==0", f"{GET_ITEM}: p50>={DELAY_MS}ms", "grpc-ttfm: count>=0"],
+    ).run()
+    by_expr = {r.threshold.expression: r for r in result.thresholds}
+    assert by_expr[f"{GET_ITEM}: fail_ratio==0"].passed and by_expr[f"{GET_ITEM}: p50>={DELAY_MS}ms"].passed
+    samples = [float(x) for f in tmp_path.glob("grpc-samples-*.txt") for x in f.read_text().split()]
+    pct = result.percentiles[f"grpc {GET_ITEM}"]
+    assert (
+        len(samples)
+        == result.snapshot.entries[[r.key for r in result.snapshot.entries].index(f"grpc {GET_ITEM}")].count
+    )
+    for label, p in (("p50", 50.0), ("p99", 99.0)):
+        assert math.isclose(pct[label], _exact(samples, p), abs_tol=1.0), (label, pct[label], _exact(samples, p))
+    assert pct["p50"] >= DELAY_MS
+    assert "grpc-ttfm /demo.v1.Demo/ListItems" in result.percentiles  # streams: time to first message
