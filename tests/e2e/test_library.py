@@ -168,16 +168,13 @@ def test_distributed_grpc_run_against_the_grpc_target(
         users=4,
         run_time=4,
         workers=2,
-        thresholds=[f"{GET_ITEM}: fail_ratio==0", f"{GET_ITEM}: p50>={DELAY_MS}ms", "grpc-ttfm: count>=0"],
+        thresholds=[f"{GET_ITEM}: fail_ratio==0", f"{GET_ITEM}: p50>={DELAY_MS}ms"],
     ).run()
-    by_expr = {r.threshold.expression: r for r in result.thresholds}
-    assert by_expr[f"{GET_ITEM}: fail_ratio==0"].passed and by_expr[f"{GET_ITEM}: p50>={DELAY_MS}ms"].passed
+    assert result.thresholds_passed, [r.as_dict() for r in result.thresholds]
     samples = [float(x) for f in tmp_path.glob("grpc-samples-*.txt") for x in f.read_text().split()]
     pct = result.percentiles[f"grpc {GET_ITEM}"]
-    assert (
-        len(samples)
-        == result.snapshot.entries[[r.key for r in result.snapshot.entries].index(f"grpc {GET_ITEM}")].count
-    )
+    rows = {row.key: row for row in result.snapshot.entries}
+    assert len(samples) == rows[f"grpc {GET_ITEM}"].count > 0  # final numbers: every call
     for label, p in (("p50", 50.0), ("p99", 99.0)):
         assert math.isclose(pct[label], _exact(samples, p), abs_tol=1.0), (label, pct[label], _exact(samples, p))
     assert pct["p50"] >= DELAY_MS
