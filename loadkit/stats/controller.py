@@ -28,7 +28,7 @@ from typing import Any
 import gevent
 from locust.env import Environment
 from locust.rpc import Message
-from locust.runners import STATE_INIT, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from loadkit import __version__, config
 from loadkit.stats import reports
@@ -226,11 +226,12 @@ def _drain_workers(runner: MasterRunner) -> None:
     """Ask every worker to quit and wait until each has sent its final report and gone."""
     if gevent.getcurrent() in runner.greenlet:
         return  # called from the runner's own listener: it could not receive the replies
-    ids = {client.id for client in runner.clients.all}
+    # A missing worker (no heartbeat) will send nothing: waiting for it would only delay the end.
+    ids = {client.id for client in runner.clients.all if client.state != STATE_MISSING}
     for client_id in ids:
         runner.server.send_to_client(Message("quit", None, client_id))
     deadline = time.monotonic() + _DRAIN_TIMEOUT + float(runner.environment.stop_timeout or 0)
-    while ids & {client.id for client in runner.clients.all}:
+    while ids & {client.id for client in runner.clients.all if client.state != STATE_MISSING}:
         if time.monotonic() > deadline:
             log.warning("loadkit: some workers sent no final report; the numbers may miss their last seconds")
             return
