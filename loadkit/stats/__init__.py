@@ -47,10 +47,11 @@ def summary(environment: Environment) -> dict[str, Any]:
                       "percentiles_ms": {"p50", "p90", "p95", "p99", "p99.9", "p99.99", "max"}}],
          "total": {... same fields, type "" and name "Aggregated"},
          "thresholds": [{"expression", "entry", "metric", "op", "expected", "actual",
-                         "unit", "passed", "note"}],
+                         "unit", "passed" (bool, or None while pending), "note"}],
          "thresholds_passed": bool, "final": bool, "abort_reason": str | None}
 
-    Before the end, threshold results are evaluated on the current numbers.
+    Before the end, threshold results are evaluated on the current numbers, and a
+    threshold on an entry without requests yet has ``"passed": None`` (pending).
     """
     from loadkit.stats.controller import controller_for
 

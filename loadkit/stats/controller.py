@@ -165,7 +165,12 @@ class StatsController:
         snapshot = self.final or self.snapshot()
         results = self.results if self.final else evaluate(self.thresholds, snapshot)
         extra = {"final": self.final is not None, "abort_reason": self.abort_reason}
-        return reports.to_json_dict(snapshot, results, extra)
+        document = reports.to_json_dict(snapshot, results, extra)
+        if self.final is None:
+            for row in document["thresholds"]:
+                if row["actual"] is None and not row["note"].startswith("ambiguous"):
+                    row["passed"], row["note"] = None, "no requests yet"  # pending, not failed
+        return document
 
     def _meta(self, stats: Any) -> dict[str, Any]:
         runner = self.environment.runner
@@ -179,7 +184,8 @@ class StatsController:
             "host": self.environment.host,
             "runner": type(runner).__name__ if runner is not None else None,
             "workers": len(self._workers_seen),  # that reported; at the end they have quit
-            "user_count": runner.user_count if runner is not None else 0,
+            # Users when the test stopped (Locust keeps that count), else the current ones.
+            "user_count": _users(runner),
             "aborted": self.abort_reason is not None,
             "abort_reason": self.abort_reason,
         }
@@ -236,3 +242,10 @@ def _drain_workers(runner: MasterRunner) -> None:
             log.warning("loadkit: some workers sent no final report; the numbers may miss their last seconds")
             return
         gevent.sleep(0.05)
+
+
+def _users(runner: Any) -> int:
+    if runner is None:
+        return 0
+    at_stop = sum(getattr(runner, "final_user_classes_count", {}).values())
+    return int(at_stop or runner.user_count)

@@ -64,6 +64,14 @@ def test_summary_shape_is_stable_and_json_able(env: Environment) -> None:
     assert data["final"] is False
 
 
+def test_thresholds_without_requests_are_pending_until_the_end(env: Environment) -> None:
+    assert [t["passed"] for t in summary(env)["thresholds"]] == [None, None]
+    assert summary(env)["thresholds"][1]["note"] == "no requests yet"
+    controller_for(env).finish()  # at the end, an entry without requests fails
+    assert [t["passed"] for t in summary(env)["thresholds"]] == [False, False]
+    assert summary(env)["final"] is True
+
+
 def test_reset_stats_forgets_hdr_samples(env: Environment) -> None:
     _fire(env, "GET", "/a", 1.0)
     env.events.reset_stats.fire()
