@@ -20,6 +20,7 @@ reports (and Locust's own ``--json-file``) hold every request.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -152,7 +153,9 @@ class StatsController:
         self.final = self.snapshot()
         self.results = evaluate(self.thresholds, self.final)
         self._write_reports(self.final, self.results)
-        print(reports.console_table(self.final, self.results), flush=True)
+        # `locust --json` prints its stats as JSON on stdout: keep stdout parseable then.
+        stream = sys.stderr if getattr(self.environment.parsed_options, "json", False) else sys.stdout
+        print(reports.console_table(self.final, self.results), file=stream, flush=True)
         return self.results
 
     # --- views ------------------------------------------------------------------------

@@ -223,3 +223,11 @@ def test_distributed_abort_stops_master_and_worker(tmp_path: Path) -> None:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+
+
+def test_locust_json_on_stdout_stays_parseable(tmp_path: Path) -> None:
+    proc = _local(tmp_path, "--json", "--threshold", "count>0")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(proc.stdout)
+    assert rows[0]["name"] == "/demo.v1.Demo/GetItem"
+    assert "loadkit: all thresholds passed" in proc.stderr  # the table moved to stderr
