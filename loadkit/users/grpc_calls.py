@@ -207,6 +207,12 @@ class ResponseStream:
             error = GrpcCallError.from_rpc_error(exc, self._name)
             self._finish(error.status.name, error)
             raise error from exc
+        except BaseException:
+            # The user greenlet was killed (test stop) while waiting: an unfinished call,
+            # not reported (as for a killed unary call).
+            self._done = True
+            self._call.cancel()
+            raise
         if not self._received:
             self._ttfm = perf_counter()
         self._received += 1
