@@ -12,6 +12,7 @@ import json as jsonlib
 from collections.abc import Callable, Collection
 from typing import Any
 
+from gevent.pool import Group
 from locust import FastHttpUser
 
 #: A body check: return True/None when fine, False or a reason string when not.
@@ -67,6 +68,16 @@ class RestUser(FastHttpUser):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.headers = dict(type(self).headers)
+
+    def start(self, group: Group) -> Any:
+        greenlet = super().start(group)
+        greenlet.link(lambda _g: self.close())
+        return greenlet
+
+    def close(self) -> None:
+        """Close this user's keep-alive connections (done when its greenlet ends); idempotent."""
+        if self.client_pool is None:  # a class-level pool is shared: leave it open
+            self.client.client.close()
 
     def rest(  # type: ignore[override]  # replaces FastHttpUser.rest (a with-block) on purpose
         self,
