@@ -1,0 +1,134 @@
+"""Shared harness of bench/grpc_user.py and bench/rest_user.py (not a benchmark itself).
+
+The parent starts a bundled target (``loadkit target KIND --port 0``) and runs each
+variant in its own child process (one process each, same user count, same duration),
+alternating variants over rounds so they share the machine's state. A child reports
+completed calls and its own CPU seconds; the parent prints calls/s and CPU µs per call,
+and each variant's ratio to the reference, per round and as the median.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+READY = re.compile(r"listening on (\S+):(\d+)")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def target(kind: str) -> Iterator[str]:
+    """Run ``loadkit target KIND`` on a free port; yields "127.0.0.1:PORT"."""
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "loadkit.cli", "target", kind, "--port", "0"], stderr=log, stdout=log
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                log.seek(0)
+                match = READY.search(log.read().decode(errors="replace"))
+                if match:
+                    yield f"{match.group(1)}:{match.group(2)}"
+                    return
+                if proc.poll() is not None:
+                    raise RuntimeError(f"target {kind} exited early")
+                time.sleep(0.1)
+            raise RuntimeError(f"target {kind} not ready in 60 s")
+        finally:
+            proc.terminate()
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def run_child(script: str, variant: str, address: str, users: int, seconds: float) -> dict[str, float]:
+    cmd = [
+        sys.executable,
+        script,
+        "--child",
+        variant,
+        "--address",
+        address,
+        "--users",
+        str(users),
+        "--seconds",
+        str(seconds),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, cwd=ROOT)
+    if out.returncode != 0:
+        raise RuntimeError(f"{variant} failed: {out.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def compare(
+    script: str,
+    address: str,
+    groups: Sequence[tuple[str, Sequence[str]]],
+    users: int,
+    seconds: float,
+    rounds: int,
+    pairs: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Run every group's variants ``rounds`` times; the first of a group is its reference; ``pairs`` compared too."""
+    for title, variants in groups:
+        print(f"\n== {title}: {users} users, {seconds:g} s per run, {rounds} rounds, 1 process each")
+        rows: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+        for _ in range(rounds):
+            for variant in variants:
+                rows[variant].append(run_child(script, variant, address, users, seconds))
+        ref = variants[0]
+        for variant in variants:
+            rps = [r["calls"] / r["wall"] for r in rows[variant]]
+            cpu = [r["cpu"] / r["calls"] * 1e6 for r in rows[variant]]
+            ratios = [a / b for a, b in zip(rps, (r["calls"] / r["wall"] for r in rows[ref]), strict=True)]
+            cpu_ratios = [a / b for a, b in zip(cpu, (r["cpu"] / r["calls"] * 1e6 for r in rows[ref]), strict=True)]
+            each = ", ".join(f"{r:.2f}" for r in ratios)
+            print(
+                f"{variant:>14}: {statistics.median(rps):8.0f} calls/s  {statistics.median(cpu):7.1f} µs CPU/call  "
+                f"RPS ratio vs {ref}: {statistics.median(ratios):.2f} (rounds {each})  "
+                f"CPU/call ratio: {statistics.median(cpu_ratios):.2f}"
+            )
+        for mine, theirs in pairs:
+            if mine in rows and theirs in rows:
+                ratio = [
+                    (a["calls"] / a["wall"]) / (b["calls"] / b["wall"])
+                    for a, b in zip(rows[mine], rows[theirs], strict=True)
+                ]
+                each = ", ".join(f"{r:.2f}" for r in ratio)
+                print(f"{mine} / {theirs} RPS ratio: {statistics.median(ratio):.2f} (rounds {each})")
+
+
+def child_report(calls: int, wall: float, cpu: float) -> None:
+    print(json.dumps({"calls": calls, "wall": wall, "cpu": cpu}))
+
+
+def run_locust_users(user_class: type, users: int, seconds: float, count: Callable[[], int]) -> None:
+    """Run ``user_class`` in a local runner for ``seconds`` and print the child report."""
+    import os
+
+    import gevent
+    from locust.env import Environment
+
+    env = Environment(user_classes=[user_class])
+    runner = env.create_local_runner()
+    runner.start(users, spawn_rate=users)
+    while runner.user_count < users:
+        gevent.sleep(0.01)
+    gevent.sleep(1.0)  # warm-up: connections made
+    start_calls, start, start_cpu = count(), time.perf_counter(), os.times()
+    gevent.sleep(seconds)
+    calls, wall, end_cpu = count() - start_calls, time.perf_counter() - start, os.times()
+    runner.quit()
+    child_report(calls, wall, (end_cpu.user + end_cpu.system) - (start_cpu.user + start_cpu.system))
