@@ -45,6 +45,25 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
 }
 
 
+def locust_cmd(locustfile: str, users: int, seconds: int, *extra: str) -> list[str]:
+    return [
+        LOCUST,
+        "-f",
+        str(ROOT / "locustfiles" / locustfile),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{seconds}s",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        *extra,
+    ]
+
+
 def run_locust(
     locustfile: str, tmp_path: Path, grpc: Target, http: Target, users: int, seconds: int
 ) -> dict[tuple[str, str], dict[str, Any]]:
@@ -90,3 +109,22 @@ def test_streams_at_load_end_on_time(tmp_path: Path, grpc_target: Target, http_t
     for key in (LIST_ITEMS, PUT_ITEMS, CHAT, ("grpc", "ListItems (first 3)")):
         assert stats[key]["num_requests"] >= 50, (key, stats[key]["num_requests"])
         assert stats[key]["num_failures"] == 0, (key, stats[key])
+
+
+def test_time_to_first_message_is_usable_in_thresholds(grpc_target: Target) -> None:
+    env = {**os.environ, "DEMO_GRPC_HOST": grpc_target.url}
+    cmd = locust_cmd(
+        "grpc_streaming.py",
+        3,
+        2,
+        "--threshold",
+        "grpc-ttfm /demo.v1.Demo/ListItems: p95<0.001ms",
+        "--threshold",
+        "grpc-ttfm /demo.v1.Demo/Chat: p95<60000ms",
+    )
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 99, proc.stderr[-3000:]  # loadkit's exit code for failed thresholds
+    output = proc.stdout + proc.stderr
+    lines = [line for line in output.splitlines() if line.startswith("grpc-ttfm /demo.v1.Demo/")]
+    assert any("ListItems" in line and line.rstrip().endswith("FAIL") for line in lines), output[-3000:]
+    assert any("Chat" in line and line.rstrip().endswith("pass") for line in lines), output[-3000:]
