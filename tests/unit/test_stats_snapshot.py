@@ -41,3 +41,15 @@ def test_an_entry_only_hdr_saw_still_appears() -> None:
     [row] = take_snapshot(stats, rec).entries
     assert (row.key, row.count, row.failures) == ("grpc-ttfm /demo.v1.Demo/ListItems", 1, 0)
     assert row.as_dict()["percentiles_ms"]["max"] == pytest.approx(0.2, rel=1e-3)
+
+
+def test_pure_stats_modules_import_neither_locust_nor_gevent() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, loadkit.stats, loadkit.stats.reports, loadkit.stats.snapshot;"
+        "print('locust' in sys.modules, 'gevent' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == ["False", "False"]
