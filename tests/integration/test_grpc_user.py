@@ -131,12 +131,20 @@ def test_injected_latency_shows_in_the_median(env: Environment, grpc_target: Tar
 
 def test_sub_millisecond_calls_are_not_zero(env: Environment, grpc_target: Target) -> None:
     recorder = Recorder(env)
+    env.create_local_runner()
+    loadkit.attach(env)  # loadkit's HDR stats (µs) beside Locust's whole-ms ones
     for user in single_user(env, grpc_target.url):
         for _ in range(20):
             user.stub.GetItem(demo_pb2.GetItemRequest(id="1"))
     times = [e["response_time"] for e in recorder.of(GET_ITEM)]
     assert all(isinstance(t, float) and t > 0 for t in times)
     assert env.stats.get(GET_ITEM, "grpc").avg_response_time > 0
+    from loadkit.stats import summary
+
+    (entry,) = [e for e in summary(env)["entries"] if e["name"] == GET_ITEM]
+    assert entry["count"] == 20
+    assert 0 < entry["percentiles_ms"]["p50"] <= max(times)
+    assert entry["min_ms"] > 0
 
 
 def test_response_length_and_context(env: Environment, grpc_target: Target) -> None:

@@ -99,6 +99,9 @@ def test_target_down_is_a_failure_not_a_crash(env: Environment, make_user: Calla
 
 def test_reported_counts_equal_served_counts(env: Environment, http_target: Target) -> None:
     env.user_classes = [type("A", (Api,), {"host": http_target.url})]
+    # Stop gracefully: a user killed mid-request leaves geventhttpclient's checked-out socket
+    # to the garbage collector (a ResourceWarning, an error here), with FastHttpUser as with RestUser.
+    env.stop_timeout = 30
     http_target.reset_counters()
     errors: list[Any] = []
     env.events.user_error.add_listener(lambda **kw: errors.append(kw))
@@ -112,5 +115,5 @@ def test_reported_counts_equal_served_counts(env: Environment, http_target: Targ
     for method, route in (("POST", "/items"), ("GET", "/items/{item_id}")):
         reported = env.stats.get(route, method).num_requests
         assert reported >= 100 or method == "POST"
-        assert 0 <= served[f"{method} {route}"] - reported <= 4, (method, served, reported)
+        assert served[f"{method} {route}"] == reported, (method, served, reported)  # graceful stop: none in flight
     assert errors == []
