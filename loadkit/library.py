@@ -33,12 +33,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from loadkit import config
+from loadkit.cli import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS
 from loadkit.exceptions import ConfigError, LoadkitError
 from loadkit.stats.snapshot import EntryStats, RunSnapshot
 from loadkit.stats.thresholds import ThresholdResult, all_passed
 
-#: Exit codes, as ``loadkit.cli`` documents them.
-_EXIT_OK, _EXIT_FAILURES, _EXIT_THRESHOLDS = 0, 1, 99
 _WORKER_BOOTSTRAP = Path(__file__).with_name("_worker_plugin.py")
 #: stderr files of running worker processes, by pid (read when one dies early).
 _WORKER_LOGS: dict[int, IO[bytes]] = {}
@@ -57,7 +56,7 @@ class LoadTestResult:
 
     @property
     def passed(self) -> bool:
-        return self.exit_code == _EXIT_OK
+        return self.exit_code == EXIT_OK
 
     @property
     def thresholds_passed(self) -> bool:
@@ -96,11 +95,11 @@ class Attachment:
         results = self.controller.finish()
         runner = self.environment.runner
         if results and not all_passed(results):
-            code = _EXIT_THRESHOLDS
+            code = EXIT_THRESHOLDS
         elif runner is not None and (runner.stats.total.num_failures or runner.exceptions):
-            code = _EXIT_FAILURES
+            code = EXIT_FAILURES
         else:
-            code = _EXIT_OK
+            code = EXIT_OK
         assert self.controller.final is not None
         return LoadTestResult(
             code, list(results), self.controller.final, dict(self.controller.report_paths), self.controller.abort_reason

@@ -32,6 +32,7 @@ from locust.rpc import Message
 from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from loadkit import __version__, config
+from loadkit.cli import EXIT_THRESHOLDS
 from loadkit.stats import reports
 from loadkit.stats.hdr import HdrRecorder
 from loadkit.stats.snapshot import RunSnapshot, take_snapshot
@@ -48,8 +49,6 @@ log = logging.getLogger("loadkit.stats")
 
 #: Key of loadkit's HDR deltas inside Locust's worker ``stats`` report.
 REPORT_KEY = "loadkit_hdr"
-#: Exit code of a run whose thresholds failed (k6's), as in ``loadkit.cli.EXIT_THRESHOLDS``.
-EXIT_THRESHOLDS = 99
 _ATTR = "_loadkit_stats"
 _CHECK_INTERVAL = 1.0
 _DRAIN_TIMEOUT = 30.0
