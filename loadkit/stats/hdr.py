@@ -167,9 +167,12 @@ class HdrRecorder:
             if not sep or not isinstance(encoded, str | bytes):
                 raise ValueError(f"bad HDR delta key {raw_key!r}")
             try:
-                decoded.append(((request_type, name), HdrHistogram.decode(encoded)))
+                histogram = HdrHistogram.decode(encoded)
             except Exception as exc:  # the package raises assorted types on bad input
                 raise ValueError(f"bad HDR delta for {raw_key!r}: {exc}") from exc
+            if histogram.get_max_value() > HIGHEST_US:
+                raise ValueError(f"bad HDR delta for {raw_key!r}: values beyond {HIGHEST_US} µs")
+            decoded.append(((request_type, name), histogram))
         self.merge(decoded)
 
     def merge(self, histograms: Iterable[tuple[EntryKey, HdrHistogram]]) -> None:

@@ -73,6 +73,13 @@ def test_malformed_deltas_are_rejected_whole() -> None:
     assert rec.percentiles().count == 0
     with pytest.raises(ValueError, match="key"):
         rec.merge_deltas({"no-tab": new_histogram().encode()})
+    from hdrh.histogram import HdrHistogram
+
+    wider = HdrHistogram(1, 100 * HIGHEST_US, 3)
+    wider.record_value(50 * HIGHEST_US)
+    with pytest.raises(ValueError, match="beyond"):
+        rec.merge_deltas({"GET\t/a": wider.encode()})
+    assert rec.percentiles().count == 0
 
 
 def test_reset_forgets_everything() -> None:
