@@ -13,10 +13,19 @@ User class imports Locust, which patches the process, as under ``locust -f``.
 from __future__ import annotations
 
 import importlib
+import os
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from loadkit.exceptions import ConfigError, DataError, LoadkitError, ProtoError, TargetError
+
+# grpcio 1.80+ (grpc/grpc#43055): with fork support on, a process holding gRPC channels that
+# starts a subprocess (fork + exec: locust workers, openssl, a target) sometimes has the child
+# abort before exec ("Epoll1Poller ... epoll_wait error: Bad file descriptor", SIGABRT; measured
+# here: ~1 fork in 6 under load). loadkit never uses gRPC in a forked child, so fork support is
+# off unless the user set it. grpc reads the variable when it is imported: this runs before any
+# loadkit module imports grpc (generated code included), not when the user imported grpc first.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 try:
     __version__ = version("loadkit")
