@@ -18,6 +18,7 @@ from loadkit.exceptions import ConfigError, DataError, LoadkitError, ProtoError,
 #: Modules of the subcommands, in help order. Each keeps heavy imports inside ``run``:
 #: ``loadkit target grpc`` must not import Locust, which would gevent-patch the server.
 SUBCOMMANDS: list[str] = [
+    "loadkit.cli.demo",
     "loadkit.cli.proto",
     "loadkit.cli.target",
     "loadkit.cli.agent",

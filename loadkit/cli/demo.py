@@ -1,0 +1,72 @@
+"""``loadkit demo``: the bundled targets, a short distributed test of every call kind, a summary.
+
+Starts both targets as their own processes, runs :mod:`loadkit.cli.demo_users` on a local
+master with worker processes (library mode, :class:`loadkit.LoadTest`), evaluates a few
+thresholds, prints the HDR summary and where the reports went. ``--web`` serves the same
+run in Locust's web UI (with loadkit's tabs) instead of only printing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+#: Thresholds the demo checks; generous, since the demo shares the machine with its targets.
+DEMO_THRESHOLDS = [
+    "fail_ratio<0.01",
+    "p99<1s",
+    "/demo.v1.Demo/GetItem: p95<500ms",
+    "GET /me: fail_ratio==0",
+]
+
+
+def add_parser(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "demo", help="start the bundled targets and run a short distributed test against them"
+    )
+    parser.add_argument("--users", type=int, default=20, help="simulated users (default 20)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2; 0 runs them locally)")
+    parser.add_argument("--run-time", default="20s", help="how long the load runs (default 20s)")
+    parser.add_argument(
+        "--report-dir", type=Path, default=Path("loadkit-reports"), help="where the JSON and JUnit reports go"
+    )
+    parser.add_argument("--web", action="store_true", help="also serve the run in Locust's web UI on --web-port")
+    parser.add_argument("--web-port", type=int, default=8089, help="web UI port for --web (default 8089)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from targets.launcher import launch
+
+    args.report_dir.mkdir(parents=True, exist_ok=True)
+    print(f"loadkit demo: starting the bundled targets, then {args.users} users on {args.workers} workers")
+    with launch("grpc") as grpc_target, launch("http") as http_target:
+        print(f"  gRPC target {grpc_target.address}, HTTP target {http_target.address}")
+        # Worker processes read the hosts from the environment they inherit.
+        os.environ["LOADKIT_DEMO_GRPC_HOST"] = grpc_target.url
+        os.environ["LOADKIT_DEMO_HTTP_HOST"] = http_target.url
+        from loadkit.cli import demo_users
+        from loadkit.library import LoadTest
+
+        demo_users.DemoGrpcUser.host = grpc_target.url
+        demo_users.DemoRestUser.host = http_target.url
+        if args.web:
+            print(f"  web UI: http://127.0.0.1:{args.web_port}")
+        result = LoadTest(
+            [demo_users.DemoGrpcUser, demo_users.DemoRestUser],
+            users=args.users,
+            run_time=args.run_time,
+            workers=args.workers,
+            thresholds=DEMO_THRESHOLDS,
+            report_json=str(args.report_dir / "demo.json"),
+            report_junit=str(args.report_dir / "demo-junit.xml"),
+            web_port=args.web_port if args.web else None,
+        ).run()
+    print(f"\n{result.requests} requests, {result.failures} failures; reports:")
+    for kind, path in sorted(result.reports.items()):
+        print(f"  {kind}: {path}")
+    verdict = "passed" if result.passed else f"FAILED (exit {result.exit_code})"
+    print(f"loadkit demo {verdict}")
+    return result.exit_code
