@@ -15,6 +15,7 @@ from typing import Any
 from gevent.pool import Group
 from locust import FastHttpUser
 
+_NO_KWARGS: dict[str, Any] = {}
 #: A body check: return True/None when fine, False or a reason string when not.
 Check = Callable[[Any], "bool | str | None"]
 
@@ -96,15 +97,9 @@ class RestUser(FastHttpUser):
         """Send one JSON request and validate it; returns a :class:`RestResult` (never raises for HTTP)."""
         url = path.format(**path_params) if path_params else path
         send_headers = {**self.headers, **headers} if headers else self.headers
+        extra = {**kwargs, "params": query} if kwargs else ({"params": query} if query else _NO_KWARGS)
         with self.client.request(
-            method,
-            url,
-            name=name or path,
-            json=json,
-            headers=send_headers,
-            params=query,
-            catch_response=True,
-            **(kwargs or {}),
+            method, url, name=name or path, json=json, headers=send_headers, catch_response=True, **extra
         ) as response:
             data, error = _validate(method, path, response, expect, check)
             if error is None:
