@@ -128,3 +128,11 @@ def test_time_to_first_message_is_usable_in_thresholds(grpc_target: Target) -> N
     lines = [line for line in output.splitlines() if line.startswith("grpc-ttfm /demo.v1.Demo/")]
     assert any("ListItems" in line and line.rstrip().endswith("FAIL") for line in lines), output[-3000:]
     assert any("Chat" in line and line.rstrip().endswith("pass") for line in lines), output[-3000:]
+
+
+def test_host_option_overrides_the_class_host(grpc_target: Target) -> None:
+    env = {**os.environ, "DEMO_GRPC_HOST": "grpc://127.0.0.1:9"}  # nothing listens there
+    cmd = locust_cmd("grpc_via_reflection.py", 2, 2, "--host", grpc_target.url, "--exit-code-on-error", "3")
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]  # 1 would mean failed (UNAVAILABLE) requests
+    assert "/demo.v1.Demo/GetItem" in proc.stdout + proc.stderr

@@ -354,3 +354,30 @@ def test_subprocesses_started_beside_busy_channels_do_not_abort(env: Environment
             stop = True
             gevent.joinall(greenlets, timeout=30)
     assert [(r.returncode, r.stderr) for r in results if r.returncode or r.stderr] == []
+
+
+def test_channel_options_apply(env: Environment, grpc_target: Target) -> None:
+    options = [("grpc.max_receive_message_length", 200)]
+    for user in single_user(env, grpc_target.url, channel_options=options):
+        user.stub.GetItem(demo_pb2.GetItemRequest(id="1", payload_size=10))
+        with pytest.raises(GrpcCallError, match="RESOURCE_EXHAUSTED"):
+            user.stub.GetItem(demo_pb2.GetItemRequest(id="1", payload_size=1000))
+
+
+def test_each_user_closes_its_channel_when_it_stops(env: Environment, grpc_target: Target) -> None:
+    started: list[GrpcUser] = []
+
+    class Tracked(AllKinds):
+        host = grpc_target.url
+
+        def on_start(self) -> None:
+            started.append(self)
+
+    env.user_classes = [Tracked]
+    run_until(env, 3, lambda: len(started) == 3 and env.stats.get(GET_ITEM, "grpc").num_requests >= 5)
+    deadline = time.monotonic() + DEADLINE
+    while not all(u.client._closed for u in started) and time.monotonic() < deadline:
+        gevent.sleep(0.01)  # the close runs in a link callback of each user's greenlet
+    assert all(u.client._closed for u in started)
+    with pytest.raises(ValueError, match="closed"):
+        started[0].client.channel.unary_unary("/x/y")(b"")
