@@ -238,6 +238,8 @@ class ResponseStream:
             self.cancel()
 
     def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):  # an unset slot: never recurse through self._call
+            raise AttributeError(attr)
         return getattr(self._call, attr)
 
     def _finish(self, status: str, error: GrpcCallError | None, cancelled: bool = False) -> None:

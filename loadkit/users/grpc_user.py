@@ -87,7 +87,7 @@ class GrpcUser(User):
         )
         self.client = GrpcClient(
             spec,
-            self._spec_source(),
+            self._spec_source(target),
             environment.events.request.fire,
             service_name=self.service or "",
             timeout=DEFAULT_TIMEOUT if timeout is None else (timeout or None),
@@ -102,7 +102,7 @@ class GrpcUser(User):
         return greenlet
 
     @classmethod
-    def _spec_source(cls) -> SpecSource:
+    def _spec_source(cls, target: str) -> SpecSource:
         if cls.stub_class is not None:
             specs = specs_from_stub(cls.stub_class)
             return lambda _channel: specs
@@ -117,8 +117,15 @@ class GrpcUser(User):
             source = resolve_proto(cls.proto, cls.proto_include, base)
             specs = load_proto_service(source, cls.service)
             return lambda _channel: specs
-        return partial(_reflect, cls.service)
+        return partial(_reflect, target, cls.service)
 
 
-def _reflect(service: str, channel: Any) -> dict[str, MethodSpec]:
-    return reflection_service(channel, service)
+#: Methods found by reflection, per (target, service): one lookup per process, not per user.
+_reflected: dict[tuple[str, str], dict[str, MethodSpec]] = {}
+
+
+def _reflect(target: str, service: str, channel: Any) -> dict[str, MethodSpec]:
+    key = (target, service)
+    if key not in _reflected:
+        _reflected[key] = reflection_service(channel, service)
+    return _reflected[key]
