@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TypeVar
+from typing import IO, TypeVar, overload
 
 from loadkit.exceptions import TargetError
 
@@ -128,13 +128,17 @@ class TargetProcess:
         self.stop()
 
 
+@overload
+def spawn(kind: str, *args: str, env: dict[str, str] | None = ..., cwd: Path | None = ...) -> TargetProcess: ...
+@overload
+def spawn(kind: str, *args: str, env: dict[str, str] | None = ..., cwd: Path | None = ..., cls: type[T]) -> T: ...
 def spawn(
     kind: str,
     *args: str,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
-    cls: type[T] = TargetProcess,  # type: ignore[assignment]
-) -> T:
+    cls: type[TargetProcess] = TargetProcess,
+) -> TargetProcess:
     """Start ``loadkit target KIND --port 0 ARGS`` without waiting (``--port`` in ARGS wins)."""
     argv = [sys.executable, "-m", "loadkit.cli", "target", kind]
     if "--port" not in args:
@@ -154,14 +158,22 @@ def spawn(
     return cls(kind, process, Path(name), log_file)
 
 
+@overload
+def launch(
+    kind: str, *args: str, env: dict[str, str] | None = ..., cwd: Path | None = ..., timeout: float = ...
+) -> TargetProcess: ...
+@overload
+def launch(
+    kind: str, *args: str, env: dict[str, str] | None = ..., cwd: Path | None = ..., timeout: float = ..., cls: type[T]
+) -> T: ...
 def launch(
     kind: str,
     *args: str,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = START_TIMEOUT,
-    cls: type[T] = TargetProcess,  # type: ignore[assignment]
-) -> T:
+    cls: type[TargetProcess] = TargetProcess,
+) -> TargetProcess:
     """Start a target and wait for its ready line; stopped again if it does not get ready."""
     target = spawn(kind, *args, env=env, cwd=cwd, cls=cls)
     try:
