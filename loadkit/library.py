@@ -228,7 +228,8 @@ class LoadTest:
         assert runner is not None
         try:
             if self.workers:
-                procs = [self._start_worker(port) for _ in range(self.workers)]
+                for _ in range(self.workers):
+                    procs.append(self._start_worker(port))  # one by one: all are stopped below
                 self._wait_for_workers(runner, procs)
             runner.start(self.users, spawn_rate=self.spawn_rate)
             stopped.wait(timeout=self.run_time)

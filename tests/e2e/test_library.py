@@ -116,14 +116,14 @@ def test_library_mode_example_script(http_target: Any, tmp_path: Path) -> None:
     args = [sys.executable, str(script), http_target.url, "--users", "2", "--run-time", "2"]
     args += ["--threshold", "fail_ratio==0", "--report-json", str(tmp_path / "r.json")]
     proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
     assert "loadkit: all thresholds passed" in proc.stdout
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["total"]["count"] > 0 and report["entries"][0]["key"] == "GET /items"
+    assert report["total"]["count"] > 0 and report["entries"][0]["key"] == "GET /items", report
     failing = subprocess.run(
         [*args[:-4], "--threshold", "p50<0.001ms"], env=env, capture_output=True, text=True, timeout=120, check=False
     )
-    assert failing.returncode == 99
+    assert failing.returncode == 99, (failing.stdout[-3000:], failing.stderr[-3000:])
 
 
 def test_web_port_serves_the_running_test(tmp_path: Path) -> None:
