@@ -10,46 +10,24 @@ and each variant's ratio to the reference, per round and as the median.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
-READY = re.compile(r"listening on (\S+):(\d+)")
+from targets.launcher import launch
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
 def target(kind: str) -> Iterator[str]:
     """Run ``loadkit target KIND`` on a free port; yields "127.0.0.1:PORT"."""
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "loadkit.cli", "target", kind, "--port", "0"], stderr=log, stdout=log
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                log.seek(0)
-                match = READY.search(log.read().decode(errors="replace"))
-                if match:
-                    yield f"{match.group(1)}:{match.group(2)}"
-                    return
-                if proc.poll() is not None:
-                    raise RuntimeError(f"target {kind} exited early")
-                time.sleep(0.1)
-            raise RuntimeError(f"target {kind} not ready in 60 s")
-        finally:
-            proc.terminate()
-            with suppress(subprocess.TimeoutExpired):
-                proc.wait(10)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with launch(kind) as running:
+        yield running.address
 
 
 def run_child(script: str, variant: str, address: str, users: int, seconds: float) -> dict[str, float]:

@@ -18,15 +18,11 @@ of each request's cost: an upper bound, not what a real test sees.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from pathlib import Path
 
 from loadkit._gevent import init_gevent
 
@@ -39,8 +35,7 @@ from locust.env import Environment  # noqa: E402
 
 import loadkit  # noqa: E402
 from loadkit.stats.controller import controller_for  # noqa: E402
-
-READY = re.compile(r"listening on (\S+):(\d+)")
+from targets.launcher import launch  # noqa: E402
 
 
 class EventsUser(User):
@@ -65,27 +60,8 @@ class ItemsUser(FastHttpUser):
 
 @contextmanager
 def http_target() -> Iterator[str]:
-    with tempfile.TemporaryFile() as log:
-        cmd = [sys.executable, "-m", "loadkit.cli", "target", "http", "--host", "127.0.0.1", "--port", "0"]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1])
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                log.seek(0)
-                match = READY.search(log.read().decode(errors="replace"))
-                if match:
-                    break
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the bundled HTTP target did not start")
-                time.sleep(0.1)
-            yield f"http://127.0.0.1:{match.group(2)}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with launch("http") as running:
+        yield running.url
 
 
 def measure(env: Environment, recording: bool, seconds: float) -> float:
