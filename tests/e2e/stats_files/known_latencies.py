@@ -9,6 +9,7 @@ HDR percentiles against the exactly sorted values.
 from __future__ import annotations
 
 import random
+import sys
 
 import gevent
 from locust import User, constant, events, task
@@ -39,6 +40,10 @@ def known_latencies(n: int = N) -> list[float]:
     return values
 
 
+# Workers generate their values at import, before they connect: generating them later
+# blocks the worker's loop for seconds on a loaded machine, it misses heartbeats, and the
+# master stops its users as "missing" mid-feed.
+_VALUES = known_latencies() if "--worker" in sys.argv else []
 _fed = False  # one feed per worker process, whatever the number of users it got
 
 
@@ -53,11 +58,10 @@ class FeederUser(User):
         _fed = True
         index = self.environment.runner.worker_index
         fire = self.environment.events.request.fire
-        values = known_latencies()
         for j in range(index, N, WORKERS):
             k = j % 3
-            fire(request_type=TYPES[k], name=NAMES[k], response_time=values[j], response_length=0, exception=None)
-            if j % 2000 < WORKERS:
+            fire(request_type=TYPES[k], name=NAMES[k], response_time=_VALUES[j], response_length=0, exception=None)
+            if j % 400 < WORKERS:
                 gevent.sleep(0)  # let the worker's reporter and heartbeats run
         raise StopUser()
 
