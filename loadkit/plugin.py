@@ -54,7 +54,9 @@ def install(environment: Environment) -> None:
 def _install_stats(environment: Environment) -> None:
     """HDR recording, worker deltas, thresholds and reports (:mod:`loadkit.stats`)."""
     from loadkit.stats.controller import controller_for
+    from loadkit.stats.facets import keep_out_of_total
 
+    keep_out_of_total(environment.stats)  # time to first message is no second request
     part = controller_for(environment)
     part.configure()  # raises ConfigError on a bad --threshold, before any load
     events_ = environment.events

@@ -25,6 +25,8 @@ from typing import Any, Literal, Protocol
 
 import psutil
 
+from loadkit.stats.facets import is_facet
+
 Sample = dict[str, float]
 
 
@@ -166,7 +168,9 @@ class Requests:
         self._rps = _Rate(lambda: self._requests)
         self._fps = _Rate(lambda: self._failures)
 
-    def on_request(self, exception: BaseException | None = None, **_kw: Any) -> None:
+    def on_request(self, request_type: str = "", exception: BaseException | None = None, **_kw: Any) -> None:
+        if is_facet(request_type):  # part of a request counted on its own event
+            return
         self._requests += 1
         if exception is not None:
             self._failures += 1

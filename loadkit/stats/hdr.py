@@ -3,7 +3,8 @@
 Locust buckets response times (whole ms below 100 ms, two significant digits above), so a
 0.3 ms gRPC call and a 0.9 ms one look the same. loadkit records every request again, into
 an `HdrHistogram <https://hdrhistogram.github.io/HdrHistogram/>`_ per entry
-(``(request_type, name)``) and one for the total: microsecond resolution, 3 significant
+(``(request_type, name)``) and one for the total (facets such as ``grpc-ttfm`` left out,
+see :mod:`loadkit.stats.facets`): microsecond resolution, 3 significant
 digits (relative error < 0.1 %), values up to one hour.
 
 Distributed runs stay exact: a worker sends what it recorded since its last report
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
+
+from loadkit.stats.facets import is_facet
 
 #: Smallest and largest recordable values, in microseconds (1 µs .. 1 hour).
 LOWEST_US = 1
@@ -117,10 +120,12 @@ class HdrRecorder:
             histogram = self._histograms.get(key)
             if histogram is None:
                 histogram = self._histograms[key] = new_histogram()
+            in_total = not is_facet(key[0])  # a facet is part of a request counted elsewhere
             for value, count in counts.items():
                 clamped = min(max(value, 0), HIGHEST_US)
                 histogram.record_value(clamped, count)
-                total.record_value(clamped, count)
+                if in_total:
+                    total.record_value(clamped, count)
         self._pending = {}
 
     def keys(self) -> list[EntryKey]:
@@ -182,4 +187,5 @@ class HdrRecorder:
             if histogram is None:
                 histogram = self._histograms[key] = new_histogram()
             histogram.add(other)
-            self._histograms[TOTAL_KEY].add(other)
+            if not is_facet(key[0]):
+                self._histograms[TOTAL_KEY].add(other)
