@@ -52,17 +52,46 @@ _LAZY: dict[str, str] = {
     "measure": "loadkit.users",
 }
 
-if TYPE_CHECKING:
-    pass
+if TYPE_CHECKING:  # what type checkers and IDEs see behind the lazy names
+    from loadkit.fleet.agent import start_agent
+    from loadkit.fleet.client import DataClient, data
+    from loadkit.fleet.collectors import register_collector
+    from loadkit.library import LoadTest, LoadTestResult, attach
+    from loadkit.users import (
+        GrpcCallError,
+        GrpcClient,
+        GrpcUser,
+        MeasureFailure,
+        Measurement,
+        ResponseStream,
+        RestError,
+        RestUser,
+        measure,
+    )
 
 __all__ = [
     "ConfigError",
+    "DataClient",
     "DataError",
+    "GrpcCallError",
+    "GrpcClient",
+    "GrpcUser",
+    "LoadTest",
+    "LoadTestResult",
     "LoadkitError",
+    "MeasureFailure",
+    "Measurement",
     "ProtoError",
+    "ResponseStream",
+    "RestError",
+    "RestUser",
     "TargetError",
     "__version__",
-    *_LAZY,
+    "attach",
+    "data",
+    "measure",
+    "register_collector",
+    "start_agent",
 ]
 
 
