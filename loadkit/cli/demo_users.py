@@ -23,7 +23,7 @@ class DemoGrpcUser(GrpcUser):
     weight = 2
     host = os.environ.get("LOADKIT_DEMO_GRPC_HOST", "grpc://127.0.0.1:50051")
     stub_class = demo_pb2_grpc.DemoStub
-    wait_time = between(0.005, 0.02)
+    wait_time = between(0.02, 0.06)  # paced: the demo shares 2 cores with its targets
 
     @task(6)
     def get_item(self) -> None:
@@ -54,7 +54,7 @@ class DemoRestUser(RestUser):
 
     weight = 1
     host = os.environ.get("LOADKIT_DEMO_HTTP_HOST", "http://127.0.0.1:8080")
-    wait_time = between(0.005, 0.02)
+    wait_time = between(0.02, 0.06)  # paced: the demo shares 2 cores with its targets
 
     def on_start(self) -> None:
         token = self.rest("POST", "/login", json={"username": "demo", "password": "demo"}).data["token"]
