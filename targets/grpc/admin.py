@@ -7,36 +7,19 @@ Calls to ``demo.v1.Admin`` itself are not counted.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from loadkit.gen.demo.v1 import admin_pb2, admin_pb2_grpc
+from targets.counters import ServedCounters
 
 ADMIN_PREFIX = "/demo.v1.Admin/"
 
 
-class CallCounters:
-    """Thread-safe counts of calls per full method name (``/demo.v1.Demo/GetItem``)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def increment(self, method: str) -> None:
-        with self._lock:
-            self._counts[method] += 1
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
+#: Counts per full method name (``/demo.v1.Demo/GetItem``).
+CallCounters = ServedCounters
 
 
 class CountingInterceptor(grpc.ServerInterceptor):

@@ -13,6 +13,8 @@ import uuid
 from collections import Counter
 from typing import Any
 
+from targets.counters import ServedCounters
+
 
 class ItemStore:
     """Items by id, with a count of creates per id."""
@@ -84,21 +86,5 @@ class Sessions:
             return self._users.get(token)
 
 
-class RouteCounters:
-    """Thread-safe counts of served calls keyed by ``"METHOD /route/{template}"``."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def increment(self, key: str) -> None:
-        with self._lock:
-            self._counts[key] += 1
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
+#: Counts keyed by ``"METHOD /route/{template}"``.
+RouteCounters = ServedCounters
