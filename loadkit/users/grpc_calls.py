@@ -55,71 +55,6 @@ class GrpcCallError(grpc.RpcError, RescheduleTask):
         return cls(code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN, details, name)
 
 
-class _Base:
-    __slots__ = ("_callable", "_fire", "_metadata", "_path", "_timeout")
-
-    def __init__(
-        self, multicallable: Any, path: str, fire: Fire, timeout: float | None, metadata: Metadata | None
-    ) -> None:
-        self._callable = multicallable
-        self._path = path
-        self._fire = fire
-        self._timeout = timeout
-        self._metadata = tuple(metadata) if metadata else None
-
-    def _merged(self, metadata: Metadata | None) -> Metadata | None:
-        if metadata is None:
-            return self._metadata
-        return (*self._metadata, *metadata) if self._metadata else metadata
-
-    def _failed(
-        self, exc: grpc.RpcError, name: str, start: float, sent: int, received: int, length: int
-    ) -> GrpcCallError:
-        elapsed = (perf_counter() - start) * 1000.0
-        error = GrpcCallError.from_rpc_error(exc, name)
-        self._fire(
-            request_type=REQUEST_TYPE,
-            name=name,
-            response_time=elapsed,
-            response_length=length,
-            exception=error,
-            context={"grpc_status": error.status.name, "messages_sent": sent, "messages_received": received},
-        )
-        return error
-
-
-class UnaryUnary(_Base):
-    """``stub.GetItem(request, timeout=, metadata=, name=)`` → the response message."""
-
-    __slots__ = ()
-
-    def __call__(
-        self,
-        request: Any,
-        timeout: float | None = _UNSET,
-        metadata: Metadata | None = None,
-        name: str | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        name = name or self._path
-        md = self._metadata if metadata is None else self._merged(metadata)
-        start = perf_counter()
-        try:
-            response = self._callable(request, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
-        except grpc.RpcError as exc:
-            raise self._failed(exc, name, start, 1, 0, 0) from exc
-        elapsed = (perf_counter() - start) * 1000.0
-        self._fire(
-            request_type=REQUEST_TYPE,
-            name=name,
-            response_time=elapsed,
-            response_length=response.ByteSize(),
-            exception=None,
-            context={"grpc_status": "OK", "messages_sent": 1, "messages_received": 1},
-        )
-        return response
-
-
 class _Counted:
     """Counts the request messages grpcio pulls from the task's iterator."""
 
@@ -138,37 +73,85 @@ class _Counted:
         return item
 
 
-class StreamUnary(_Base):
-    """``stub.PutItems(iter_of_requests, ...)`` → the response message."""
+def _fire_call(
+    fire: Fire, name: str, start: float, length: int, error: GrpcCallError | None, context: dict[str, Any]
+) -> None:
+    """Fire the one request event of a call that started at ``start`` and ends now."""
+    fire(
+        request_type=REQUEST_TYPE,
+        name=name,
+        response_time=(perf_counter() - start) * 1000.0,
+        response_length=length,
+        exception=error,
+        context=context,
+    )
+
+
+def _context(status: str, sent: int, received: int) -> dict[str, Any]:
+    return {"grpc_status": status, "messages_sent": sent, "messages_received": received}
+
+
+class _Base:
+    __slots__ = ("_callable", "_fire", "_metadata", "_path", "_timeout")
+
+    def __init__(
+        self, multicallable: Any, path: str, fire: Fire, timeout: float | None, metadata: Metadata | None
+    ) -> None:
+        self._callable = multicallable
+        self._path = path
+        self._fire = fire
+        self._timeout = timeout
+        self._metadata = tuple(metadata) if metadata else None
+
+    def _options(self, timeout: float | None, metadata: Metadata | None) -> tuple[float | None, Metadata | None]:
+        """The call's deadline and metadata: per-call values over the wrapper's defaults."""
+        if metadata is not None and self._metadata:
+            metadata = (*self._metadata, *metadata)
+        elif metadata is None:
+            metadata = self._metadata
+        return (self._timeout if timeout is _UNSET else timeout), metadata
+
+
+class _UnaryResponse(_Base):
+    """Shared body of the two kinds that answer with one message (unary-unary, stream-unary)."""
 
     __slots__ = ()
+    _streams_requests = False
 
     def __call__(
         self,
-        requests: Iterable[Any],
+        request: Any,
         timeout: float | None = _UNSET,
         metadata: Metadata | None = None,
         name: str | None = None,
         **kwargs: Any,
     ) -> Any:
         name = name or self._path
-        md = self._metadata if metadata is None else self._merged(metadata)
-        counted = _Counted(requests)
+        counted = _Counted(request) if self._streams_requests else None
         start = perf_counter()
         try:
-            response = self._callable(counted, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
+            response = self._callable(counted or request, *self._options(timeout, metadata), **kwargs)
         except grpc.RpcError as exc:
-            raise self._failed(exc, name, start, counted.sent, 0, 0) from exc
-        elapsed = (perf_counter() - start) * 1000.0
-        self._fire(
-            request_type=REQUEST_TYPE,
-            name=name,
-            response_time=elapsed,
-            response_length=response.ByteSize(),
-            exception=None,
-            context={"grpc_status": "OK", "messages_sent": counted.sent, "messages_received": 1},
-        )
+            error = GrpcCallError.from_rpc_error(exc, name)
+            sent = counted.sent if counted else 1
+            _fire_call(self._fire, name, start, 0, error, _context(error.status.name, sent, 0))
+            raise error from exc
+        sent = counted.sent if counted else 1
+        _fire_call(self._fire, name, start, response.ByteSize(), None, _context("OK", sent, 1))
         return response
+
+
+class UnaryUnary(_UnaryResponse):
+    """``stub.GetItem(request, timeout=, metadata=, name=)`` → the response message."""
+
+    __slots__ = ()
+
+
+class StreamUnary(_UnaryResponse):
+    """``stub.PutItems(iter_of_requests, ...)`` → the response message."""
+
+    __slots__ = ()
+    _streams_requests = True
 
 
 class ResponseStream:
@@ -244,22 +227,13 @@ class ResponseStream:
 
     def _finish(self, status: str, error: GrpcCallError | None, cancelled: bool = False) -> None:
         self._done = True
-        end = perf_counter()
         sent = self._counted.sent if self._counted is not None else 1
-        context: dict[str, Any] = {"grpc_status": status, "messages_sent": sent, "messages_received": self._received}
+        context = _context(status, sent, self._received)
         if cancelled:
             context["cancelled_by_user"] = True
         if self._received:
-            ttfm = (self._ttfm - self._start) * 1000.0
-            context["ttfm_ms"] = ttfm
-        self._fire(
-            request_type=REQUEST_TYPE,
-            name=self._name,
-            response_time=(end - self._start) * 1000.0,
-            response_length=self._length,
-            exception=error,
-            context=context,
-        )
+            context["ttfm_ms"] = ttfm = (self._ttfm - self._start) * 1000.0
+        _fire_call(self._fire, self._name, self._start, self._length, error, context)
         if self._received:
             self._fire(
                 request_type=TTFM_REQUEST_TYPE,
@@ -284,9 +258,8 @@ class UnaryStream(_Base):
         name: str | None = None,
         **kwargs: Any,
     ) -> ResponseStream:
-        md = self._metadata if metadata is None else self._merged(metadata)
         start = perf_counter()
-        call = self._callable(request, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
+        call = self._callable(request, *self._options(timeout, metadata), **kwargs)
         return ResponseStream(call, self._fire, name or self._path, start, None)
 
 
@@ -303,10 +276,9 @@ class StreamStream(_Base):
         name: str | None = None,
         **kwargs: Any,
     ) -> ResponseStream:
-        md = self._metadata if metadata is None else self._merged(metadata)
         counted = _Counted(requests)
         start = perf_counter()
-        call = self._callable(counted, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
+        call = self._callable(counted, *self._options(timeout, metadata), **kwargs)
         return ResponseStream(call, self._fire, name or self._path, start, counted)
 
 
