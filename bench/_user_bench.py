@@ -9,6 +9,7 @@ and each variant's ratio to the reference, per round and as the median.
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -86,6 +87,31 @@ def compare(
                 ]
                 each = ", ".join(f"{r:.2f}" for r in ratio)
                 print(f"{mine} / {theirs} RPS ratio: {statistics.median(ratio):.2f} (rounds {each})")
+
+
+def main(
+    script: str,
+    kind: str,
+    groups: Sequence[tuple[str, Sequence[str]]],
+    child: Callable[[str, str, int, float], None],
+    pairs: Sequence[tuple[str, str]] = (),
+    before: Callable[[], None] | None = None,
+) -> None:
+    """The command line of a user benchmark: as parent it compares ``groups``; as child runs one variant."""
+    parser = argparse.ArgumentParser(description=(sys.modules["__main__"].__doc__ or "").splitlines()[0])
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--child")
+    parser.add_argument("--address")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.address, args.users, args.seconds)
+        return
+    if before is not None:
+        before()
+    with target(kind) as address:
+        compare(script, address, groups, args.users, args.seconds, args.rounds, pairs=pairs)
 
 
 def child_report(calls: int, wall: float, cpu: float) -> None:

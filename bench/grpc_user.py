@@ -12,7 +12,6 @@ loadkit's plugin (HDR stats) is not attached: this measures the user classes onl
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -20,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _user_bench import child_report, compare, run_locust_users, target
+from _user_bench import child_report, run_locust_users
+from _user_bench import main as bench_main
 
 GROUPS = [
     ("unary GetItem", ["bare", "loadkit", "example"]),
@@ -196,21 +196,5 @@ def child(variant: str, address: str, users: int, seconds: float) -> None:
         example_user(address, users, seconds)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--child")
-    parser.add_argument("--address")
-    args = parser.parse_args()
-    if args.child:
-        child(args.child, args.address, args.users, args.seconds)
-        return
-    wrapper_overhead()
-    with target("grpc") as address:
-        compare(__file__, address, GROUPS, args.users, args.seconds, args.rounds, pairs=[("loadkit", "example")])
-
-
 if __name__ == "__main__":
-    main()
+    bench_main(__file__, "grpc", GROUPS, child, pairs=[("loadkit", "example")], before=wrapper_overhead)

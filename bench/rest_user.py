@@ -8,12 +8,12 @@ Goal (issue 4): RestUser ≥ 0.9x FastHttpUser. RestUser does more per call on p
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _user_bench import compare, run_locust_users, target
+from _user_bench import main as bench_main
+from _user_bench import run_locust_users
 
 GROUPS = [("GET /health", ["fasthttp", "loadkit"])]
 
@@ -49,20 +49,5 @@ def child(variant: str, address: str, users: int, seconds: float) -> None:
     run_locust_users(Fast if variant == "fasthttp" else Rest, users, seconds, lambda: calls[0])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--child")
-    parser.add_argument("--address")
-    args = parser.parse_args()
-    if args.child:
-        child(args.child, args.address, args.users, args.seconds)
-        return
-    with target("http") as address:
-        compare(__file__, address, GROUPS, args.users, args.seconds, args.rounds)
-
-
 if __name__ == "__main__":
-    main()
+    bench_main(__file__, "http", GROUPS, child)

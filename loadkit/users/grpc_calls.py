@@ -103,13 +103,11 @@ class _Base:
         self._timeout = timeout
         self._metadata = tuple(metadata) if metadata else None
 
-    def _options(self, timeout: float | None, metadata: Metadata | None) -> tuple[float | None, Metadata | None]:
-        """The call's deadline and metadata: per-call values over the wrapper's defaults."""
-        if metadata is not None and self._metadata:
-            metadata = (*self._metadata, *metadata)
-        elif metadata is None:
-            metadata = self._metadata
-        return (self._timeout if timeout is _UNSET else timeout), metadata
+    def _merged(self, metadata: Metadata | None) -> Metadata | None:
+        """Per-call metadata after the wrapper's defaults."""
+        if metadata is None:
+            return self._metadata
+        return (*self._metadata, *metadata) if self._metadata else metadata
 
 
 class _UnaryResponse(_Base):
@@ -127,17 +125,18 @@ class _UnaryResponse(_Base):
         **kwargs: Any,
     ) -> Any:
         name = name or self._path
+        md = self._metadata if metadata is None else self._merged(metadata)
         counted = _Counted(request) if self._streams_requests else None
         start = perf_counter()
         try:
-            response = self._callable(counted or request, *self._options(timeout, metadata), **kwargs)
+            response = self._callable(counted or request, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
         except grpc.RpcError as exc:
             error = GrpcCallError.from_rpc_error(exc, name)
             sent = counted.sent if counted else 1
             _fire_call(self._fire, name, start, 0, error, _context(error.status.name, sent, 0))
             raise error from exc
-        sent = counted.sent if counted else 1
-        _fire_call(self._fire, name, start, response.ByteSize(), None, _context("OK", sent, 1))
+        context = {"grpc_status": "OK", "messages_sent": counted.sent if counted else 1, "messages_received": 1}
+        _fire_call(self._fire, name, start, response.ByteSize(), None, context)
         return response
 
 
@@ -258,8 +257,9 @@ class UnaryStream(_Base):
         name: str | None = None,
         **kwargs: Any,
     ) -> ResponseStream:
+        md = self._metadata if metadata is None else self._merged(metadata)
         start = perf_counter()
-        call = self._callable(request, *self._options(timeout, metadata), **kwargs)
+        call = self._callable(request, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
         return ResponseStream(call, self._fire, name or self._path, start, None)
 
 
@@ -277,8 +277,9 @@ class StreamStream(_Base):
         **kwargs: Any,
     ) -> ResponseStream:
         counted = _Counted(requests)
+        md = self._metadata if metadata is None else self._merged(metadata)
         start = perf_counter()
-        call = self._callable(counted, *self._options(timeout, metadata), **kwargs)
+        call = self._callable(counted, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
         return ResponseStream(call, self._fire, name or self._path, start, counted)
 
 
