@@ -1,4 +1,4 @@
-"""``loadkit target http|grpc|stop|status``: run the bundled targets, in the foreground or as daemons.
+"""``loadkit target http|grpc|stop|status|check``: run the bundled targets, in the foreground or as daemons.
 
 Examples::
 
@@ -6,6 +6,7 @@ Examples::
     loadkit target http --port 0 --daemon --pidfile t.pid  # prints the port, then detaches
     loadkit target status --pidfile t.pid                  # exit 0 running, 3 not running
     loadkit target stop --pidfile t.pid
+    loadkit target check grpc 127.0.0.1:50051              # exit 0 healthy, 1 not (healthchecks)
 
 Must not import Locust or gevent (directly or not): the gRPC server serves nothing from a
 gevent-patched process. Targets are imported only inside the run functions.
@@ -24,6 +25,8 @@ from loadkit.exceptions import ConfigError
 #: ``loadkit target status`` exit codes, as in LSB init scripts.
 STATUS_RUNNING = 0
 STATUS_NOT_RUNNING = 3
+#: ``loadkit target check`` exit code of an unhealthy target (Docker healthchecks: 1 = unhealthy).
+UNHEALTHY = 1
 #: Env var naming the folder ``--reload`` watches (default: the ``targets`` package).
 RELOAD_DIR_ENV = "LOADKIT_RELOAD_DIR"
 #: Ports used when ``--port`` is not given: grpc's examples' and the usual HTTP development port.
@@ -69,6 +72,11 @@ def add_parser(sub: Any) -> None:
     status = actions.add_parser("status", help="exit 0 when the daemon holding a pidfile runs, 3 when not")
     status.add_argument("--pidfile", type=Path, required=True, help="PID lock file given to --daemon")
     status.set_defaults(run=run_status)
+    check = actions.add_parser("check", help="exit 0 when a target answers its health check, 1 when not")
+    check.add_argument("check_kind", choices=("http", "grpc"), metavar="KIND", help="http or grpc")
+    check.add_argument("address", help="HOST:PORT of the target, e.g. 127.0.0.1:50051")
+    check.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the answer (default: 2)")
+    check.set_defaults(run=run_check)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -149,4 +157,15 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"loadkit target not running ({args.pidfile})")
         return STATUS_NOT_RUNNING
     print(f"loadkit target running (pid {pid})")
+    return STATUS_RUNNING
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from targets.probe import probe
+
+    problem = probe(args.check_kind, args.address, args.timeout)
+    if problem is not None:
+        print(f"loadkit target unhealthy: {problem}")
+        return UNHEALTHY
+    print(f"loadkit target healthy: {args.check_kind} {args.address}")
     return STATUS_RUNNING

@@ -195,6 +195,30 @@ def test_daemon_without_pidfile_is_a_usage_error() -> None:
     assert "--pidfile" in result.stderr
 
 
+# --- health check (compose healthchecks) -------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["http", "grpc"])
+def test_check_is_healthy_while_the_target_serves_and_unhealthy_after(
+    kind: str, start_target: Callable[..., Target]
+) -> None:
+    target = start_target(kind)
+    healthy = loadkit("target", "check", kind, target.address)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert healthy.stdout.strip() == f"loadkit target healthy: {kind} {target.address}"
+    target.stop()
+    down = loadkit("target", "check", kind, target.address, "--timeout", "1")
+    assert down.returncode == 1, down.stdout + down.stderr
+    assert down.stdout.startswith("loadkit target unhealthy: ") and target.address in down.stdout
+    assert len(down.stdout.strip().splitlines()) == 1 and not down.stderr
+
+
+def test_check_of_the_wrong_kind_is_unhealthy(grpc_target: Target) -> None:
+    """An HTTP probe of a gRPC port fails: the check speaks the target's protocol, not just TCP."""
+    result = loadkit("target", "check", "http", grpc_target.address, "--timeout", "2")
+    assert result.returncode == 1, result.stdout
+
+
 # --- port in use ---------------------------------------------------------------------
 
 
