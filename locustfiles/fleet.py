@@ -28,6 +28,10 @@ from loadkit.gen.demo.v1 import demo_pb2, demo_pb2_grpc
 class Signup(RestUser):
     """One POST per data row: the target's ``GET /items`` ``creates`` then shows each row once."""
 
+    # Weights 1:2, not equal: Locust deals users to workers in class order, so with equal weights
+    # and an even number of workers each worker would run one class only (2 workers, 8 users:
+    # one gets 4 Signup, the other 4 Browse) and half the fleet would never use the data.
+    weight = 1
     host = os.environ.get("DEMO_HTTP_HOST", "http://127.0.0.1:8080")
     wait_time = constant_pacing(0.1)
 
@@ -38,6 +42,7 @@ class Signup(RestUser):
 
 
 class Browse(GrpcUser):
+    weight = 2
     host = os.environ.get("DEMO_GRPC_HOST", "grpc://127.0.0.1:50051")
     stub_class = demo_pb2_grpc.DemoStub
     wait_time = constant_pacing(0.1)
