@@ -23,6 +23,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +207,8 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
         yield Fleet(network, procs, tmp_path, services())
     finally:
         procs.close()
+        for proc in procs.all:  # shown by pytest only when the test fails
+            print(f"--- {proc.name} (exit {proc.popen.returncode}):\n{proc.output[-3000:]}")
         left = network.close()
         assert not left, f"network pieces left behind: {left}"
 
@@ -215,7 +218,7 @@ def test_compose_fleet_runs_across_namespaces(fleet: Fleet) -> None:
         fleet.start(host)
     agent = fleet.start("agent")
     for host in ("target-http", "target-grpc"):  # compose: master depends_on service_healthy
-        wait_for(lambda host=host: fleet.healthy(host), 60, f"{host}'s healthcheck", interval=0.5)
+        wait_for(partial(fleet.healthy, host), 60, f"{host}'s healthcheck", interval=0.5)
     wait_for(lambda: agent.find("loadkit agent serving"), 30, "the agent")
 
     master = fleet.start("master")
