@@ -8,9 +8,11 @@ declares (interpolated as Compose does from a few settings a user would put in `
 container paths mapped to this checkout), so the compose file itself is what is tested:
 the workers reach the master by name over the bridge, the targets' healthchecks pass, a
 headless run passes the file's thresholds, every data row is written once and the JSON
-report lists both workers. Namespaces, links, the bridge and /etc/netns dirs are removed
-and every process is stopped even when the test fails. Needs root (CAP_NET_ADMIN and
-CAP_SYS_ADMIN); skipped, with the reason, where a namespace cannot be created.
+report lists both workers. With no settings at all (the file's defaults) the master waits
+in its web UI, which other namespaces reach by name on port 8089. Namespaces, links, the
+bridge and /etc/netns dirs are removed and every process is stopped even when the test
+fails. Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN); skipped, with the reason, where a
+namespace cannot be created.
 """
 
 from __future__ import annotations
@@ -137,20 +139,19 @@ class Fleet:
     procs: Procs
     reports: Path
     compose: dict[str, Service]
-    started: dict[str, Proc] = field(default_factory=dict)
+    #: The shell / .env the compose file is interpolated from.
+    settings: dict[str, str] = field(default_factory=lambda: dict(SETTINGS))
 
     def command_env(self, host: str) -> tuple[list[str], dict[str, str]]:
         """The compose service's command and environment, with container paths mapped to this checkout."""
         service = self.compose[NODES[host]]
         paths = {**service.mounts(), REPORTS: self.reports}
-        env = {k: map_path(v, paths) for k, v in service.environment(SETTINGS).items()}
+        env = {k: map_path(v, paths) for k, v in service.environment(self.settings).items()}
         return service.local_argv(service.command, paths), env
 
     def start(self, host: str) -> Proc:
         argv, env = self.command_env(host)
-        proc = self.procs.start(host, self.network.exec_args(host, argv, env))
-        self.started[host] = proc
-        return proc
+        return self.procs.start(host, self.network.exec_args(host, argv, env))
 
     def run_in(self, host: str, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -162,10 +163,14 @@ class Fleet:
         assert service.healthcheck is not None, host
         return self.run_in(host, service.local_argv(service.healthcheck, {})).returncode == 0
 
-    def fetch_json(self, host: str, url: str) -> Any:
-        """GET ``url`` from inside ``host``'s namespace (the test process is not on the bridge)."""
+    def fetch_json(self, host: str, url: str, check: bool = True) -> Any:
+        """GET ``url`` from inside ``host``'s namespace (the test process is not on the bridge).
+
+        With ``check=False`` a failed request gives None, for polling."""
         code = "import sys, urllib.request as u; sys.stdout.write(u.urlopen(sys.argv[1], timeout=10).read().decode())"
         out = self.run_in(host, [sys.executable, "-c", code, url])
+        if out.returncode != 0 and not check:
+            return None
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)
 
@@ -251,3 +256,20 @@ def test_compose_fleet_runs_across_namespaces(fleet: Fleet) -> None:
     assert set(creates.values()) == {1}, {k: n for k, n in creates.items() if n != 1}
     assert len(creates) <= data["figures"]["rows_leased"]
     print(f"\nnetns fleet: {counts}; rows written once each: {len(creates)}; leasing: {data['figures']}")
+
+
+def test_compose_defaults_serve_the_web_ui_to_other_hosts(fleet: Fleet) -> None:
+    """The file as is (no settings): the master waits in its web UI, reachable by name on 8089."""
+    fleet.settings = {}
+    master = fleet.start("master")
+    for host in ("worker-1", "worker-2"):
+        fleet.start(host)
+    wait_for(lambda: master.find("2 workers connected"), 90, "both workers to connect to the master")
+    stats = wait_for(
+        lambda: fleet.fetch_json("worker-1", "http://master:8089/stats/requests", check=False),
+        30,
+        "the web UI from worker-1",
+    )
+    assert stats["worker_count"] == 2, stats
+    assert stats["state"] == "ready", stats["state"]  # not headless: nothing starts until asked
+    assert master.popen.poll() is None
