@@ -17,6 +17,7 @@ namespace cannot be created.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -57,6 +58,7 @@ SETTINGS = {
     "LOADKIT_HEALTH_INTERVAL": "1",
 }
 REPORTS = "/app/loadkit-reports"
+ETC_NETNS = Path("/etc/netns")
 MASTER_PORT = 5557  # Locust's default; the compose file publishes nothing else for workers
 
 
@@ -108,7 +110,7 @@ class Network:
             self.address[host] = f"{SUBNET}.{number}"
         hosts_file = "127.0.0.1 localhost\n" + "".join(f"{a} {h}\n" for h, a in self.address.items())
         for ns in self.namespaces.values():
-            etc = Path("/etc/netns") / ns
+            etc = ETC_NETNS / ns
             etc.mkdir(parents=True)
             self.etc_dirs.append(etc)
             (etc / "hosts").write_text(hosts_file)  # `ip netns exec` bind-mounts it over /etc/hosts
@@ -128,6 +130,8 @@ class Network:
                 ip("link", "del", link, check=False)
         for etc in self.etc_dirs:
             shutil.rmtree(etc, ignore_errors=True)
+        with contextlib.suppress(OSError):  # /etc/netns itself, unless another run still uses it
+            ETC_NETNS.rmdir()
         left = [ns for ns in ip("netns", "list").stdout.split() if ns.startswith(f"{self.tag}-")]
         left += [link for link in self.links if Path("/sys/class/net", link).exists()]
         return left + [str(etc) for etc in self.etc_dirs if etc.exists()]
