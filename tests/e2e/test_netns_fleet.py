@@ -59,7 +59,7 @@ SETTINGS = {
 }
 REPORTS = "/app/loadkit-reports"
 ETC_NETNS = Path("/etc/netns")
-MASTER_PORT = 5557  # Locust's default; the compose file publishes nothing else for workers
+MASTER_PORT = 5557  # Locust's default master port: the compose file leaves it as is
 
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
