@@ -42,7 +42,10 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     ],
     "mixed.py": [GET_ITEM, ("GET", "/items"), ("POST", "/items"), ("local", "build payload")],
     "constant_throughput.py": [GET_ITEM],
+    "fleet.py": [("POST", "/items"), GET_ITEM, LIST_ITEMS, ("grpc-ttfm", LIST_ITEMS[1])],
 }
+#: Options a locustfile needs beyond the common ones.
+EXTRA_ARGS: dict[str, list[str]] = {"fleet.py": ["--loadkit-data", str(ROOT / "data" / "users.csv")]}
 
 
 def locust_cmd(locustfile: str, users: int, seconds: int, *extra: str) -> list[str]:
@@ -69,23 +72,9 @@ def run_locust(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     out = tmp_path / "stats.json"
     env = {**os.environ, "DEMO_GRPC_HOST": grpc.url, "DEMO_HTTP_HOST": http.url, "PYTHONUNBUFFERED": "1"}
-    cmd = [
-        LOCUST,
-        "-f",
-        str(ROOT / "locustfiles" / locustfile),
-        "--headless",
-        "-u",
-        str(users),
-        "-r",
-        str(users),
-        "-t",
-        f"{seconds}s",
-        "--json-file",
-        str(out.with_suffix("")),
-        "--only-summary",
-        "--loglevel",
-        "WARNING",
-    ]
+    cmd = locust_cmd(
+        locustfile, users, seconds, "--json-file", str(out.with_suffix("")), *EXTRA_ARGS.get(locustfile, [])
+    )
     try:
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds + 60)
     except subprocess.TimeoutExpired as exc:  # the run did not end on time: a hang
