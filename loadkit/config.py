@@ -155,3 +155,17 @@ OPTIONS += [
         action="store_true",
     ),
 ]
+
+
+# --- preflight: checks before any load (loadkit.preflight) ----------------------------
+OPTIONS += [
+    Option(
+        "--loadkit-preflight",
+        "LOADKIT_PREFLIGHT",
+        "Before a headless run starts, connect to each user class's host and stop with one line "
+        "(exit 2) when nothing listens (default on; --no-loadkit-preflight when the master cannot "
+        "reach the target its workers can).",
+        default=True,
+        extra={"action": argparse.BooleanOptionalAction},
+    ),
+]

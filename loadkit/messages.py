@@ -157,3 +157,28 @@ class HealthReport:
 
 
 HEALTH = declare("loadkit:health", HealthReport, Direction.TO_MASTER)
+
+
+# --- fleet: same loadkit version on every node (loadkit.fleet.version) ---------------
+@dataclass(frozen=True)
+class Hello:
+    """A worker's first loadkit message: the loadkit version it runs."""
+
+    version: str
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.version, str) and bool(self.version), "version must be a non-empty string")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The master will not use this worker; ``reason`` is the one-line error both sides print."""
+
+    reason: str
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.reason, str), "reason must be a string")
+
+
+HELLO = declare("loadkit:hello", Hello, Direction.TO_MASTER)
+REFUSED = declare("loadkit:refused", Refusal, Direction.TO_WORKER)

@@ -17,9 +17,9 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
-from loadkit import config
+from loadkit import config, locust_errors
 from loadkit.cli import EXIT_USAGE
-from loadkit.exceptions import ConfigError, DataError
+from loadkit.exceptions import LoadkitError
 
 _INSTALLED_ATTR = "_loadkit_installed"
 
@@ -27,18 +27,36 @@ _INSTALLED_ATTR = "_loadkit_installed"
 @events.init_command_line_parser.add_listener
 def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     config.add_arguments(parser)
+    locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
 
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_kw: Any) -> None:
     try:
         install(environment)
-    except (ConfigError, DataError) as exc:
+        _preflight(environment)
+    except LoadkitError as exc:
         # The one place outside loadkit.cli that exits: inside a `locust` process nothing
         # else can. Locust logs an exception from an init listener with a traceback and
         # exits 1; a bad --threshold must be one line and exit 2 (usage), before any load.
         print(f"loadkit: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(EXIT_USAGE)
+
+
+def _preflight(environment: Environment) -> None:
+    """Headless local runner or master: check the hosts before any load (:mod:`loadkit.preflight`)."""
+    from locust.runners import WorkerRunner
+
+    from loadkit import preflight
+
+    options = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner) or options is None:
+        return
+    if getattr(options, "master", False):
+        locust_errors.install_expect_workers_hint(environment.runner, options)
+    if getattr(options, "headless", False) or getattr(options, "autostart", False):
+        network = bool(getattr(options, "loadkit_preflight", True))
+        preflight.run(environment.user_classes, environment.host, network)
 
 
 def install(environment: Environment) -> None:
@@ -73,10 +91,11 @@ def _install_stats(environment: Environment) -> None:
 def _install_fleet(environment: Environment) -> None:
     """Test-data leasing, worker/agent health and the web UI's Fleet tab (:mod:`loadkit.fleet`)."""
     from loadkit import web
-    from loadkit.fleet import health, leasing
+    from loadkit.fleet import health, leasing, version
     from loadkit.fleet.report import report_section
     from loadkit.stats.controller import controller_for
 
+    version.install(environment)  # a worker of another loadkit version is refused
     leasing.install(environment)  # raises DataError/ConfigError on bad --loadkit-data, before any load
     events_ = environment.events
     events_.test_stop.add_listener(leasing.on_test_stop)

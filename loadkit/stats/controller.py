@@ -83,8 +83,13 @@ class StatsController:
 
     # --- configuration --------------------------------------------------------------
     def configure(self) -> None:
-        """Parse thresholds from ``parsed_options`` (raises ConfigError before any load)."""
+        """Parse thresholds, check report paths (raises ConfigError before any load)."""
         self.thresholds = parse_thresholds(self._option("threshold"))
+        if not self._is_worker:  # the master or local runner writes the reports: fail now, not after the run
+            for flag in ("--report-junit", "--report-json"):
+                path = self._option(flag.lstrip("-").replace("-", "_"))
+                if path:
+                    reports.check_writable(path, flag)
 
     def _option(self, name: str) -> Any:
         options = self.environment.parsed_options

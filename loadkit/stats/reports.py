@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from loadkit.exceptions import ConfigError
 from loadkit.stats.hdr import PERCENTILES
 from loadkit.stats.snapshot import EntryStats, RunSnapshot
 from loadkit.stats.thresholds import ThresholdResult, all_passed
@@ -104,6 +105,23 @@ def console_table(snapshot: RunSnapshot, results: Sequence[ThresholdResult]) -> 
         lines += _grid(["Threshold", "Expected", "Actual", "Result"], cells)
         lines.append("loadkit: all thresholds passed" if all_passed(results) else "loadkit: THRESHOLDS FAILED")
     return "\n".join(lines)
+
+
+def check_writable(path: str | os.PathLike[str], flag: str) -> None:
+    """Raise ConfigError now when a report could not be written at the end of the run.
+
+    The folder must exist or be creatable, and be writable; an existing report is replaced.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r} is a folder: give a file path, e.g. {target / 'report'}")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r}: {folder} is not a folder: give a path under a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {str(path)!r}: folder {folder} is not writable: give a path you can write")
 
 
 def write_report(path: str | os.PathLike[str], text: str) -> Path:
