@@ -53,6 +53,7 @@ class GrpcClient:
         timeout: float | None = None,
         metadata: Metadata | None = None,
         shared: bool = False,
+        on_unknown_method: Callable[[ProtoError], Exception] | None = None,
     ) -> None:
         self.channel_spec = spec
         self._shared = shared
@@ -63,6 +64,8 @@ class GrpcClient:
         self.timeout = timeout
         self.metadata = metadata
         self._specs: dict[str, MethodSpec] | None = None
+        #: Turns the ProtoError of an unknown method name into what to raise (GrpcUser: stop the run).
+        self._on_unknown_method = on_unknown_method
         self._closed = False
         self.stub = GrpcStub(self)
 
@@ -80,7 +83,11 @@ class GrpcClient:
             raise self._lookup_failed(method, exc) from exc
         spec = specs.get(method)
         if spec is None:
-            raise ProtoError(f"service {self._service_name or '?'} has no method {method!r}: known are {sorted(specs)}")
+            error = ProtoError(
+                f"service {self._service_name or '?'} has no method {method!r}: "
+                f"call one of {sorted(specs)} (names are case-sensitive)"
+            )
+            raise error if self._on_unknown_method is None else self._on_unknown_method(error)
         multicallable = getattr(self.channel, spec.kind)(
             spec.path,
             request_serializer=spec.request_serializer,

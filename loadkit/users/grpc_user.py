@@ -20,6 +20,7 @@ from loadkit.exceptions import ConfigError
 from loadkit.users.grpc_channel import ChannelSpec, parse_host
 from loadkit.users.grpc_client import GrpcClient, GrpcStub, SpecSource
 from loadkit.users.grpc_methods import MethodSpec, specs_from_stub
+from loadkit.users._stop import stop_run
 from loadkit.users.grpc_proto import load_proto_service, reflection_service, resolve_proto
 
 #: Default per-call deadline (seconds) when neither the user nor --grpc-timeout sets one.
@@ -93,6 +94,7 @@ class GrpcUser(User):
             timeout=DEFAULT_TIMEOUT if timeout is None else (timeout or None),
             metadata=self.metadata,
             shared=bool(shared),
+            on_unknown_method=partial(stop_run, environment),
         )
         self.stub = self.client.stub
 
