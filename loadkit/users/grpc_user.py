@@ -17,10 +17,10 @@ from locust import User
 from locust.env import Environment
 
 from loadkit.exceptions import ConfigError
+from loadkit.users._stop import stop_run
 from loadkit.users.grpc_channel import ChannelSpec, parse_host
 from loadkit.users.grpc_client import GrpcClient, GrpcStub, SpecSource
 from loadkit.users.grpc_methods import MethodSpec, specs_from_stub
-from loadkit.users._stop import stop_run
 from loadkit.users.grpc_proto import load_proto_service, reflection_service, resolve_proto
 
 #: Default per-call deadline (seconds) when neither the user nor --grpc-timeout sets one.
