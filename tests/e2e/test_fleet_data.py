@@ -54,7 +54,10 @@ def run_fleet(
         "25",
         *extra,
     )
-    workers = [procs.worker(LOCUSTFILE, port) for _ in range(3)]
+    # Each worker samples its health at its own --loadkit-health-interval (default 3 s), not
+    # the master's: a short interval here too, so a run of ~2 s still holds every worker's samples.
+    health = {"LOADKIT_HEALTH_INTERVAL": "0.5"}
+    workers = [procs.worker(LOCUSTFILE, port, env=health) for _ in range(3)]
     return target, master, workers
 
 
