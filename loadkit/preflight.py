@@ -57,8 +57,9 @@ def endpoint(user: str, kind: str, host: str) -> Endpoint:
         return Endpoint(user, host, _split_host_port(user, host, target, 443 if secure else None))
     parts = urlsplit(host)
     if parts.scheme not in _HTTP_PORTS or not parts.hostname:
+        scheme = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
         raise ConfigError(
-            f"{user} host {host!r} has scheme {parts.scheme or 'none'!r}: "
+            f"{user} host {host!r} has {scheme}: "
             "use http://HOST[:PORT] or https://HOST[:PORT] (--host or the class's host)"
         )
     try:

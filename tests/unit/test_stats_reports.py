@@ -6,8 +6,11 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
+from loadkit.exceptions import ConfigError
 from loadkit.stats.hdr import Percentiles
-from loadkit.stats.reports import console_table, dumps_json, to_json_dict, to_junit, write_report
+from loadkit.stats.reports import check_writable, console_table, dumps_json, to_json_dict, to_junit, write_report
 from loadkit.stats.snapshot import EntryStats, RunSnapshot
 from loadkit.stats.thresholds import evaluate, parse_thresholds
 
@@ -94,3 +97,12 @@ def test_console_table_shows_percentiles_and_verdicts() -> None:
     assert any("/demo.v1.Demo/GetItem" in line and "4.000" in line for line in lines)
     assert any(line.startswith("p50<0.5ms") and line.rstrip().endswith("FAIL") for line in lines)
     assert lines[-1] == "loadkit: THRESHOLDS FAILED"
+
+
+def test_check_writable_accepts_new_folders_and_rejects_a_file_parent_or_a_folder(tmp_path: Path) -> None:
+    check_writable(tmp_path / "new" / "deeper" / "r.json", "--report-json")  # created at the end
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"--report-json '.*/file/r\.json': .*/file is not a folder"):
+        check_writable(tmp_path / "file" / "r.json", "--report-json")
+    with pytest.raises(ConfigError, match=r"--report-junit '.*' is a folder: give a file path"):
+        check_writable(tmp_path, "--report-junit")

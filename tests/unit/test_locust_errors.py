@@ -1,0 +1,40 @@
+"""loadkit.locust_errors: Locust's start-up failures as one line."""
+
+from __future__ import annotations
+
+import logging
+
+from locust.exception import RPCError
+
+from loadkit.locust_errors import ExpectWorkersHint, bind_failure_line, gave_up_line
+
+
+def test_bind_failure_line_names_port_reason_and_fix() -> None:
+    exc = RPCError("Socket bind failure: Address already in use (addr='tcp://127.0.0.1:5557')")
+    assert bind_failure_line(exc) == (
+        "loadkit: error: the master cannot listen on --master-bind-port 5557 (Address already in use): "
+        "stop what listens there or pass another --master-bind-port (and the same --master-port to the workers)"
+    )
+
+
+def test_bind_failure_line_ignores_other_errors() -> None:
+    assert bind_failure_line(RPCError("ZMQ sent failure")) is None
+    assert bind_failure_line(OSError("Socket bind failure: x")) is None
+
+
+def test_gave_up_line() -> None:
+    assert gave_up_line(1, 3, 60).startswith(
+        "Gave up waiting for workers to connect: 1 of --expect-workers 3 ready within --expect-workers-max-wait 60s: "
+        "start the missing workers"
+    )
+
+
+def test_hint_rewrites_only_the_give_up_record() -> None:
+    hint = ExpectWorkersHint(lambda: 0, 2, 1.5)
+    gave_up = logging.LogRecord(
+        "locust.main", logging.ERROR, __file__, 1, "Gave up waiting for workers to connect", None, None
+    )
+    other = logging.LogRecord("locust.main", logging.INFO, __file__, 1, "Starting Locust %s", ("2",), None)
+    assert hint.filter(gave_up) and hint.filter(other)
+    assert gave_up.getMessage() == gave_up_line(0, 2, 1.5)
+    assert other.getMessage() == "Starting Locust 2"
