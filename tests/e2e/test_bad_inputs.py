@@ -208,7 +208,8 @@ def expect_workers_timeout(ctx: Ctx) -> list[Run]:
 
 def version_mismatch(ctx: Ctx) -> list[Run]:
     port = ctx.own_port()
-    boss = ctx.start(master(ctx, port, "--expect-workers", "1", "--expect-workers-max-wait", "8"))
+    # A long wait: a slow worker start on a loaded machine must still reach the master in time.
+    boss = ctx.start(master(ctx, port, "--expect-workers", "1", "--expect-workers-max-wait", "15"))
     shim = [sys.executable, str(FILES / "version_shim.py"), OTHER_VERSION, "-f", str(FILES / "grpc_user.py")]
     worker = ctx.run([*shim, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)])
     return [boss.finish(), worker]
@@ -251,6 +252,7 @@ class Row:
     lines: tuple[str, ...]
     decides: str = "loadkit"
     target: str | None = None  # "grpc"/"http": its counters must not move
+    also: tuple[str, ...] = ()  # more regexes the first command's output must match
     traceback_ok: bool = False
 
 
@@ -410,6 +412,7 @@ ROWS = [
             rf"loadkit: error: worker \S+ runs loadkit {re.escape(OTHER_VERSION)}, master runs \S+: install the same",
         ),
         target="grpc",
+        also=(r"Gave up waiting for workers to connect: 0 of --expect-workers 1 ready",),  # not counted
     ),
 ]
 
@@ -441,6 +444,8 @@ def test_bad_input(row: Row, ctx: Ctx) -> None:
         if not row.traceback_ok:
             assert "Traceback" not in run.output, shown
         wait_until(lambda run=run: not session_alive(run.sid), 10, f"every process of {run.args} to exit")
+    for pattern in row.also:
+        assert re.search(pattern, runs[0].output), f"expected {pattern!r}\n{runs[0].output}"
     for port in ctx.ports:
         wait_until(lambda port=port: not listening(port), 10, f"port {port} to be free")
     if target is not None:

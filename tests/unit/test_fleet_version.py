@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from locust.runners import WorkerNode, WorkerNodes
 
-from loadkit.fleet.version import mismatch
+from loadkit.fleet.version import STATE_PENDING, PendingWorkerNodes, mismatch
 from loadkit.messages import HELLO, REFUSED, Direction, Hello, MessageError, Refusal
 
 
@@ -26,3 +27,15 @@ def test_messages_round_trip_and_directions() -> None:
         HELLO.decode({"version": ""})
     with pytest.raises(MessageError):
         HELLO.decode({"version": "1", "extra": 1})
+
+
+def test_a_new_worker_is_pending_until_accepted_and_stays_accepted_on_reconnect() -> None:
+    nodes = PendingWorkerNodes(WorkerNodes())
+    nodes["w1"] = WorkerNode("w1")
+    assert nodes["w1"].state == STATE_PENDING and nodes.ready == []
+    nodes.accept("w1")
+    assert [n.id for n in nodes.ready] == ["w1"]
+    nodes["w1"] = WorkerNode("w1")  # Locust replaces the node when the worker reconnects
+    assert [n.id for n in nodes.ready] == ["w1"]
+    nodes.accept("gone")  # a worker that left before its hello was handled
+    assert len(nodes) == 1
