@@ -145,6 +145,10 @@ class StatsController:
         runner = environment.runner
         if runner is not None and runner.state not in (STATE_STOPPED, STATE_INIT, STATE_STOPPING):
             runner.stop()  # e.g. Ctrl-C in web UI mode: stop users (and drain) first
+        if isinstance(runner, MasterRunner):
+            # On SIGTERM/SIGINT Locust fires quitting *before* its runner.quit() collects the
+            # workers' final stats: collect them now, or the report misses the last seconds.
+            _drain_workers(runner)
         results = self.finish()
         if results and not all_passed(results):
             environment.process_exit_code = EXIT_THRESHOLDS
