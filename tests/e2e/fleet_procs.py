@@ -113,8 +113,10 @@ class Procs:
         line = wait_for(lambda: proc.find("loadkit agent serving"), 30, "the agent")[0][1]
         return line.split()[-1].removesuffix("/samples")
 
-    def master(self, locustfile: str, workers: int, *extra: str, headless: bool = True) -> tuple[Proc, int]:
-        port = free_port()
+    def master(
+        self, locustfile: str, workers: int, *extra: str, headless: bool = True, port: int | None = None
+    ) -> tuple[Proc, int]:
+        port = port or free_port()
         args = [sys.executable, "-m", "locust", "-f", locustfile, "--master", "--master-bind-host", "127.0.0.1"]
         args += ["--master-bind-port", str(port), "--expect-workers", str(workers)]
         args += ["--expect-workers-max-wait", "60", "--loglevel", "INFO", *extra]
@@ -122,9 +124,11 @@ class Procs:
             args.append("--headless")
         return self.start("master", args), port
 
-    def worker(self, locustfile: str, master_port: int, env: dict[str, str] | None = None) -> Proc:
+    def worker(
+        self, locustfile: str, master_port: int, env: dict[str, str] | None = None, loglevel: str = "INFO"
+    ) -> Proc:
         args = [sys.executable, "-m", "locust", "-f", locustfile, "--worker", "--master-host", "127.0.0.1"]
-        args += ["--master-port", str(master_port), "--loglevel", "INFO"]
+        args += ["--master-port", str(master_port), "--loglevel", loglevel]
         return self.start(f"worker{len(self.all)}", args, env)
 
     def close(self) -> None:

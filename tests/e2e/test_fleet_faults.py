@@ -1,0 +1,163 @@
+"""Faults with real processes: the master signalled, a worker early, a target killed or too slow.
+
+(A worker SIGKILLed mid-test is in test_fleet_data.py: its leased rows return to the pool.)
+Every run is bounded by its ``--run-time``; a run that does not end by itself fails the test
+(hard subprocess timeouts), so a hung user or a lost deadline cannot pass.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from _targets import Target
+from fleet_procs import Proc, Procs, free_port, wait_for
+
+pytestmark = pytest.mark.e2e
+
+PROBE = str(Path(__file__).parent / "fleet_files" / "probe.py")
+STEADY = str(Path(__file__).parent / "fault_files" / "steady.py")
+DATA = ("--loadkit-data", "faker:200:1", "--loadkit-data-mode", "cyclic")
+#: The issue's bound: every worker gone within 5 s of the master's signal.
+WORKER_EXIT_BOUND = 5.0
+
+
+@pytest.fixture
+def procs() -> Iterator[Procs]:
+    procs = Procs()
+    try:
+        yield procs
+    finally:
+        procs.close()
+
+
+def fleet_processes(marker: str) -> list[psutil.Process]:
+    """Live processes whose command line holds ``marker`` (the test's unique master port)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if marker in (proc.info["cmdline"] or []) and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+# --- the master ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_master_signal_stops_every_worker_within_5s(sig: signal.Signals, procs: Procs, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    reports = ("--report-json", str(report), "--json-file", str(tmp_path / "locust"))
+    master, port = procs.master(PROBE, 2, "-u", "4", "-r", "4", "-t", "120s", *DATA, *reports)
+    workers = [procs.worker(PROBE, port), procs.worker(PROBE, port)]
+    wait_for(lambda: master.find("All users spawned"), 90, "the master to start 4 users", interval=0.2)
+    wait_for(lambda: master.find("probe"), 30, "the first worker report (stats table)", interval=0.2)
+    descendants = [child for w in workers for child in psutil.Process(w.popen.pid).children(recursive=True)]
+
+    signalled = time.monotonic()
+    master.popen.send_signal(sig)
+    exits = []
+    for worker in workers:
+        worker.wait(timeout=30)
+        exits.append(time.monotonic() - signalled)
+    assert max(exits) <= WORKER_EXIT_BOUND, (exits, [w.output[-1500:] for w in workers])
+    assert all(w.popen.returncode == 0 for w in workers), [w.output[-1500:] for w in workers]
+
+    master.wait(timeout=30)
+    assert "Traceback" not in master.output, master.output[-3000:]
+    # The report holds the workers' final stats too (Locust fires quitting before it collects them).
+    locust_count = sum(e["num_requests"] for e in json.loads((tmp_path / "locust.json").read_text()))
+    assert json.loads(report.read_text())["total"]["count"] == locust_count > 0
+    assert not [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert fleet_processes(str(port)) == [], "processes of this fleet outlived its master"
+
+
+def test_worker_started_before_the_master_joins_when_it_comes_up(procs: Procs) -> None:
+    """Locust workers resend ``client_ready`` every 5 s (60 times) until a master answers."""
+    port = free_port()
+    worker = procs.worker(PROBE, port, loglevel="DEBUG")
+    # Proof the master really was not there yet: the worker's first retry, 5 s in.
+    wait_for(lambda: worker.find("Failed to connect to master"), 60, "the worker's first retry", interval=0.2)
+    master, _ = procs.master(PROBE, 1, "-u", "2", "-r", "2", "-t", "2s", *DATA, port=port)
+    assert master.wait(timeout=120) == 0, master.output[-3000:]
+    assert master.find("All users spawned"), master.output[-3000:]
+    assert worker.wait(timeout=30) == 0, worker.output[-3000:]  # told to quit by the master at the end
+
+
+# --- the target ---------------------------------------------------------------------
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def steady_run(kind: str, host: str, log: Path, seconds: int, *extra: str, env: dict[str, str] | None = None) -> Proc:
+    user = {"grpc": "GrpcSteady", "http": "HttpSteady"}[kind]
+    args = [sys.executable, "-m", "locust", "-f", STEADY, user, "--headless", "-u", "4", "-r", "4"]
+    args += ["-t", f"{seconds}s", "--host", host, "--only-summary", "--loglevel", "WARNING", *extra]
+    return Proc(f"locust-{kind}", args, env={"FAULT_LOG": str(log), **(env or {})})
+
+
+#: What a call to a killed target fails with, per kind.
+DOWN_ERRORS = {"grpc": "UNAVAILABLE", "http": "Connection refused"}
+
+
+@pytest.mark.parametrize("kind", ["grpc", "http"])
+def test_target_killed_and_restarted_mid_test(kind: str, start_target: Callable[..., Target], tmp_path: Path) -> None:
+    """Failures while the target is down, successes once it is back, and the run still ends on time."""
+    port = free_port()
+    target = start_target(kind, "--port", str(port))
+    log = tmp_path / "calls.jsonl"
+    run_time, deadline = 15, 2.0
+    proc = steady_run(kind, target.url, log, run_time, "--grpc-timeout", str(deadline))
+    try:
+        wait_for(lambda: sum(e["ok"] for e in read_log(log)) >= 10, 60, "calls to the live target")
+        target.process.send_signal(signal.SIGKILL)
+        target.process.wait(timeout=10)
+        killed = time.time()
+        wait_for(lambda: sum(not e["ok"] and e["t"] > killed for e in read_log(log)) >= 5, 30, "failures while down")
+        restarted = time.time()
+        start_target(kind, "--port", str(port))
+        wait_for(lambda: sum(e["ok"] and e["t"] > restarted for e in read_log(log)) >= 10, 30, "recovery after restart")
+        code = proc.wait(timeout=run_time + 60)  # the run ends at its --run-time: no user hangs
+    finally:
+        proc.stop()
+    assert code == 1, proc.output[-3000:]  # Locust's code for a run with failed requests
+    calls = read_log(log)
+    down = [e for e in calls if not e["ok"]]
+    assert all(killed <= e["t"] <= time.time() for e in down), "failures outside the outage"
+    assert all(DOWN_ERRORS[kind] in e["error"] for e in down), {e["error"] for e in down}
+    assert max(e["ms"] for e in calls) < deadline * 1000 + 1000, "a call outlived its deadline"
+    assert "Traceback" not in proc.output, proc.output[-3000:]
+
+
+@pytest.mark.parametrize("kind", ["grpc", "http"])
+def test_target_slower_than_the_deadline(kind: str, start_target: Callable[..., Target], tmp_path: Path) -> None:
+    """Every call fails at its deadline (not at the target's 3 s), and the run ends at its run time."""
+    target = start_target(kind)
+    log = tmp_path / "calls.jsonl"
+    run_time, deadline = 4, 0.5
+    env = {"FAULT_DELAY_MS": "3000", "FAULT_HTTP_TIMEOUT": str(deadline)}
+    proc = steady_run(kind, target.url, log, run_time, "--grpc-timeout", str(deadline), env=env)
+    started = time.monotonic()
+    try:
+        code = proc.wait(timeout=run_time + 60)
+    finally:
+        proc.stop()
+    took = time.monotonic() - started
+    assert code == 1, proc.output[-3000:]
+    calls = read_log(log)
+    assert len(calls) >= 8 and not any(e["ok"] for e in calls), calls[:5]
+    expected = {"grpc": "DEADLINE_EXCEEDED", "http": "timed out"}[kind]
+    assert all(expected in e["error"] for e in calls), {e["error"] for e in calls}
+    assert all(deadline * 1000 * 0.9 <= e["ms"] < deadline * 1000 + 1000 for e in calls), [e["ms"] for e in calls]
+    # Ends on time: the 3 s answers are not waited for (startup of a loaded machine allowed for).
+    assert took < run_time + 20, took
