@@ -12,6 +12,7 @@ Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselve
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import Any
 
 from locust import events
@@ -98,6 +99,7 @@ def _install_fleet(environment: Environment) -> None:
     version.install(environment)  # a worker of another loadkit version is refused
     leasing.install(environment)  # raises DataError/ConfigError on bad --loadkit-data, before any load
     events_ = environment.events
+    events_.heartbeat_sent.add_listener(partial(version.on_heartbeat, environment))
     events_.test_stop.add_listener(leasing.on_test_stop)
     events_.quitting.add_listener(leasing.on_quitting)
     monitor = health.install(environment)

@@ -6,11 +6,11 @@ init a worker sends :data:`~loadkit.messages.HELLO` with its version; the master
 (:func:`mismatch`, pure), and on a difference logs one line, forgets the worker and sends
 :data:`~loadkit.messages.REFUSED`, on which the worker logs the same line and exits 2.
 
-Until its hello matched, a new worker is *pending* (:data:`STATE_PENDING`), not ready:
-Locust counts a worker towards ``--expect-workers`` and gives it users as soon as it
-connected, which is before its hello arrives (the worker sends it from its ``init``, right
-after connecting). A matching hello makes it ready (so does its first heartbeat, 1 s later,
-which is Locust's: a worker without loadkit's plugin is not held back for ever).
+Until its hello matched, a new worker is *pending*: left out of ``runner.clients.ready``
+(and spawning/running), so Locust neither counts it towards ``--expect-workers`` nor gives it
+users — it would as soon as the worker connected, which is before the hello arrives (the
+worker sends it from its ``init``, right after connecting). A worker without loadkit's plugin
+sends no hello: its first heartbeat (1 s later, always after a hello) accepts it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import gevent
 from locust.env import Environment
-from locust.runners import STATE_INIT, MasterRunner, WorkerNode, WorkerNodes, WorkerRunner
+from locust.runners import STATE_MISSING, MasterRunner, WorkerNode, WorkerNodes, WorkerRunner
 
 import loadkit
 from loadkit import messages
@@ -29,28 +29,28 @@ from loadkit.messages import HELLO, REFUSED, Hello, Refusal
 
 log = logging.getLogger("loadkit.fleet")
 
-#: State of a connected worker whose hello has not arrived yet (not one of Locust's: not "ready").
-STATE_PENDING = "loadkit_pending"
-
 
 class PendingWorkerNodes(WorkerNodes):
-    """Locust's table of workers, where a worker that (re)connects is pending until :meth:`accept`."""
+    """Locust's table of workers, where one that connected counts only once :meth:`accept`-ed.
+
+    Node states stay Locust's (its ``check_stopped`` reads them); only the lists by state
+    that Locust uses to count and dispatch leave pending workers out.
+    """
 
     def __init__(self, nodes: WorkerNodes) -> None:
         super().__init__()
         self._worker_nodes = nodes._worker_nodes
-        self._accepted: set[str] = set()
+        self._accepted: set[str] = set(nodes._worker_nodes)
 
-    def __setitem__(self, k: str, v: WorkerNode) -> None:
-        if k not in self._accepted:
-            v.state = STATE_PENDING
-        super().__setitem__(k, v)
+    def get_by_state(self, state: str) -> list[WorkerNode]:
+        nodes = super().get_by_state(state)
+        return nodes if state == STATE_MISSING else [n for n in nodes if n.id in self._accepted]
+
+    def pending(self, node_id: str) -> bool:
+        return node_id in self._worker_nodes and node_id not in self._accepted
 
     def accept(self, node_id: str) -> None:
         self._accepted.add(node_id)
-        node = self.get(node_id)
-        if node is not None and node.state == STATE_PENDING:
-            node.state = STATE_INIT
 
 
 def mismatch(worker: str, worker_version: str, master_version: str) -> str | None:
@@ -82,8 +82,7 @@ def _on_hello(environment: Environment, hello: Hello, node_id: str) -> None:
     runner: Any = environment.runner
     reason = mismatch(node_id, hello.version, loadkit.__version__)
     if reason is None:
-        if isinstance(runner.clients, PendingWorkerNodes):
-            runner.clients.accept(node_id)
+        _accept(runner, node_id, f"runs loadkit {hello.version}")
         return
     log.error("loadkit: error: %s", reason)
     node = runner.clients.get(node_id)
@@ -93,6 +92,21 @@ def _on_hello(environment: Environment, hello: Hello, node_id: str) -> None:
             dispatcher.remove_worker(node)
         del runner.clients[node_id]
     messages.send(runner, REFUSED, Refusal(reason), client_id=node_id)
+
+
+def on_heartbeat(environment: Environment, client_id: str, **_kw: Any) -> None:
+    """Master, a worker's heartbeat: accept a worker that sent no hello (no loadkit plugin)."""
+    _accept(environment.runner, client_id, "sent no loadkit hello before its first heartbeat")
+
+
+def _accept(runner: Any, node_id: str, why: str) -> None:
+    clients = getattr(runner, "clients", None)
+    if not isinstance(clients, PendingWorkerNodes) or not clients.pending(node_id):
+        return
+    clients.accept(node_id)
+    # Locust's own "reported as ready. N workers connected" line did not count it yet.
+    connected = len(clients.ready) + len(clients.spawning) + len(clients.running)
+    log.info("%s %s: accepted. %d workers connected.", node_id, why, connected)
 
 
 def _on_refused(environment: Environment, refusal: Refusal, _node_id: str) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from locust.runners import WorkerNode, WorkerNodes
+from locust.runners import STATE_INIT, STATE_MISSING, WorkerNode, WorkerNodes
 
-from loadkit.fleet.version import STATE_PENDING, PendingWorkerNodes, mismatch
+from loadkit.fleet.version import PendingWorkerNodes, mismatch
 from loadkit.messages import HELLO, REFUSED, Direction, Hello, MessageError, Refusal
 
 
@@ -29,13 +29,20 @@ def test_messages_round_trip_and_directions() -> None:
         HELLO.decode({"version": "1", "extra": 1})
 
 
-def test_a_new_worker_is_pending_until_accepted_and_stays_accepted_on_reconnect() -> None:
+def test_a_new_worker_is_left_out_until_accepted_and_stays_accepted_on_reconnect() -> None:
     nodes = PendingWorkerNodes(WorkerNodes())
     nodes["w1"] = WorkerNode("w1")
-    assert nodes["w1"].state == STATE_PENDING and nodes.ready == []
+    assert nodes.pending("w1") and nodes.ready == [] and nodes["w1"].state == STATE_INIT
     nodes.accept("w1")
-    assert [n.id for n in nodes.ready] == ["w1"]
+    assert not nodes.pending("w1") and [n.id for n in nodes.ready] == ["w1"]
     nodes["w1"] = WorkerNode("w1")  # Locust replaces the node when the worker reconnects
     assert [n.id for n in nodes.ready] == ["w1"]
-    nodes.accept("gone")  # a worker that left before its hello was handled
-    assert len(nodes) == 1
+    nodes["w2"] = WorkerNode("w2")
+    nodes["w2"].state = STATE_MISSING
+    assert [n.id for n in nodes.missing] == ["w2"]  # Locust's missing-worker handling sees every node
+
+
+def test_workers_already_connected_are_accepted() -> None:
+    before = WorkerNodes()
+    before["w1"] = WorkerNode("w1")
+    assert [n.id for n in PendingWorkerNodes(before).ready] == ["w1"]
