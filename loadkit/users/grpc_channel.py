@@ -66,9 +66,23 @@ def credentials(spec: ChannelSpec) -> grpc.ChannelCredentials:
     )
 
 
+#: Reconnect backoff for load tests: gRPC's defaults (1 s, growing 1.6x per try up to 120 s) leave a
+#: user failing for seconds to minutes after a restarted target is back; these retry a down
+#: target at most every second. ``GrpcUser.channel_options`` overrides any of them.
+DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+)
+
+
+def channel_options(spec: ChannelSpec) -> list[tuple[str, Any]]:
+    """:data:`DEFAULT_OPTIONS` merged with the spec's options (the spec's value wins per name)."""
+    return list({**dict(DEFAULT_OPTIONS), **dict(spec.options)}.items())
+
+
 def open_channel(spec: ChannelSpec) -> grpc.Channel:
     """A new channel for ``spec`` (connects lazily, at the first call)."""
-    options: Sequence[tuple[str, Any]] = spec.options
+    options: Sequence[tuple[str, Any]] = channel_options(spec)
     if spec.secure:
         return grpc.secure_channel(spec.target, credentials(spec), options=options)
     return grpc.insecure_channel(spec.target, options=options)

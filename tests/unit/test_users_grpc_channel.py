@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from loadkit import ConfigError
-from loadkit.users.grpc_channel import ChannelSpec, SharedChannels, credentials, parse_host
+from loadkit.users.grpc_channel import ChannelSpec, SharedChannels, channel_options, credentials, parse_host
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,19 @@ def test_shared_channels_are_reference_counted() -> None:
     assert len(pool) == 1
     pool.release(ChannelSpec("127.0.0.1:9", options=(("grpc.max_send_message_length", 10),)))
     assert len(pool) == 0
+
+
+def test_reconnect_backoff_defaults_suit_load_tests() -> None:
+    """A restarted target is retried within ~1 s, not after gRPC's default backoff of up to 120 s."""
+    options = dict(channel_options(ChannelSpec("x:1")))
+    assert options["grpc.initial_reconnect_backoff_ms"] == 200
+    assert options["grpc.max_reconnect_backoff_ms"] == 1000
+
+
+def test_user_channel_options_override_the_defaults() -> None:
+    spec = ChannelSpec("x:1", options=(("grpc.max_reconnect_backoff_ms", 30000), ("grpc.lb_policy_name", "pick_first")))
+    options = channel_options(spec)
+    assert dict(options)["grpc.max_reconnect_backoff_ms"] == 30000
+    assert dict(options)["grpc.initial_reconnect_backoff_ms"] == 200
+    assert ("grpc.lb_policy_name", "pick_first") in options
+    assert len(options) == len(dict(options)), "each option once"
