@@ -118,8 +118,19 @@ def _service_specs(pool: descriptor_pool.DescriptorPool, service: str, where: st
             f"service {service!r} not found in {where}: set service to the full name, e.g. 'demo.v1.Demo'"
         ) from exc
     except Exception as exc:  # grpc.RpcError from reflection: the server is down or has no reflection
-        raise ProtoError(f"cannot look up service {service!r} via {where}: {exc}") from exc
+        raise ProtoError(
+            f"cannot look up service {service!r} via {where} ({_one_line(exc)}): check that the host is a "
+            "gRPC server with reflection on, or give the GrpcUser proto= or stub_class="
+        ) from exc
     return specs_from_descriptor(descriptor, _message_class)
+
+
+def _one_line(exc: Exception) -> str:
+    """``UNAVAILABLE: details`` of a grpc.RpcError (its str() spans lines), else str(exc)."""
+    code, details = getattr(exc, "code", None), getattr(exc, "details", None)
+    if callable(code) and callable(details):
+        return f"{code().name}: {details()}"
+    return str(exc)
 
 
 def _message_class(descriptor: Descriptor) -> type[Message]:

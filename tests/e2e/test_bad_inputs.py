@@ -319,6 +319,16 @@ ROWS = [
         target="grpc",
     ),
     Row(
+        "reflection-host-is-not-grpc",
+        lambda ctx: [ctx.run(locust("reflection_method.py", "-H", f"grpc://{ctx.http.address}"))],
+        (2,),
+        (
+            r"^loadkit: error: cannot look up service 'demo\.v1\.Demo' via the server's reflection "
+            r"\(UNAVAILABLE: .*\): check that the host is a gRPC server with reflection on",
+        ),
+        target="http",
+    ),
+    Row(
         "data-file-missing",
         with_host("rest_user.py", "http", "--loadkit-data", "no/such/users.csv"),
         (2,),
