@@ -79,7 +79,13 @@ def test_master_signal_stops_every_worker_within_5s(sig: signal.Signals, procs: 
 
 
 def test_worker_started_before_the_master_joins_when_it_comes_up(procs: Procs) -> None:
-    """Locust workers resend ``client_ready`` every 5 s (60 times) until a master answers."""
+    """A worker keeps knocking until the master is up, so start order does not matter.
+
+    Locust's ``WorkerRunner.connect_to_master`` sends ``client_ready`` and waits
+    ``CONNECT_TIMEOUT`` (5 s) for the master's ack, retrying ``CONNECT_RETRY_COUNT`` (60) times
+    (~5 min, then ConnectionError); its zmq socket reconnects to the not-yet-bound port itself,
+    and each retry logs "Failed to connect to master" (DEBUG for the first 30 s).
+    """
     port = free_port()
     worker = procs.worker(PROBE, port, loglevel="DEBUG")
     # Proof the master really was not there yet: the worker's first retry, 5 s in.
