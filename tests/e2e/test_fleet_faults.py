@@ -112,8 +112,8 @@ def steady_run(kind: str, host: str, log: Path, seconds: int, *extra: str, env: 
     return Proc(f"locust-{kind}", args, env={"FAULT_LOG": str(log), **(env or {})})
 
 
-#: What a call to a killed target fails with, per kind.
-DOWN_ERRORS = {"grpc": "UNAVAILABLE", "http": "Connection refused"}
+#: What a call to a killed target fails with, per kind (HTTP: refused, or reset when in flight).
+DOWN_ERRORS = {"grpc": ("UNAVAILABLE",), "http": ("Connection refused", "Connection reset", "RemoteDisconnected")}
 
 
 @pytest.mark.parametrize("kind", ["grpc", "http"])
@@ -126,9 +126,9 @@ def test_target_killed_and_restarted_mid_test(kind: str, start_target: Callable[
     proc = steady_run(kind, target.url, log, run_time, "--grpc-timeout", str(deadline))
     try:
         wait_for(lambda: sum(e["ok"] for e in read_log(log)) >= 10, 60, "calls to the live target")
+        killed = time.time()  # before the signal: a call failing at once is inside the outage
         target.process.send_signal(signal.SIGKILL)
         target.process.wait(timeout=10)
-        killed = time.time()
         # Down for ~3 s (long enough for gRPC's reconnect backoff to matter): until a failure 3 s on is logged.
         wait_for(lambda: any(not e["ok"] and e["t"] > killed + 3 for e in read_log(log)), 30, "failures while down")
         restarted = time.time()
@@ -142,7 +142,7 @@ def test_target_killed_and_restarted_mid_test(kind: str, start_target: Callable[
     calls = read_log(log)
     down = [e for e in calls if not e["ok"]]
     assert all(killed <= e["t"] <= time.time() for e in down), "failures outside the outage"
-    assert all(DOWN_ERRORS[kind] in e["error"] for e in down), {e["error"] for e in down}
+    assert all(any(text in e["error"] for text in DOWN_ERRORS[kind]) for e in down), {e["error"] for e in down}
     assert max(e["ms"] for e in calls) < deadline * 1000 + 1000, "a call outlived its deadline"
     assert "Traceback" not in proc.output, proc.output[-3000:]
     first_ok = min(e["t"] for e in calls if e["ok"] and e["t"] > restarted)
@@ -168,6 +168,7 @@ def test_target_slower_than_the_deadline(kind: str, start_target: Callable[..., 
     assert len(calls) >= 8 and not any(e["ok"] for e in calls), calls[:5]
     expected = {"grpc": "DEADLINE_EXCEEDED", "http": "timed out"}[kind]
     assert all(expected in e["error"] for e in calls), {e["error"] for e in calls}
-    assert all(deadline * 1000 * 0.9 <= e["ms"] < deadline * 1000 + 1000 for e in calls), [e["ms"] for e in calls]
+    # Cut at the deadline, well before the target's 3 s answer (slack for a loaded machine).
+    assert all(deadline * 1000 * 0.9 <= e["ms"] < 2500 for e in calls), [e["ms"] for e in calls]
     # Ends on time: the 3 s answers are not waited for (startup of a loaded machine allowed for).
     assert took < run_time + 20, took
