@@ -66,6 +66,7 @@ def test_master_signal_stops_every_worker_within_5s(sig: signal.Signals, procs: 
     for worker in workers:
         worker.wait(timeout=30)
         exits.append(time.monotonic() - signalled)
+    print(f"\n{sig.name}: workers exited {', '.join(f'{s:.2f}' for s in exits)} s after the signal")
     assert max(exits) <= WORKER_EXIT_BOUND, (exits, [w.output[-1500:] for w in workers])
     assert all(w.popen.returncode == 0 for w in workers), [w.output[-1500:] for w in workers]
 
