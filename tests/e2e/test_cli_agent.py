@@ -5,21 +5,11 @@ from __future__ import annotations
 import signal
 import socket
 import sys
-from collections.abc import Iterator
 
 import pytest
 from fleet_procs import Procs, get_json, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def procs() -> Iterator[Procs]:
-    procs = Procs()
-    try:
-        yield procs
-    finally:
-        procs.close()
 
 
 def test_agent_serves_samples_and_stops_on_sigterm(procs: Procs) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,6 @@ pytestmark = pytest.mark.e2e
 
 LOCUSTFILE = "locustfiles/data_driven.py"
 LOCUST_HEADLESS = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "-u", "1", "-t", "5s"]
-
-
-@pytest.fixture
-def procs() -> Iterator[Procs]:
-    procs = Procs()
-    try:
-        yield procs
-    finally:
-        procs.close()
 
 
 def run_fleet(

@@ -11,7 +11,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +27,6 @@ STEADY = str(Path(__file__).parent / "fault_files" / "steady.py")
 DATA = ("--loadkit-data", "faker:200:1", "--loadkit-data-mode", "cyclic")
 #: The issue's bound: every worker gone within 5 s of the master's signal.
 WORKER_EXIT_BOUND = 5.0
-
-
-@pytest.fixture
-def procs() -> Iterator[Procs]:
-    procs = Procs()
-    try:
-        yield procs
-    finally:
-        procs.close()
 
 
 def fleet_processes(marker: str) -> list[psutil.Process]:
