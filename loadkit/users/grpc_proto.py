@@ -27,6 +27,9 @@ from google.protobuf.message import Message
 from loadkit.exceptions import ProtoError
 from loadkit.users.grpc_methods import MethodSpec, specs_from_descriptor
 
+#: Deadline (s) of the first reflection request: the descriptor database's own stream has none,
+#: so a host that accepts TCP but never answers would hang every user for ever.
+REFLECTION_CONNECT_TIMEOUT = 10.0
 _PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.MULTILINE)
 _cache: dict[tuple[Path, tuple[Path, ...], str], dict[str, MethodSpec]] = {}
 
@@ -102,10 +105,24 @@ def _compile(source: ProtoSource) -> descriptor_pb2.FileDescriptorSet:
         return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
 
 
-def reflection_service(channel: Any, service: str) -> dict[str, MethodSpec]:
+def reflection_service(
+    channel: Any, service: str, connect_timeout: float = REFLECTION_CONNECT_TIMEOUT
+) -> dict[str, MethodSpec]:
     """Methods of ``service`` as the server describes them through gRPC server reflection."""
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
     from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
+    # The descriptor database's stream has no deadline: ask once with one, so a host that
+    # never answers fails here (DEADLINE_EXCEEDED) instead of hanging the user for ever.
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    call = stub.ServerReflectionInfo(iter([request]), timeout=connect_timeout)
+    try:
+        next(call)
+    except Exception as exc:  # grpc.RpcError: down, not gRPC, no reflection, or no answer in time
+        raise _lookup_failed(service, "the server's reflection", exc) from exc
+    finally:
+        call.cancel()
     pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
     return _service_specs(pool, service, "the server's reflection")
 
@@ -118,11 +135,15 @@ def _service_specs(pool: descriptor_pool.DescriptorPool, service: str, where: st
             f"service {service!r} not found in {where}: set service to the full name, e.g. 'demo.v1.Demo'"
         ) from exc
     except Exception as exc:  # grpc.RpcError from reflection: the server is down or has no reflection
-        raise ProtoError(
-            f"cannot look up service {service!r} via {where} ({_one_line(exc)}): check that the host is a "
-            "gRPC server with reflection on, or give the GrpcUser proto= or stub_class="
-        ) from exc
+        raise _lookup_failed(service, where, exc) from exc
     return specs_from_descriptor(descriptor, _message_class)
+
+
+def _lookup_failed(service: str, where: str, exc: Exception) -> ProtoError:
+    return ProtoError(
+        f"cannot look up service {service!r} via {where} ({_one_line(exc)}): check that the host is a "
+        "gRPC server with reflection on, or give the GrpcUser proto= or stub_class="
+    )
 
 
 def _one_line(exc: Exception) -> str:

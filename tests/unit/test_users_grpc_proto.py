@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
+import grpc
 import pytest
 
 from loadkit import ProtoError
 from loadkit.gen.demo.v1 import demo_pb2, types_pb2
 from loadkit.protos import PROTO_ROOT
-from loadkit.users.grpc_proto import load_proto_service, resolve_proto
+from loadkit.users.grpc_proto import load_proto_service, reflection_service, resolve_proto
 
 DEMO = PROTO_ROOT / "demo" / "v1" / "demo.proto"
 
@@ -65,3 +67,16 @@ def test_runtime_classes_live_beside_the_generated_ones() -> None:
     item = specs["ListItems"].response_deserializer(types_pb2.Item(id="7").SerializeToString())  # type: ignore[misc]
     assert item.id == "7" and not isinstance(item, types_pb2.Item)
     assert types_pb2.Item(id="7").id == "7"  # the generated code still works
+
+
+@pytest.mark.timeout(60)  # without the deadline the lookup hangs for ever
+def test_reflection_of_a_host_that_never_answers_fails_at_its_deadline() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)  # the kernel completes TCP connects; nothing ever answers HTTP/2
+        expected = r"'demo\.v1\.Demo' via the server's reflection \(DEADLINE_EXCEEDED"
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{sock.getsockname()[1]}") as channel,
+            pytest.raises(ProtoError, match=expected),
+        ):
+            reflection_service(channel, "demo.v1.Demo", connect_timeout=0.5)
