@@ -35,6 +35,8 @@ def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
 def _on_init(environment: Environment, **_kw: Any) -> None:
     try:
         install(environment)
+        if getattr(environment.parsed_options, "master", False):  # its give-up line names the fix
+            locust_errors.install_expect_workers_hint(environment.runner, environment.parsed_options)
         _preflight(environment)
     except LoadkitError as exc:
         # The one place outside loadkit.cli that exits: inside a `locust` process nothing
@@ -53,8 +55,6 @@ def _preflight(environment: Environment) -> None:
     options = environment.parsed_options
     if isinstance(environment.runner, WorkerRunner) or options is None:
         return
-    if getattr(options, "master", False):
-        locust_errors.install_expect_workers_hint(environment.runner, options)
     if getattr(options, "headless", False) or getattr(options, "autostart", False):
         network = bool(getattr(options, "loadkit_preflight", True))
         preflight.run(environment.user_classes, environment.host, network)

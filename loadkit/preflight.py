@@ -152,11 +152,10 @@ def _uses_reflection(cls: Any) -> bool:
 
 def _grpc_methods(cls: Any, override_host: str | None) -> None:
     """Load a GrpcUser's methods as its users will (compile the .proto, or ask reflection)."""
-    from loadkit.users.grpc_channel import ChannelSpec, open_channel, parse_host
+    from loadkit.users.grpc_channel import open_channel
 
-    target, secure = parse_host(override_host or cls.host)
-    source = cls._spec_source(target)
-    spec = ChannelSpec(target, secure, cls.root_certificates, cls.client_cert, cls.client_key)
+    spec = cls._channel_spec(override_host or cls.host)
+    source = cls._spec_source(spec.target)
     channel = open_channel(spec)
     try:
         source(channel)

@@ -4,7 +4,7 @@ Leasing messages, HDR deltas and report sections change between versions; a work
 another version would feed the master payloads it drops or misreads, silently. So at
 init a worker sends :data:`~loadkit.messages.HELLO` with its version; the master compares
 (:func:`mismatch`, pure), and on a difference logs one line, forgets the worker and sends
-:data:`~loadkit.messages.REFUSED`, on which the worker logs the same line and exits 2.
+:data:`~loadkit.messages.REFUSED`, on which the worker logs the same line and exits 2 (:func:`loadkit._stop.stop_run`).
 
 Until its hello matched, a new worker is *pending*: left out of ``runner.clients.ready``
 (and spawning/running), so Locust neither counts it towards ``--expect-workers`` nor gives it
@@ -18,13 +18,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import gevent
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerNode, WorkerNodes, WorkerRunner
 
 import loadkit
 from loadkit import messages
-from loadkit.cli import EXIT_USAGE
+from loadkit._stop import stop_run
+from loadkit.exceptions import ConfigError
 from loadkit.messages import HELLO, REFUSED, Hello, Refusal
 
 log = logging.getLogger("loadkit.fleet")
@@ -110,8 +110,4 @@ def _accept(runner: Any, node_id: str, why: str) -> None:
 
 
 def _on_refused(environment: Environment, refusal: Refusal, _node_id: str) -> None:
-    log.error("loadkit: error: %s", refusal.reason)
-    environment.process_exit_code = EXIT_USAGE
-    runner = environment.runner
-    if runner is not None:
-        gevent.spawn(runner.quit)  # not from this greenlet: quit kills the runner's greenlets, this one too
+    stop_run(environment, ConfigError(refusal.reason))

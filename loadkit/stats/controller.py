@@ -13,8 +13,10 @@ One :class:`StatsController` per Locust ``Environment`` (see :func:`controller_f
 Final numbers: when a headless master quits, Locust sends ``quit`` to the workers and
 waits a fixed 0.5 s for their last reports. At ``test_stop`` in that path (workers still
 have users) this part sends the ``quit`` itself and waits — polling, with a deadline —
-until every worker has said goodbye, which it does right after its final report. So the
-reports (and Locust's own ``--json-file``) hold every request.
+until every worker has said goodbye, which it does right after its final report. On
+SIGTERM/SIGINT Locust fires ``quitting`` before it collects anything, so ``quitting`` drains
+the workers the same way before writing. So the reports (and Locust's own ``--json-file``)
+hold every request.
 """
 
 from __future__ import annotations
@@ -146,9 +148,7 @@ class StatsController:
         if runner is not None and runner.state not in (STATE_STOPPED, STATE_INIT, STATE_STOPPING):
             runner.stop()  # e.g. Ctrl-C in web UI mode: stop users (and drain) first
         if isinstance(runner, MasterRunner):
-            # On SIGTERM/SIGINT Locust fires quitting *before* its runner.quit() collects the
-            # workers' final stats: collect them now, or the report misses the last seconds.
-            _drain_workers(runner)
+            _drain_workers(runner)  # a signal: quitting comes before runner.quit() (module docstring)
         results = self.finish()
         if results and not all_passed(results):
             environment.process_exit_code = EXIT_THRESHOLDS

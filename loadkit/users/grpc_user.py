@@ -16,8 +16,8 @@ from gevent.pool import Group
 from locust import User
 from locust.env import Environment
 
+from loadkit._stop import stop_run
 from loadkit.exceptions import ConfigError
-from loadkit.users._stop import stop_run
 from loadkit.users.grpc_channel import ChannelSpec, parse_host
 from loadkit.users.grpc_client import GrpcClient, GrpcStub, SpecSource
 from loadkit.users.grpc_methods import MethodSpec, specs_from_stub
@@ -77,18 +77,15 @@ class GrpcUser(User):
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        target, secure = parse_host(self.host)
+        spec = self._channel_spec(self.host)
         options = environment.parsed_options
         timeout = self.timeout if self.timeout is not None else getattr(options, "grpc_timeout", None)
         shared = (
             self.shared_channel if self.shared_channel is not None else getattr(options, "grpc_shared_channel", False)
         )
-        spec = ChannelSpec(
-            target, secure, self.root_certificates, self.client_cert, self.client_key, tuple(self.channel_options)
-        )
         self.client = GrpcClient(
             spec,
-            self._spec_source(target),
+            self._spec_source(spec.target),
             environment.events.request.fire,
             service_name=self.service or "",
             timeout=DEFAULT_TIMEOUT if timeout is None else (timeout or None),
@@ -102,6 +99,14 @@ class GrpcUser(User):
         greenlet = super().start(group)
         greenlet.link(lambda _g: self.client.close())
         return greenlet
+
+    @classmethod
+    def _channel_spec(cls, host: str | None) -> ChannelSpec:
+        """The channel this class's users open to ``host`` (the preflight opens the same one)."""
+        target, secure = parse_host(host)
+        return ChannelSpec(
+            target, secure, cls.root_certificates, cls.client_cert, cls.client_key, tuple(cls.channel_options)
+        )
 
     @classmethod
     def _spec_source(cls, target: str) -> SpecSource:
