@@ -19,7 +19,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import psutil
 import pytest
 from _targets import READY, Target
+from fleet_procs import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -35,12 +35,6 @@ CMD_TIMEOUT = 60.0
 LOCUST = [sys.executable, "-m", "locust", "--headless", "-u", "1", "-r", "1", "-t", "5", "--loglevel", "INFO"]
 LOADKIT = [sys.executable, "-m", "loadkit.cli"]
 OTHER_VERSION = "0.0.0+other"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def listening(port: int) -> bool:
@@ -59,14 +53,6 @@ def session_alive(sid: int) -> list[int]:
         except (ProcessLookupError, PermissionError):
             continue
     return alive
-
-
-def wait_until(check: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass
@@ -453,10 +439,10 @@ def test_bad_input(row: Row, ctx: Ctx) -> None:
         assert len(matching) == 1, f"expected one line matching {line!r}\n{shown}"
         if not row.traceback_ok:
             assert "Traceback" not in run.output, shown
-        wait_until(lambda run=run: not session_alive(run.sid), 10, f"every process of {run.args} to exit")
+        wait_for(lambda run=run: not session_alive(run.sid), 10, f"every process of {run.args} to exit")
     for pattern in row.also:
         assert re.search(pattern, runs[0].output), f"expected {pattern!r}\n{runs[0].output}"
     for port in ctx.ports:
-        wait_until(lambda port=port: not listening(port), 10, f"port {port} to be free")
+        wait_for(lambda port=port: not listening(port), 10, f"port {port} to be free")
     if target is not None:
         assert load(target) == before, "load reached the target"

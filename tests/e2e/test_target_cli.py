@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import httpx
 import psutil
 import pytest
 from _targets import READY, ROOT, Target
+from fleet_procs import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -43,14 +43,6 @@ def alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def ready_port(stderr: str) -> int:
@@ -240,7 +232,7 @@ def test_daemon_on_a_port_in_use_reports_the_error_and_releases_the_pidfile(
     result = loadkit("target", "http", "--daemon", "--pidfile", str(pidfile), "--port", str(busy.port))
     assert result.returncode == 1
     assert f"port {busy.port}" in result.stderr
-    wait_until(lambda: loadkit("target", "status", "--pidfile", str(pidfile)).returncode == 3, 30, "daemon exit")
+    wait_for(lambda: loadkit("target", "status", "--pidfile", str(pidfile)).returncode == 3, 30, "daemon exit")
 
 
 # --- foreground ----------------------------------------------------------------------
@@ -278,7 +270,7 @@ def test_reload_restarts_the_target_when_a_watched_file_changes(
     source.write_text("VALUE = 1\n")
     target = start_target(kind, "--reload", env={"LOADKIT_RELOAD_DIR": str(watched)})
     parent = psutil.Process(target.pid)
-    wait_until(lambda: len(parent.children()) == 1, 30, "the reloader's child")
+    wait_for(lambda: len(parent.children()) == 1, 30, "the reloader's child")
     first_child = parent.children()[0].pid
 
     source.write_text("VALUE = 2\n")
