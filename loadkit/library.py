@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from loadkit import config
-from loadkit.cli import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS
-from loadkit.exceptions import ConfigError, LoadkitError
+from loadkit.exceptions import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS, ConfigError, LoadkitError
 from loadkit.stats.snapshot import EntryStats, RunSnapshot
 from loadkit.stats.thresholds import ThresholdResult, all_passed
 
