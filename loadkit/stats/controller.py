@@ -8,7 +8,8 @@ One :class:`StatsController` per Locust ``Environment`` (see :func:`controller_f
   merges them in ``worker_report`` (a malformed payload is logged and dropped);
 - the master (or local runner) checks thresholds periodically with
   ``--abort-on-threshold`` and once more at ``quitting``, writes the reports, prints the
-  table and sets ``environment.process_exit_code`` to 99 when a threshold failed.
+  table and records exit code 99 when a threshold failed (:func:`loadkit._stop.set_exit_code`);
+  ``--abort-on-threshold`` ends the run through :func:`loadkit._stop.end_run`.
 
 Final numbers: when a headless master quits, Locust sends ``quit`` to the workers and
 waits a fixed 0.5 s for their last reports. At ``test_stop`` in that path (workers still
@@ -34,7 +35,9 @@ from locust.rpc import Message
 from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from loadkit import __version__, config
-from loadkit.cli import EXIT_THRESHOLDS
+from loadkit._stop import end_run, set_exit_code
+from loadkit.exceptions import EXIT_THRESHOLDS
+from loadkit.run import run_context
 from loadkit.stats import reports
 from loadkit.stats.hdr import HdrRecorder
 from loadkit.stats.snapshot import RunSnapshot, take_snapshot
@@ -51,18 +54,16 @@ log = logging.getLogger("loadkit.stats")
 
 #: Key of loadkit's HDR deltas inside Locust's worker ``stats`` report.
 REPORT_KEY = "loadkit_hdr"
-_ATTR = "_loadkit_stats"
 _CHECK_INTERVAL = 1.0
 _DRAIN_TIMEOUT = 30.0
 
 
 def controller_for(environment: Environment) -> StatsController:
-    """The environment's controller, created on first use."""
-    controller = getattr(environment, _ATTR, None)
-    if controller is None:
-        controller = StatsController(environment)
-        setattr(environment, _ATTR, controller)
-    return controller
+    """The environment's controller (``run_context(environment).stats``), created on first use."""
+    context = run_context(environment)
+    if context.stats is None:
+        context.stats = StatsController(environment)
+    return context.stats
 
 
 class StatsController:
@@ -151,7 +152,7 @@ class StatsController:
             _drain_workers(runner)  # a signal: quitting comes before runner.quit() (module docstring)
         results = self.finish()
         if results and not all_passed(results):
-            environment.process_exit_code = EXIT_THRESHOLDS
+            set_exit_code(environment, EXIT_THRESHOLDS)  # the verdict; the run is ending already
 
     def finish(self) -> list[ThresholdResult]:
         """Take the final snapshot, evaluate thresholds, write reports, print the table."""
@@ -212,20 +213,14 @@ class StatsController:
                 self.abort_reason = "; ".join(
                     f"{r.threshold.expression} (actual {r.describe_actual()})" for r in failed
                 )
-                log.error("loadkit: threshold failed, aborting the test: %s", self.abort_reason)
                 self._checker = None
-                gevent.spawn(self._abort)
+                end_run(
+                    self.environment,
+                    EXIT_THRESHOLDS,
+                    f"loadkit: threshold failed, aborting the test: {self.abort_reason}",
+                )
                 return
             gevent.sleep(_CHECK_INTERVAL)
-
-    def _abort(self) -> None:
-        runner = self.environment.runner
-        if runner is None:
-            return
-        if self.environment.web_ui is None:
-            runner.quit()  # headless: ends the runner's greenlets, so locust shuts down
-        else:
-            runner.stop()
 
     def _write_reports(self, snapshot: RunSnapshot, results: list[ThresholdResult]) -> None:
         junit, json_path = self._option("report_junit"), self._option("report_json")
