@@ -17,6 +17,7 @@ from typing import Any
 
 from locust.env import Environment
 
+from loadkit import _locust
 from loadkit.run import run_context
 
 FLEET_KEY = "loadkit-fleet"
@@ -61,11 +62,10 @@ def worker_rows(environment: Environment) -> list[dict[str, Any]]:
     pool = leasing.pool.summary()["workers"] if leasing is not None and leasing.pool is not None else {}
     rows = []
     store = health.store if health is not None else None
-    clients = getattr(environment.runner, "clients", None)  # a master's connected workers
     for node, sample in (store.latest if store else {}).items():
         lease = pool.get(node, {})
         status = "ok"
-        if clients is not None and node not in clients:
+        if _locust.has_worker(environment.runner, node) is False:  # a master that no longer has it
             status = "gone"
         elif store and node in store.saturated:
             status = "saturated: " + store.saturated[node]

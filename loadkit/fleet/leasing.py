@@ -19,9 +19,9 @@ from typing import Any
 
 import gevent
 from locust.env import Environment
-from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
-from loadkit import messages
+from loadkit import _locust, messages
 from loadkit._stop import end_run
 from loadkit.exceptions import EXIT_OK
 from loadkit.fleet.client import DataClient
@@ -160,8 +160,7 @@ def reap(runner: MasterRunner, state: Leasing) -> int:
         return 0
     total = 0
     for worker in state.pool.holders():
-        node = runner.clients.get(worker)
-        if node is None or node.state == STATE_MISSING:
+        if _locust.worker_gone(runner, worker):
             count = state.pool.release(worker)
             if count:
                 state.reaped.append((worker, time.monotonic(), count))

@@ -24,17 +24,15 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import gevent
 from locust.env import Environment
-from locust.rpc import Message
-from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
-from loadkit import __version__, config
+from loadkit import __version__, _locust, config
 from loadkit._stop import end_run, set_exit_code
 from loadkit.exceptions import EXIT_THRESHOLDS
 from loadkit.run import run_context
@@ -197,7 +195,7 @@ class StatsController:
             "runner": type(runner).__name__ if runner is not None else None,
             "workers": len(self._workers_seen),  # that reported; at the end they have quit
             # Users when the test stopped (Locust keeps that count), else the current ones.
-            "user_count": _users(runner),
+            "user_count": _locust.users_at_stop(runner),
             "aborted": self.abort_reason is not None,
             "abort_reason": self.abort_reason,
         }
@@ -235,23 +233,6 @@ class StatsController:
 
 
 def _drain_workers(runner: MasterRunner) -> None:
-    """Ask every worker to quit and wait until each has sent its final report and gone."""
-    if gevent.getcurrent() in runner.greenlet:
-        return  # called from the runner's own listener: it could not receive the replies
-    # A missing worker (no heartbeat) will send nothing: waiting for it would only delay the end.
-    ids = {client.id for client in runner.clients.all if client.state != STATE_MISSING}
-    for client_id in ids:
-        runner.server.send_to_client(Message("quit", None, client_id))
-    deadline = time.monotonic() + _DRAIN_TIMEOUT + float(runner.environment.stop_timeout or 0)
-    while ids & {client.id for client in runner.clients.all if client.state != STATE_MISSING}:
-        if time.monotonic() > deadline:
-            log.warning("loadkit: some workers sent no final report; the numbers may miss their last seconds")
-            return
-        gevent.sleep(0.05)
-
-
-def _users(runner: Any) -> int:
-    if runner is None:
-        return 0
-    at_stop = sum(getattr(runner, "final_user_classes_count", {}).values())
-    return int(at_stop or runner.user_count)
+    """Ask every worker to quit and wait for its final report (:func:`loadkit._locust.drain_workers`)."""
+    if not _locust.drain_workers(runner, _DRAIN_TIMEOUT + float(runner.environment.stop_timeout or 0)):
+        log.warning("loadkit: some workers sent no final report; the numbers may miss their last seconds")
