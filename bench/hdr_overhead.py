@@ -7,8 +7,8 @@ shared machine the rounds are noisy, so it also measures the listener's own CPU 
 request event (fired in a tight loop, with and without it) and prints it as a share of
 the runner time per request: the noise-free estimate of the drop.
 
-    .venv/bin/python bench/hdr_overhead.py                 # FastHttpUser vs the bundled HTTP target
-    .venv/bin/python bench/hdr_overhead.py --mode events   # worst case: users only fire events
+    .venv/bin/python -m bench.hdr_overhead                 # FastHttpUser vs the bundled HTTP target
+    .venv/bin/python -m bench.hdr_overhead --mode events   # worst case: users only fire events
 
 ``--mode http`` starts ``loadkit target http`` on 127.0.0.1 (a free port) and stops it at
 the end. ``--mode events`` has no I/O at all, so recording is the largest possible share

@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from _targets import READY, ROOT, Target
-from fleet_procs import wait_for
+
+from tests.support.procs import wait_for
+from tests.support.targets import READY, ROOT, Target
 
 pytestmark = pytest.mark.e2e
 
