@@ -228,15 +228,29 @@ class StatsController:
             runner.stop()
 
     def _write_reports(self, snapshot: RunSnapshot, results: list[ThresholdResult]) -> None:
-        junit, json_path = self._option("report_junit"), self._option("report_json")
-        if junit:
-            self.report_paths["junit"] = str(reports.write_report(junit, reports.to_junit(snapshot, results)))
-        if json_path:
+        """Write each report asked for; one that cannot be written is one error line, not a new verdict."""
+
+        def json_text() -> str:
             extra = {name: section() for name, section in self.report_sections.items()}
-            document = reports.to_json_dict(snapshot, results, extra)
-            self.report_paths["json"] = str(reports.write_report(json_path, reports.dumps_json(document)))
-        for kind, path in self.report_paths.items():
-            log.info("loadkit: %s report written to %s", kind, path)
+            return reports.dumps_json(reports.to_json_dict(snapshot, results, extra))
+
+        documents = [
+            ("junit", "--report-junit", lambda: reports.to_junit(snapshot, results)),
+            ("json", "--report-json", json_text),
+        ]
+        for kind, flag, render in documents:
+            path = self._option(flag.lstrip("-").replace("-", "_"))
+            if not path:
+                continue
+            try:
+                self.report_paths[kind] = str(reports.write_report(path, render()))
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                log.error(
+                    "loadkit: error: could not write %s %s (%s): free space or give another path", flag, path, reason
+                )
+                continue
+            log.info("loadkit: %s report written to %s", kind, self.report_paths[kind])
 
 
 def _drain_workers(runner: MasterRunner) -> None:
