@@ -155,24 +155,30 @@ def health_charts(workers: Mapping[str, Sequence[Mapping[str, float]]]) -> list[
 
 
 def _saturation_bands(workers: Mapping[str, Sequence[Mapping[str, float]]]) -> list[list[Any]]:
-    """``[start, end, "worker: why"]`` per run of saturated samples (each covers the interval before it)."""
-    from loadkit.fleet.health import saturation
+    """``[start, end, "worker: why"]`` per stretch where a worker counted as saturated.
+
+    The master's rule (:class:`~loadkit.fleet.health.HealthStore`): the first sample never
+    counts, then :data:`~loadkit.fleet.health.CONSECUTIVE` saturated samples in a row; a
+    stretch starts with the interval before the first of them (a sample covers the time
+    since the one before) and ends at the last.
+    """
+    from loadkit.fleet.health import CONSECUTIVE, WARMUP_SAMPLES, saturation
 
     bands: list[list[Any]] = []
     for name in sorted(workers):
-        previous: float | None = None
-        for sample in workers[name]:
-            if "time" not in sample:
-                continue
-            now = float(sample["time"])
-            why = saturation(dict(sample))
-            if why:
-                begin = previous if previous is not None else now
-                if bands and bands[-1][2].startswith(f"{name}:") and bands[-1][1] == begin:
-                    bands[-1][1] = now
-                else:
-                    bands.append([begin, now, f"{name}: {why}"])
-            previous = now
+        times = [float(s["time"]) for s in workers[name] if "time" in s]
+        reasons = [
+            saturation(dict(s)) if i >= WARMUP_SAMPLES else None
+            for i, s in enumerate(s for s in workers[name] if "time" in s)
+        ]
+        i = 0
+        while i < len(times):
+            j = i
+            while j < len(times) and reasons[j]:
+                j += 1
+            if j - i >= CONSECUTIVE:
+                bands.append([times[i - 1] if i else times[i], times[j - 1], f"{name}: {reasons[i]}"])
+            i = max(j, i + 1)
     return bands
 
 

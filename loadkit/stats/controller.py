@@ -271,20 +271,39 @@ class StatsController:
             runner.stop()
 
     def _write_reports(self, snapshot: RunSnapshot, results: list[ThresholdResult]) -> None:
-        junit, json_path, html_path = (self._option(f"report_{kind}") for kind in ("junit", "json", "html"))
-        if junit:
-            self.report_paths["junit"] = str(reports.write_report(junit, reports.to_junit(snapshot, results)))
-        if json_path or html_path:
-            extra = {name: section() for name, section in self.report_sections.items()}
-            document = reports.to_json_dict(snapshot, results, {**self.pictures(), **extra})
-            if json_path:
-                self.report_paths["json"] = str(reports.write_report(json_path, reports.dumps_json(document)))
-            if html_path:
-                from loadkit.stats.html import to_html
+        """Write each report asked for; one that cannot be written is one error line, not a new verdict."""
 
-                self.report_paths["html"] = str(reports.write_report(html_path, to_html(document)))
-        for kind, path in self.report_paths.items():
-            log.info("loadkit: %s report written to %s", kind, path)
+        document: dict[str, Any] = {}
+
+        def full_document() -> dict[str, Any]:  # built once, for the JSON and the HTML report
+            if not document:
+                extra = {name: section() for name, section in self.report_sections.items()}
+                document.update(reports.to_json_dict(snapshot, results, {**self.pictures(), **extra}))
+            return document
+
+        def html_text() -> str:
+            from loadkit.stats.html import to_html
+
+            return to_html(full_document())
+
+        documents = [
+            ("junit", "--report-junit", lambda: reports.to_junit(snapshot, results)),
+            ("json", "--report-json", lambda: reports.dumps_json(full_document())),
+            ("html", "--report-html", html_text),
+        ]
+        for kind, flag, render in documents:
+            path = self._option(flag.lstrip("-").replace("-", "_"))
+            if not path:
+                continue
+            try:
+                self.report_paths[kind] = str(reports.write_report(path, render()))
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                log.error(
+                    "loadkit: error: could not write %s %s (%s): free space or give another path", flag, path, reason
+                )
+                continue
+            log.info("loadkit: %s report written to %s", kind, self.report_paths[kind])
 
 
 def _drain_workers(runner: MasterRunner) -> None:

@@ -38,10 +38,11 @@ DOC = {
         "health": {
             "workers": {
                 "w1": [
-                    {"time": T0 + 1.0, "cpu_percent": 20.0, "loop_lag_ms": 1.0},
+                    {"time": T0 + 1.0, "cpu_percent": 99.0, "loop_lag_ms": 1.0},  # start-up: never counts
                     {"time": T0 + 2.0, "cpu_percent": 95.0, "loop_lag_ms": 1.0},
                     {"time": T0 + 3.0, "cpu_percent": 96.0, "loop_lag_ms": 150.0},
                     {"time": T0 + 4.0, "cpu_percent": 10.0, "loop_lag_ms": 1.0},
+                    {"time": T0 + 5.0, "cpu_percent": 99.0, "loop_lag_ms": 1.0},  # once: no verdict
                 ],
                 "w2": [{"time": T0 + 1.5, "cpu_percent": 5.0, "loop_lag_ms": 2.0}],
             }
@@ -69,9 +70,10 @@ def test_every_section_with_data_gives_its_charts() -> None:
 
 def test_health_marks_saturation_and_aligns_workers_on_one_time_axis() -> None:
     cpu = health_charts(DOC["fleet"]["health"]["workers"])[0]
-    assert cpu["xs"] == [T0 + 1.0, T0 + 1.5, T0 + 2.0, T0 + 3.0, T0 + 4.0]
-    assert cpu["series"][1]["values"] == [None, 5.0, None, None, None]
-    assert cpu["bands"] == [[T0 + 1.0, T0 + 3.0, "w1: CPU 95% > 90%"]]  # one stretch, named after its start
+    assert cpu["xs"] == [T0 + 1.0, T0 + 1.5, T0 + 2.0, T0 + 3.0, T0 + 4.0, T0 + 5.0]
+    assert cpu["series"][1]["values"] == [None, 5.0, None, None, None, None]
+    # The master's rule: two saturated samples in a row, after the first; shaded from the sample before.
+    assert cpu["bands"] == [[T0 + 1.0, T0 + 3.0, "w1: CPU 95% > 90%"]]
 
 
 def test_open_model_charts_render_only_with_their_data() -> None:

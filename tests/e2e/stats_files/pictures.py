@@ -1,7 +1,7 @@
 """Locustfile of the pictures e2e test: two entries with known shapes, some failures.
 
 No target: users fire request events. ``LK_HOG=1`` makes the worker block its gevent loop
-for 150 ms every 1.5 s (a CPU-bound user), so its health shows saturation.
+again and again from 2 s to 5 s into the test (a CPU-bound user), so it saturates.
 """
 
 from __future__ import annotations
@@ -42,11 +42,13 @@ class PicturesUser(User):
 
 
 def _hog() -> None:
-    while True:
-        gevent.sleep(1.5)
+    gevent.sleep(2.0)
+    stop = time.monotonic() + 3.0
+    while time.monotonic() < stop:
         end = time.perf_counter() + 0.15
         while time.perf_counter() < end:
             pass
+        gevent.sleep(0.01)
 
 
 @events.test_start.add_listener
