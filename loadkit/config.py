@@ -72,6 +72,12 @@ OPTIONS += [
     ),
     Option("--report-junit", "LOADKIT_REPORT_JUNIT", "Write a JUnit XML report (one testcase per threshold) here."),
     Option("--report-json", "LOADKIT_REPORT_JSON", "Write a JSON report (per-entry HDR percentiles, thresholds) here."),
+    Option(
+        "--report-html",
+        "LOADKIT_REPORT_HTML",
+        "Write an HTML report here: one self-contained file (opens offline) with the verdict, latency "
+        "percentile distributions, p50/p90/p99/max over time, rates, worker health.",
+    ),
 ]
 
 

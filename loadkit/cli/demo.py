@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             thresholds=DEMO_THRESHOLDS,
             report_json=str(args.report_dir / "demo.json"),
+            report_html=str(args.report_dir / "demo.html"),
             report_junit=str(args.report_dir / "demo-junit.xml"),
             web_port=args.web_port if args.web else None,
         ).run()
