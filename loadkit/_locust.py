@@ -21,6 +21,11 @@ Web UI (:class:`locust.web.WebUI`, a Flask app):
   :func:`enable_login` turns login on afterwards, as ``--web-login`` would have;
   :func:`user_loader` tells whether a locustfile replaced loadkit's ``user_loader``
   (flask-login keeps it in a private attribute).
+
+Users: Locust runs each user in a greenlet whose first argument is the User
+(``greenlet.args[0]``, which Locust itself relies on); :func:`calling_environment` reads
+the environment of the user that called loadkit, for code users call without passing it
+(``loadkit.data.next()``).
 """
 
 from __future__ import annotations
@@ -99,3 +104,13 @@ def enable_login(web_ui: WebUI) -> Any:
 def user_loader(manager: Any) -> Any:
     """The ``user_loader`` callback set on a flask-login ``LoginManager`` (None if none)."""
     return getattr(manager, "_user_callback", None)
+
+
+def calling_environment() -> Any:
+    """The ``Environment`` of the User whose greenlet is running, or None outside a user."""
+    import gevent
+    from locust import User
+
+    args = getattr(gevent.getcurrent(), "args", None) or ()
+    user = args[0] if args else None
+    return user.environment if isinstance(user, User) else None

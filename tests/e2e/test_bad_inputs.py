@@ -412,6 +412,16 @@ ROWS = [
         target="http",
     ),
     Row(
+        "data-next-without-data",  # every user hits it: the run stops once, with one line
+        lambda ctx: [ctx.run(locust("data_without_option.py", "-u", "5", "-r", "5", "-H", ctx.http.url))],
+        (2,),
+        (
+            r"loadkit: error: loadkit\.data\.next\(\) has no test data: "
+            r"run locust with --loadkit-data FILE .*'import loadkit'",
+        ),
+        target="http",
+    ),
+    Row(
         "threshold-expression",
         with_host("rest_user.py", "http", "--threshold", "p95<<50ms"),
         (2,),

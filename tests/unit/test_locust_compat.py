@@ -79,3 +79,24 @@ def test_login_can_be_enabled_after_the_web_ui_was_built(web_ui: WebUI) -> None:
     web_ui.app.secret_key = "k"
     answer = web_ui.app.test_client().get("/base/stats/requests")
     assert answer.status_code == 302, "auth_required_if_enabled no longer reads web_ui.web_login per request"
+
+
+def test_a_users_greenlet_carries_the_user_as_its_first_argument() -> None:
+    import gevent
+    from gevent.pool import Group
+    from locust import constant
+
+    environment = Environment(user_classes=[Idle])
+    seen: list[object] = []
+
+    class Probe(User):
+        wait_time = constant(0)
+
+        @task
+        def look(self) -> None:
+            seen.append(_locust.calling_environment())
+            self.stop()
+
+    Probe(environment).start(Group()).join(timeout=5)
+    assert seen == [environment], "Locust no longer spawns a user's greenlet with the User as args[0]"
+    assert gevent.spawn(_locust.calling_environment).get(timeout=5) is None
