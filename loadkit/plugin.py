@@ -61,6 +61,8 @@ def install(environment: Environment) -> None:
     context.installed = True
     run.make_current(environment)  # loadkit.data resolves through the current run
     environment.events.test_start.add_listener(_stop.on_test_start)
+    if environment.parsed_options is not None:
+        config.check(environment.parsed_options)  # numbers in range, before any part starts
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)
     _install_fleet(environment)

@@ -124,3 +124,9 @@ def test_the_process_accessor_follows_the_current_run() -> None:
     assert data.client is run.run_context(first).leasing.client  # type: ignore[union-attr]
     run.make_current(second)
     assert data.client is run.run_context(second).leasing.client  # type: ignore[union-attr]
+
+
+def test_next_without_data_names_the_option_and_the_import() -> None:
+    accessor = DataAccessor(lambda: None)
+    with pytest.raises(DataError, match=r"--loadkit-data FILE \(or faker:COUNT\).*'import loadkit'"):
+        accessor.next()
