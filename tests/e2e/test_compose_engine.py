@@ -12,9 +12,12 @@ instead under ``LOADKIT_TESTS_STRICT=1`` (.ci/run).
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
@@ -31,7 +34,7 @@ from compose_fleet import (
     need_engine,
     python_in,
 )
-from fleet_procs import free_port, get_json, wait_for
+from fleet_procs import free_port, wait_for
 from test_fleet_faults import DOWN_ERRORS
 
 pytestmark = pytest.mark.e2e
@@ -178,7 +181,14 @@ def test_every_role_stops_on_sigterm_within_3s_without_init(fleet: ComposeFleet)
     master = fleet.one("master")
     wait_for(lambda: first_line(fleet, master, "2 workers connected"), 120, "2 workers to connect", interval=1)
     assert docker("port", master, "8089").stdout.split() == [f"127.0.0.1:{port}"]
-    stats = wait_for(lambda: get_json(f"http://127.0.0.1:{port}/stats/requests"), 30, "the web UI")
+    url = f"http://127.0.0.1:{port}/stats/requests"
+    with pytest.raises(urllib.error.HTTPError) as refused:  # its login: the token the master logged
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 401
+    login = re.search(r"web UI login: user \S+ password (\S+) \(", fleet.logs(master))
+    assert login is not None, fleet.logs(master)[-3000:]
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {login[1]}"})
+    stats = wait_for(lambda: json.loads(urllib.request.urlopen(request, timeout=10).read()), 30, "the web UI")
     assert stats["worker_count"] == 2 and stats["state"] == "ready", stats
 
     containers = [c for s in ("agent", "target-http", "target-grpc", "master", "worker") for c in fleet.ids(s)]
