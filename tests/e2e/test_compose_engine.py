@@ -185,8 +185,8 @@ def test_every_role_stops_on_sigterm_within_3s_without_init(fleet: ComposeFleet)
     with pytest.raises(urllib.error.HTTPError) as refused:  # its login: the token the master logged
         urllib.request.urlopen(url, timeout=10)
     assert refused.value.code == 401
-    login = re.search(r"web UI login: user \S+ password (\S+) \(", fleet.logs(master))
-    assert login is not None, fleet.logs(master)[-3000:]
+    pattern = re.compile(r"web UI login: user \S+ password (\S+) \(")
+    login = wait_for(lambda: pattern.search(fleet.logs(master)), 30, "the web UI's login line", interval=0.5)
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {login[1]}"})
     stats = wait_for(lambda: json.loads(urllib.request.urlopen(request, timeout=10).read()), 30, "the web UI")
     assert stats["worker_count"] == 2 and stats["state"] == "ready", stats
