@@ -18,7 +18,7 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
-from loadkit import config, locust_errors
+from loadkit import _pid1, config, locust_errors
 from loadkit.cli import EXIT_USAGE
 from loadkit.exceptions import LoadkitError
 
@@ -29,6 +29,7 @@ _INSTALLED_ATTR = "_loadkit_installed"
 def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     config.add_arguments(parser)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
+    _pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
 
 
 @events.init.add_listener
@@ -65,6 +66,8 @@ def install(environment: Environment) -> None:
     if getattr(environment, _INSTALLED_ATTR, False):
         return
     setattr(environment, _INSTALLED_ATTR, True)
+    if environment.parsed_options is not None:
+        config.check(environment.parsed_options)  # numbers in range, before any part starts
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)
     _install_fleet(environment)
