@@ -17,7 +17,7 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
-from loadkit import _stop, config, locust_errors, run
+from loadkit import _pid1, _stop, config, locust_errors, run
 from loadkit.exceptions import LoadkitError
 
 
@@ -25,6 +25,7 @@ from loadkit.exceptions import LoadkitError
 def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     config.add_arguments(parser)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
+    _pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
 
 
 @events.init.add_listener
