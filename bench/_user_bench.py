@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from targets.launcher import launch
+from loadkit.targets.launcher import launch
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -35,7 +35,7 @@ from locust.env import Environment  # noqa: E402
 
 import loadkit  # noqa: E402
 from loadkit.stats.controller import controller_for  # noqa: E402
-from targets.launcher import launch  # noqa: E402
+from loadkit.targets.launcher import launch  # noqa: E402
 
 
 class EventsUser(User):

@@ -16,15 +16,15 @@ Most tests use the fixtures in ``tests/conftest.py`` instead (``grpc_target``,
 
 from __future__ import annotations
 
-from targets import launcher
-from targets.launcher import READY, START_TIMEOUT, TargetExited
+from loadkit.targets import launcher
+from loadkit.targets.launcher import READY, START_TIMEOUT, TargetExited
 from tests.support import ROOT
 
 __all__ = ["READY", "ROOT", "START_TIMEOUT", "Target", "TargetExited", "launch", "spawn"]
 
 
 class Target(launcher.TargetProcess):
-    """A target process (see :class:`targets.launcher.TargetProcess`) plus its served-call counters."""
+    """A target process (see :class:`loadkit.targets.launcher.TargetProcess`) plus its served-call counters."""
 
     def counters(self) -> dict[str, int]:
         """Served calls per method ("/demo.v1.Demo/GetItem") or route ("GET /items/{item_id}")."""
