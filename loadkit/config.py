@@ -226,3 +226,40 @@ OPTIONS += [
         extra={"action": argparse.BooleanOptionalAction},
     ),
 ]
+
+
+# --- web UI access: login and origins (loadkit.web_access) ------------------------------
+OPTIONS += [
+    Option(
+        "--web-user",
+        "LOADKIT_WEB_USER",
+        "User name of the web UI's login (default loadkit). Login is on when the UI binds a "
+        "non-loopback address or a password/token is set.",
+        default="loadkit",
+    ),
+    Option(
+        "--web-password",
+        "LOADKIT_WEB_PASSWORD",
+        "Password of the web UI's login (prefer the env var: a command line is visible to other users).",
+    ),
+    Option(
+        "--web-token",
+        "LOADKIT_WEB_TOKEN",
+        "Secret of the web UI's login, also accepted as 'Authorization: Bearer TOKEN' and ?token=; "
+        "without it or a password, a token is generated and logged when login is on.",
+    ),
+    Option(
+        "--web-no-login",
+        "LOADKIT_WEB_NO_LOGIN",
+        "Serve the web UI without login even on a non-loopback address (anyone who reaches it can start load).",
+        default=False,
+        action="store_true",
+    ),
+    Option(
+        "--web-cors-origin",
+        "LOADKIT_WEB_CORS_ORIGINS",
+        "A web origin (e.g. https://grafana.example) allowed to call the web UI from its pages, "
+        "repeatable; by default no other origin is.",
+        action="append",
+    ),
+]

@@ -412,6 +412,28 @@ ROWS = [
         target="http",
     ),
     Row(
+        "data-next-without-data",  # every user hits it: the run stops once, with one line
+        lambda ctx: [ctx.run(locust("data_without_option.py", "-u", "5", "-r", "5", "-H", ctx.http.url))],
+        (2,),
+        (
+            r"loadkit: error: loadkit\.data\.next\(\) has no test data: "
+            r"run locust with --loadkit-data FILE .*'import loadkit'",
+        ),
+        target="http",
+    ),
+    Row(
+        "agent-port-out-of-range",
+        lambda ctx: [ctx.run([*LOADKIT, "agent", "--port", "99999"])],
+        (2,),
+        (r"^loadkit: error: --port 99999 is not a port: use 1-65535, or 0 to pick a free one$",),
+    ),
+    Row(
+        "demo-users-zero",  # refused before the demo starts its targets
+        lambda ctx: [ctx.run([*LOADKIT, "demo", "--users", "0"])],
+        (2,),
+        (r"^loadkit: error: --users 0 is out of range: give at least 1$",),
+    ),
+    Row(
         "threshold-expression",
         with_host("rest_user.py", "http", "--threshold", "p95<<50ms"),
         (2,),
