@@ -1,10 +1,10 @@
 """The web UI's "HDR charts" tab: the HTML report's pictures, live, while the run goes on.
 
 Locust's web UI draws a tab as a table (``extended_tabs``/``extended_tables``); it has no
-place for charts. So the tab gets a one-row table whose cell names it, and the page gets
-three scripts (injected before ``</body>`` of the UI's own page): the vendored uPlot,
-``charts.js`` (the HTML report's renderer) and ``webtab.js``, which puts the charts under
-that table while the tab is shown and redraws them every 2 s from ``GET /loadkit/charts``.
+place for charts. So the tab gets an empty table whose one column names it, and the page
+gets three scripts (injected before ``</body>`` of the UI's own page): the vendored uPlot,
+``charts.js`` (the HTML report's renderer) and ``webtab.js``, which puts the charts in place
+of that table while the tab is shown and redraws them every 2 s from ``GET /loadkit/charts``.
 
 - ``GET /loadkit/charts``: ``{"charts": [...]}``, the chart specs of
   :func:`loadkit.stats.charts.charts` for the numbers now (computed at most once a second).
@@ -23,6 +23,8 @@ from typing import Any
 from locust.env import Environment
 
 CHARTS_KEY = "loadkit-charts"
+#: The tab's one column title: ``webtab.js`` finds the tab's table by it.
+ANCHOR_TITLE = "loadkit HDR charts"
 _ASSETS = {
     "uPlot.iife.min.js": "application/javascript",
     "uPlot.min.css": "text/css",
@@ -74,17 +76,17 @@ def install(environment: Environment) -> None:
         return
     from flask import Blueprint, Response, abort, request
 
+    from loadkit import _locust
     from loadkit.stats.html import asset
 
     app = web_ui.app
     args = web_ui.template_args
     args.setdefault("extended_tabs", []).append({"title": "HDR charts", "key": CHARTS_KEY})
     args.setdefault("extended_tables", []).append(
-        {"key": CHARTS_KEY, "structure": [{"key": "charts", "title": "Charts (HDR, refreshed every 2 s)"}]}
+        {"key": CHARTS_KEY, "structure": [{"key": "charts", "title": ANCHOR_TITLE}]}
     )
     cache = _Cache(environment)
-    base = getattr(environment.parsed_options, "web_base_path", None) or None
-    routes = Blueprint("loadkit_charts", __name__, url_prefix=base)
+    routes = Blueprint("loadkit_charts", __name__, url_prefix=_locust.web_base_path(app) or None)
 
     @routes.route("/loadkit/charts")
     @web_ui.auth_required_if_enabled
@@ -100,14 +102,14 @@ def install(environment: Environment) -> None:
 
     app.register_blueprint(routes)
 
-    @app.after_request
-    def add_charts(response: Response) -> Response:
-        if request.endpoint == "locust.index" and response.status_code == 200 and response.mimetype == "text/html":
+    def add_scripts(response: Response) -> Response:
+        if (
+            request.endpoint == _locust.INDEX_ENDPOINT
+            and response.status_code == 200
+            and response.mimetype == "text/html"
+        ):
             page = response.get_data(as_text=True)
             response.set_data(page.replace("</body>", _TAGS + "</body>", 1))
-        elif request.endpoint == "locust.request_stats" and response.status_code == 200 and response.is_json:
-            body = response.get_json()
-            others = [e for e in body.get("extended_stats") or [] if e.get("key") != CHARTS_KEY]
-            body["extended_stats"] = [*others, {"key": CHARTS_KEY, "data": [{"charts": "loadkit-charts-anchor"}]}]
-            response.set_data(json.dumps(body))
         return response
+
+    _locust.after_request_last(app, add_scripts)

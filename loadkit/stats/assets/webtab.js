@@ -1,10 +1,10 @@
-/* loadkit's Charts tab in Locust's web UI: draws /loadkit/charts with charts.js, every 2 s.
-   Locust's UI renders a tab as a table; this finds the Charts tab's table (by its one
-   cell's text) and adds the charts under it while the tab is shown. */
+/* loadkit's "HDR charts" tab in Locust's web UI: draws /loadkit/charts with charts.js, every 2 s.
+   Locust's UI renders a tab as a table; this finds the tab's (empty) table by its one column
+   title and puts the charts in its place while the tab is shown. */
 (function () {
   "use strict";
   var KEY = "loadkit-charts";
-  var MARKER = "loadkit-charts-anchor";
+  var MARKER = "loadkit HDR charts";  // web_charts.ANCHOR_TITLE
   var TITLES = { distribution: "Latency by percentile", latency: "Latency over time", rates: "Requests and failures",
                  health: "Worker health (shaded: a worker saturated)", open: "Open model" };
   var root = null, busy = false;
@@ -12,9 +12,9 @@
   function pageDir() { return location.href.split(/[?#]/)[0].replace(/[^/]*$/, ""); }
 
   function anchorTable() {
-    var cells = document.querySelectorAll("td");
+    var cells = document.querySelectorAll("th");
     for (var i = 0; i < cells.length; i++) {
-      if (cells[i].textContent.indexOf(MARKER) >= 0) return cells[i].closest("table");
+      if (cells[i].textContent.trim() === MARKER) return cells[i].closest("table");
     }
     return null;
   }
