@@ -67,6 +67,7 @@ def install(environment: Environment) -> None:
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)
     _install_fleet(environment)
+    _install_pictures(environment)
 
 
 def _install_stats(environment: Environment) -> None:
@@ -106,3 +107,14 @@ def _install_fleet(environment: Environment) -> None:
     events_.quitting.add_listener(health.on_quitting)
     web.install(environment)
     controller_for(environment).report_sections["fleet"] = lambda: report_section(environment)  # JSON report
+
+
+def _install_pictures(environment: Environment) -> None:
+    """The web UI's Charts tab and the Prometheus endpoint (:mod:`loadkit.stats.prometheus`)."""
+    from loadkit import web_charts
+    from loadkit.stats import prometheus
+
+    web_charts.install(environment)
+    server = prometheus.install(environment)  # raises ConfigError when its port is taken, before any load
+    if server is not None:
+        environment.events.quitting.add_listener(lambda **_kw: server.stop())
