@@ -73,6 +73,21 @@ OPTIONS += [
     Option("--report-junit", "LOADKIT_REPORT_JUNIT", "Write a JUnit XML report (one testcase per threshold) here."),
     Option("--report-json", "LOADKIT_REPORT_JSON", "Write a JSON report (per-entry HDR percentiles, thresholds) here."),
     Option(
+        "--prometheus-port",
+        "LOADKIT_PROMETHEUS_PORT",
+        "Serve live metrics for Prometheus at http://HOST:PORT/metrics on the master (or a local run): "
+        "requests, failures, HDR latency quantiles, worker health, data pool (0: any free port, logged).",
+        type=int,
+        minimum=0,
+        maximum=65535,
+    ),
+    Option(
+        "--prometheus-host",
+        "LOADKIT_PROMETHEUS_HOST",
+        "Address --prometheus-port listens on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface).",
+        default="127.0.0.1",
+    ),
+    Option(
         "--report-html",
         "LOADKIT_REPORT_HTML",
         "Write an HTML report here: one self-contained file (opens offline) with the verdict, latency "

@@ -72,6 +72,7 @@ def install(environment: Environment) -> None:
     _install_stats(environment)
     _install_fleet(environment)
     _install_load(environment)
+    _install_pictures(environment)
 
 
 def _install_stats(environment: Environment) -> None:
@@ -133,3 +134,14 @@ def _install_load(environment: Environment) -> None:
     stats.meta_sections["load"] = part.summary
     stats.busy_checks.append(lambda: part.is_master and bool(part.run))
     web.install(environment, part.summary)
+
+
+def _install_pictures(environment: Environment) -> None:
+    """The web UI's Charts tab and the Prometheus endpoint (:mod:`loadkit.stats.prometheus`)."""
+    from loadkit import web_charts
+    from loadkit.stats import prometheus
+
+    web_charts.install(environment)
+    server = prometheus.install(environment)  # raises ConfigError when its port is taken, before any load
+    if server is not None:
+        environment.events.quitting.add_listener(lambda **_kw: server.stop())
