@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from loadkit.fleet.health import Health
     from loadkit.fleet.leasing import Leasing
+    from loadkit.load.runtime import OpenModel
     from loadkit.stats.controller import StatsController
 
 
@@ -44,6 +45,8 @@ class RunContext:
     leasing: Leasing | None = None
     #: Worker and agent health (:mod:`loadkit.fleet.health`).
     health: Health | None = None
+    #: The open model: arrival-rate scheduling, fleet split, late/dropped counts (:mod:`loadkit.load`).
+    load: OpenModel | None = None
     #: :func:`loadkit._stop.end_run` stopped or quit the runner (reset when a new test starts).
     stopping: bool = False
     #: Lines :func:`loadkit._stop.end_run` logged, so each is logged once.
