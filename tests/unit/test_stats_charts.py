@@ -81,6 +81,20 @@ def test_open_model_charts_render_only_with_their_data() -> None:
     load = {"timeline": {"t": [T0], "target_rps": [10.0], "achieved_rps": [9.5], "late": [1], "dropped": [0]}}
     ids = [c["id"] for c in charts({**DOC, "load": load})]
     assert ids[-2:] == ["open-rate", "open-misses"]
+    # The open model's own summary (run.load): starts per second from its epoch, a constant target.
+    run_load = {
+        "model": "open",
+        "epoch": T0,
+        "arrival_rate": 50.0,
+        "arrival_stages": [],
+        "iterations_late": 3,
+        "iterations_dropped": 1,
+        "per_second": [[0, 48], [1, 50]],
+    }
+    rate = charts({**DOC, "run": {**DOC["run"], "load": run_load}})[-1]
+    assert rate["xs"] == [T0, T0 + 1] and rate["title"].endswith("(late 3, dropped 1 in all)")
+    assert [s["values"] for s in rate["series"]] == [[50.0, 50.0], [48.0, 50.0]]
+    assert open_model_charts({"model": "closed"}) == []
 
 
 def test_page_is_self_contained_and_escapes_run_strings() -> None:
