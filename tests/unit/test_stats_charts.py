@@ -95,6 +95,9 @@ def test_open_model_charts_render_only_with_their_data() -> None:
     assert rate["xs"] == [T0, T0 + 1] and rate["title"].endswith("(late 3, dropped 1 in all)")
     assert [s["values"] for s in rate["series"]] == [[50.0, 50.0], [48.0, 50.0]]
     assert open_model_charts({"model": "closed"}) == []
+    ramp = {**run_load, "arrival_rate": None, "arrival_stages": [[2.0, 20.0]], "per_second": [[0, 5], [1, 15], [2, 0]]}
+    target = open_model_charts(ramp)[0]["series"][0]["values"]
+    assert target == [5.0, 15.0, 0.0]  # 0 -> 20 it/s over 2 s, then the schedule ends
 
 
 def test_page_is_self_contained_and_escapes_run_strings() -> None:
