@@ -9,6 +9,7 @@
 2. **A request's CPU on a worker**: a FastHttpUser against the bundled HTTP target (its own
    process) for a few seconds; this process's CPU seconds over its requests.
 3. The per-interval part's share of a request is (1) new - old over (2); the goal is <= 2 %.
+   Also the master's CPU to check and merge one worker's report.
 4. **Report size** of a synthetic 1-hour run with 50 entries (the JSON and the HTML report),
    and the master's timeline memory while it runs (``tracemalloc`` peak).
 
@@ -49,7 +50,7 @@ from loadkit.stats.controller import controller_for  # noqa: E402
 from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, new_histogram  # noqa: E402
 from loadkit.stats.html import to_html  # noqa: E402
 from loadkit.stats.reports import dumps_json  # noqa: E402
-from loadkit.stats.timeline import Timeline, encode_slots  # noqa: E402
+from loadkit.stats.timeline import Timeline, decode_slots, encode_slots  # noqa: E402
 from targets.launcher import launch  # noqa: E402
 
 
@@ -158,6 +159,27 @@ def wall_rounds(url: str, rounds: int, seconds: float, users: int = 10) -> list[
         runner.quit()
 
 
+def master_merge_us(rate: int, rounds: int) -> list[tuple[float, float]]:
+    """CPU µs the master spends merging one worker's 3-second report: (HDR deltas, slots)."""
+    worker, master = HdrRecorder(), HdrRecorder()
+    timeline = Timeline()
+    rng = random.Random(11)
+    costs = []
+    for _ in range(rounds):
+        for i in range(3 * rate):  # 3 s of a worker at `rate` req/s, 10 entries
+            worker.on_request("GET", f"/entry/{i % 10}", rng.lognormvariate(0.0, 0.8))
+            if i % rate == rate - 1:
+                worker._slot_end = 0.0
+        payload = msgpack.loads(msgpack.dumps([worker.take_deltas(), encode_slots(worker.take_slots())]))
+        start = time.process_time()
+        master.merge_deltas(payload[0])
+        middle = time.process_time()
+        timeline.merge(decode_slots(payload[1]))
+        timeline.settle()
+        costs.append(((middle - start) * 1e6, (time.process_time() - middle) * 1e6))
+    return costs
+
+
 def long_run_report(entries: int = 50, seconds: int = 3600, workers: int = 4) -> dict[str, Any]:
     """Bytes of the JSON and HTML reports of a synthetic run, and the timeline's peak memory."""
     start = 1_700_000_000
@@ -250,6 +272,13 @@ def main() -> int:
     )
     if ratios:
         print(f"wall clock: median RPS with/without slots {statistics.median(ratios):.3f} (±10 % noise here)")
+    merge = master_merge_us(args.rate, args.rounds)
+    deltas, slots = [d for d, _ in merge], [s for _, s in merge]
+    print(
+        f"master, per worker report (3 s, {3 * args.rate} requests, 10 entries): HDR deltas "
+        f"{statistics.median(deltas) / 1000:.2f} ms ({min(deltas) / 1000:.2f}-{max(deltas) / 1000:.2f}), "
+        f"per-interval slots {statistics.median(slots) / 1000:.2f} ms ({min(slots) / 1000:.2f}-{max(slots) / 1000:.2f})"
+    )
     size = long_run_report()
     print(
         f"1-hour run, 50 entries, 4 workers: {size['slots']} slots; JSON report {size['json_bytes'] / 1e6:.2f} MB "
