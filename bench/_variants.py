@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import _callgrind
+from bench import _callgrind
 
 #: Messages per streaming call (client-side, server-side or both ways).
 STREAM_MESSAGES = 10

@@ -1,18 +1,18 @@
 """Instructions per call of each user kind, counted by callgrind: figures that survive a busy machine.
 
-    .venv/bin/python bench/instructions.py                   # every variant, table + ratios vs the goals
-    .venv/bin/python bench/instructions.py --repeat 2        # each variant twice: how well runs agree
-    .venv/bin/python bench/instructions.py --variants bare-unary,grpc-unary+plugin --calls 2000
-    .venv/bin/python bench/instructions.py --keep out/cg     # keep the dumps: callgrind_annotate out/cg/V.out.1
-    .venv/bin/python bench/instructions.py --update-budgets  # re-measure and rewrite bench/budgets.json
+    .venv/bin/python -m bench.instructions                   # every variant, table + ratios vs the goals
+    .venv/bin/python -m bench.instructions --repeat 2        # each variant twice: how well runs agree
+    .venv/bin/python -m bench.instructions --variants bare-unary,grpc-unary+plugin --calls 2000
+    .venv/bin/python -m bench.instructions --keep out/cg     # keep the dumps: callgrind_annotate out/cg/V.out.1
+    .venv/bin/python -m bench.instructions --update-budgets  # re-measure and rewrite bench/budgets.json
 
 How: the bundled targets run outside valgrind (``loadkit target grpc|http`` on free
 127.0.0.1 ports, started once and shared by every variant); each variant runs in its own
 process under ``valgrind --tool=callgrind --instr-atstart=no``, one user, a fixed number of
 calls (never a fixed time). The process imports and warms up uninstrumented (~5x faster
 than instrumented), then opens a window with callgrind client requests issued from Python
-(:mod:`_callgrind`): start instrumenting + zero the counters before call ``warmup``, dump
-right before call ``warmup + calls`` (:mod:`_variants`). Start-up, imports and warm-up are
+(:mod:`bench._callgrind`): start instrumenting + zero the counters before call ``warmup``, dump
+right before call ``warmup + calls`` (:mod:`bench._variants`). Start-up, imports and warm-up are
 therefore not in the count at all — no need for two runs of different lengths and a
 difference — and the window holds whole iterations only. Instructions per call = the dump's
 total / calls, all threads included (grpcio's own threads do part of each call's work).
@@ -47,10 +47,10 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from bench import _callgrind
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-sys.path.insert(0, str(BENCH))
-import _callgrind  # noqa: E402
 
 BUDGETS = BENCH / "budgets.json"
 #: Allowed excess over a budget before the bench test fails.
@@ -176,7 +176,8 @@ def measure_one(variant: str, addresses: dict[str, str], calls: int, warmup: int
         "--instr-atstart=no",
         f"--callgrind-out-file={out}",
         sys.executable,
-        str(Path(__file__).resolve()),
+        "-m",
+        "bench.instructions",
         "--child",
         variant,
         "--calls",
@@ -198,7 +199,7 @@ def measure(
     variants: Sequence[str], calls: int, warmup: int, repeat: int = 1, keep: Path | None = None
 ) -> list[list[Result]]:
     """Each variant ``repeat`` times, one after the other; targets shared by all."""
-    from _variants import VARIANTS
+    from bench._variants import VARIANTS
 
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
@@ -308,7 +309,7 @@ def write_budgets(results: Sequence[Result], calls: int, warmup: int, path: Path
             entry["ratio"] = round(got / per_call[ref], 4)
         variants[variant] = entry
     document = {
-        "about": "instructions per call per variant; bench/instructions.py --update-budgets rewrites this file",
+        "about": "instructions per call per variant; python -m bench.instructions --update-budgets rewrites this file",
         "calls": calls,
         "warmup": warmup,
         "tolerance": TOLERANCE,
@@ -323,10 +324,10 @@ def child(variant: str, addresses: dict[str, str], calls: int, warmup: int) -> N
     from loadkit._gevent import init_gevent
 
     init_gevent()
-    from _variants import VARIANTS, Window
+    from bench._variants import VARIANTS, Window
 
     if not _callgrind.running_on_valgrind():
-        raise SystemExit("--child runs under valgrind only (bench/instructions.py starts it so)")
+        raise SystemExit("--child runs under valgrind only (python -m bench.instructions starts it so)")
     window = Window(warmup, calls)
     VARIANTS[variant][1](addresses, window)
     if window.i <= window.close_at:

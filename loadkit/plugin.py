@@ -11,24 +11,21 @@ Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselve
 
 from __future__ import annotations
 
-import sys
 from functools import partial
 from typing import Any
 
 from locust import events
 from locust.env import Environment
 
-from loadkit import config, locust_errors
-from loadkit.cli import EXIT_USAGE
+from loadkit import _pid1, _stop, config, locust_errors, run
 from loadkit.exceptions import LoadkitError
-
-_INSTALLED_ATTR = "_loadkit_installed"
 
 
 @events.init_command_line_parser.add_listener
 def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     config.add_arguments(parser)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
+    _pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
 
 
 @events.init.add_listener
@@ -39,11 +36,8 @@ def _on_init(environment: Environment, **_kw: Any) -> None:
             locust_errors.install_expect_workers_hint(environment.runner, environment.parsed_options)
         _preflight(environment)
     except LoadkitError as exc:
-        # The one place outside loadkit.cli that exits: inside a `locust` process nothing
-        # else can. Locust logs an exception from an init listener with a traceback and
-        # exits 1; a bad --threshold must be one line and exit 2 (usage), before any load.
-        print(f"loadkit: error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USAGE)
+        # Before any load there is no run to end: exit now, with one line (loadkit._stop explains).
+        _stop.exit_before_load(exc)
 
 
 def _preflight(environment: Environment) -> None:
@@ -62,12 +56,19 @@ def _preflight(environment: Environment) -> None:
 
 def install(environment: Environment) -> None:
     """Wire every loadkit part to ``environment``'s events and runner; once per environment."""
-    if getattr(environment, _INSTALLED_ATTR, False):
+    context = run.run_context(environment)
+    if context.installed:
         return
-    setattr(environment, _INSTALLED_ATTR, True)
+    context.installed = True
+    run.make_current(environment)  # loadkit.data resolves through the current run
+    environment.events.test_start.add_listener(_stop.on_test_start)
+    if environment.parsed_options is not None:
+        config.check(environment.parsed_options)  # numbers in range, before any part starts
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)
     _install_fleet(environment)
+    _install_load(environment)
+    _install_pictures(environment)
 
 
 def _install_stats(environment: Environment) -> None:
@@ -107,3 +108,36 @@ def _install_fleet(environment: Environment) -> None:
     events_.quitting.add_listener(health.on_quitting)
     web.install(environment)
     controller_for(environment).report_sections["fleet"] = lambda: report_section(environment)  # JSON report
+
+
+def _install_load(environment: Environment) -> None:
+    """The open model: arrival-rate scheduling, fleet split, late/dropped counts (:mod:`loadkit.load`)."""
+    from loadkit.load import web
+    from loadkit.load.runtime import open_model_for
+    from loadkit.stats.controller import controller_for
+
+    part = open_model_for(environment)
+    # raises ConfigError on a bad rate, stages or pool, before any load; -u beside a rate is an
+    # error except in the web UI, whose form always sends a user count (ignored then)
+    part.install(check_users=environment.web_ui is None)
+    events_ = environment.events
+    events_.test_start.add_listener(part.on_test_start)
+    events_.test_stopping.add_listener(part.on_test_stopping)
+    events_.test_stop.add_listener(part.on_test_stop)
+    events_.report_to_master.add_listener(part.on_report_to_master)
+    events_.worker_report.add_listener(part.on_worker_report)
+    stats = controller_for(environment)
+    stats.meta_sections["load"] = part.summary
+    stats.busy_checks.append(lambda: part.is_master and bool(part.run))
+    web.install(environment, part.summary)
+
+
+def _install_pictures(environment: Environment) -> None:
+    """The web UI's Charts tab and the Prometheus endpoint (:mod:`loadkit.stats.prometheus`)."""
+    from loadkit import web_charts
+    from loadkit.stats import prometheus
+
+    web_charts.install(environment)
+    server = prometheus.install(environment)  # raises ConfigError when its port is taken, before any load
+    if server is not None:
+        environment.events.quitting.add_listener(lambda **_kw: server.stop())

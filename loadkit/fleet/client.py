@@ -35,6 +35,11 @@ from loadkit.messages import DataGrant, DataRequest
 Row = dict[str, Any]
 Transport = Callable[[DataRequest], None]
 
+#: Why ``loadkit.data.next()`` has nothing to give: the option, and the import that adds it to Locust.
+NOT_SET_UP = (
+    "loadkit.data.next() has no test data: run locust with --loadkit-data FILE (or faker:COUNT), "
+    "and keep 'import loadkit' in the locustfile so that locust knows that option"
+)
 #: How long a user waits for rows before ``next()`` raises ``DataError``.
 NEXT_TIMEOUT = 30.0
 #: How long a request may go unanswered before it is sent again.
@@ -120,24 +125,54 @@ class DataClient:
         self._transport(DataRequest(want=self.batch, acks=acks, releases=[]))
 
 
+def _current_client() -> DataClient | None:
+    """The data client of the calling user's run, else of the run loadkit was last installed on."""
+    from loadkit import _locust
+    from loadkit.run import current, run_context
+
+    environment = _locust.calling_environment()
+    context = run_context(environment) if environment is not None else current()
+    return context.leasing.client if context is not None and context.leasing is not None else None
+
+
 class DataAccessor:
-    """``loadkit.data``: the data client of the running environment, usable from any User."""
+    """``loadkit.data``: the data client of the current run, usable from any User.
 
-    def __init__(self) -> None:
-        self._client: DataClient | None = None
+    Resolved on every call through the run context: of the calling user's environment, or
+    outside a user :func:`loadkit.run.current` (the run loadkit was last installed on), so
+    nothing is rebound when a new run starts. ``resolve`` is for tests.
+    """
 
-    def bind(self, client: DataClient | None) -> None:
-        self._client = client
+    def __init__(self, resolve: Callable[[], DataClient | None] = _current_client) -> None:
+        self._resolve = resolve
 
     @property
     def client(self) -> DataClient:
-        if self._client is None:
+        client = self._resolve()
+        if client is None:
             raise DataError("test data is not set up: run locust with --loadkit-data FILE (or faker:COUNT)")
-        return self._client
+        return client
 
     def next(self, timeout: float = NEXT_TIMEOUT) -> Row:
-        """The next row for the calling user (see :class:`DataClient`)."""
-        return self.client.next(timeout)
+        """The next row for the calling user (see :class:`DataClient`).
+
+        Without test data set up, every call would fail the same way: from a user it ends the
+        whole run once, with one line and exit 2 (:func:`loadkit._stop.stop_run`); elsewhere
+        it raises ``DataError``.
+        """
+        try:
+            client = self.client
+        except DataError:
+            error = DataError(NOT_SET_UP)
+            from loadkit import _locust
+
+            environment = _locust.calling_environment()
+            if environment is None:
+                raise error from None
+            from loadkit._stop import stop_run
+
+            raise stop_run(environment, error) from None
+        return client.next(timeout)
 
 
 #: The process-wide accessor users call: ``loadkit.data.next()``.

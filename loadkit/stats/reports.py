@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
+import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,6 +83,13 @@ def to_junit(snapshot: RunSnapshot, results: Sequence[ThresholdResult], suite_na
         element.set("errors", "0")
         element.set("time", f"{duration:.3f}")
     suite.set("skipped", "0")
+    load = snapshot.meta.get("load")
+    if isinstance(load, dict):
+        properties = ET.Element("properties")
+        for key in _LOAD_PROPERTIES:
+            if key in load:
+                ET.SubElement(properties, "property", name=f"loadkit.load.{key}", value=str(load[key]))
+        suite.insert(0, properties)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
@@ -91,6 +101,9 @@ def console_table(snapshot: RunSnapshot, results: Sequence[ThresholdResult]) -> 
     rows = [_row_cells(row, labels) for row in (*snapshot.entries, snapshot.total)]
     lines = ["loadkit: response times in ms (HDR histogram, 3 significant digits)"]
     lines += _grid(header, rows)
+    load = snapshot.meta.get("load")
+    if isinstance(load, dict) and load.get("model") == "open":
+        lines += ["", *open_model_lines(load)]
     if results:
         lines += ["", "loadkit: thresholds"]
         cells = [
@@ -107,14 +120,55 @@ def console_table(snapshot: RunSnapshot, results: Sequence[ThresholdResult]) -> 
     return "\n".join(lines)
 
 
+_LOAD_PROPERTIES = (
+    "model",
+    "profile",
+    "max_users",
+    "target_rate",
+    "achieved_rate",
+    "iterations_started",
+    "iterations_late",
+    "iterations_dropped",
+    "late_ratio",
+    "max_lateness_ms",
+)
+
+
+def open_model_lines(load: dict[str, Any]) -> list[str]:
+    """The open model's summary: targets, achieved rate, iterations started/late/dropped."""
+
+    def rate(value: Any) -> str:
+        return "-" if value is None else f"{float(value):.2f} it/s"
+
+    return [
+        f"loadkit: open model ({load.get('profile')}, pool of {load.get('max_users')} users): "
+        f"target {rate(load.get('target_rate'))}, achieved {rate(load.get('achieved_rate'))} "
+        f"over {float(load.get('elapsed_s') or 0):.1f} s",
+        f"loadkit: iterations started {load.get('iterations_started')}, late {load.get('iterations_late')} "
+        f"({float(load.get('late_ratio') or 0):.2%}), dropped {load.get('iterations_dropped')}, "
+        f"max lateness {float(load.get('max_lateness_ms') or 0):.1f} ms; latencies count from intended starts "
+        "(uncorrected: the '<type>-service' entries)",
+    ]
+
+
 def check_writable(path: str | os.PathLike[str], flag: str) -> None:
     """Raise ConfigError now when a report could not be written at the end of the run.
 
-    The folder must exist or be creatable, and be writable; an existing report is replaced.
+    The path must be a regular file or not exist yet — not a folder, device, FIFO or socket
+    (an atomic write would replace such a node with a plain file and the report would never
+    reach what it named). A symlink is followed: the report replaces the file it points to
+    and the link stays. The folder must exist or be creatable, and be writable.
     """
-    target = Path(path)
-    if target.is_dir():
-        raise ConfigError(f"{flag} {str(path)!r} is a folder: give a file path, e.g. {target / 'report'}")
+    given = Path(path)
+    target = _resolved(given)
+    via = f" (a link to {target})" if target != given else ""
+    kind = _node_kind(target)
+    if kind == "a folder":
+        raise ConfigError(f"{flag} {str(path)!r}{via} is a folder: give a file path, e.g. {given / 'report'}")
+    if kind is not None:
+        raise ConfigError(
+            f"{flag} {str(path)!r}{via} is {kind}, not a regular file: give a file path, e.g. loadkit-reports/report"
+        )
     folder = target.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -125,17 +179,61 @@ def check_writable(path: str | os.PathLike[str], flag: str) -> None:
 
 
 def write_report(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` (parents created, replaced atomically); returns the path."""
-    target = Path(path)
+    """Write ``text`` to ``path`` atomically (parents created); returns the path written.
+
+    The text goes to a temporary ``*.partial`` file beside the target, which then replaces
+    it, so a reader never sees half a report. A symlink is written through (its target is
+    replaced, the link stays). On any ``OSError`` (disk full, file too large) the partial
+    file is removed and the error raised.
+    """
+    target = _resolved(Path(path))
+    kind = _node_kind(target)
+    if kind is not None:  # it changed since the start-up check
+        raise OSError(f"{target} is {kind}, not a regular file")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(target)
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
+    try:
+        # O_EXCL: never write through someone else's file or link; 0o666 less the umask, as any new file.
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return target
 
 
+def _resolved(path: Path) -> Path:
+    """``path`` with symlinks followed (a dangling link names the file it would create)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _node_kind(path: Path) -> str | None:
+    """What ``path`` is when it exists and is not a regular file ("a FIFO", ...), else None."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    kinds = [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), None)
+
+
+#: An indented JSON array holding only numbers, null, true/false (no string, array or object);
+#: the newline after ``[`` is indentation (a JSON string holds none), so strings are never touched.
+_SCALAR_ARRAY = re.compile(r"\[\n\s+([-+.\deEnulltrfas,\s]*?)\n\s*\]")
+
+
 def dumps_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=False, default=str) + "\n"
+    """Indented JSON, with each array of numbers on one line (a 1-hour timeline stays small)."""
+    text = json.dumps(document, indent=2, sort_keys=False, default=str)
+    return _SCALAR_ARRAY.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
 
 
 def _row_cells(row: EntryStats, labels: Sequence[str]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import resource
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -72,6 +74,26 @@ def test_failing_threshold_exits_99_with_a_table(tmp_path: Path) -> None:
     assert [t["passed"] for t in report["thresholds"]] == [False, True]
 
 
+def _small_files() -> None:
+    """In the child: files may not grow past 1 KiB (the JSON report is bigger), as on a full disk."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+def test_a_report_that_cannot_be_written_keeps_the_verdict_and_the_table(tmp_path: Path) -> None:
+    args = ["-f", str(FILES / "synthetic.py"), "--headless", "-u", "2", "-r", "2", "-t", "2s"]
+    args += ["--threshold", "p50<0.01ms", "--report-json", "out/r.json"]
+    proc = subprocess.run(
+        [*LOCUST, *args], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120, preexec_fn=_small_files
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 99, output[-2000:]  # the thresholds' verdict, not a crash's 2
+    assert "loadkit: THRESHOLDS FAILED" in proc.stdout
+    lines = [line for line in output.splitlines() if "could not write --report-json" in line]
+    assert len(lines) == 1 and lines[0].endswith("(File too large): free space or give another path"), output
+    assert "Traceback" not in output
+    assert list((tmp_path / "out").iterdir()) == [], "a partial or truncated report was left behind"
+
+
 def test_failures_without_thresholds_keep_locusts_exit_1(tmp_path: Path) -> None:
     assert _local(tmp_path, LK_SYNTH_MODE="fail").returncode == 1
     assert _local(tmp_path, "--threshold", "fail_ratio<0.5", LK_SYNTH_MODE="fail").returncode == 99
@@ -102,17 +124,11 @@ def test_thresholds_from_env_var_semicolon_separated(tmp_path: Path) -> None:
     assert "count>0" in proc.stdout and "p50<0.01ms" in proc.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def distributed(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     """A headless master + 2 workers on 127.0.0.1 running known_latencies.py; all waited for."""
     sys.path.insert(0, str(FILES))
-    port = str(_free_port())
+    port = str(free_port())
     lf = str(FILES / "known_latencies.py")
     master = subprocess.Popen(
         [
@@ -200,7 +216,7 @@ def test_merged_percentiles_of_a_million_known_latencies(distributed: tuple[subp
 
 
 def test_distributed_abort_stops_master_and_worker(tmp_path: Path) -> None:
-    port = str(_free_port())
+    port = str(free_port())
     lf = str(FILES / "synthetic.py")
     master_args = ["-f", lf, "--headless", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port]
     master_args += ["--expect-workers", "1", "-u", "2", "-r", "2", "-t", "120s", "--report-json", "r.json"]

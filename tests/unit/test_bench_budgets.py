@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench import _callgrind, instructions
 
 
 def bench() -> Any:
-    spec = importlib.util.spec_from_file_location("loadkit_bench_instructions", ROOT / "bench" / "instructions.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return instructions
 
 
 def budgets(b: Any, same_env: bool) -> dict[str, Any]:
@@ -61,9 +53,6 @@ def test_other_environment_checks_ratios_only() -> None:
 
 
 def test_client_requests_are_no_ops_outside_valgrind() -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
-    import _callgrind
-
     assert _callgrind.running_on_valgrind() is False
     _callgrind.start_window()  # nothing happens on a real CPU
     _callgrind.end_window()

@@ -14,11 +14,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from _compose import DOCKERFILE, ROOT, Service, interpolate, load, map_path, services
 
 from loadkit.config import OPTIONS
 from loadkit.fleet.sources import load_rows
 from loadkit.stats.thresholds import parse_thresholds
+from tests.support.compose import DOCKERFILE, ROOT, Service, interpolate, load, map_path, services
 
 SERVICES = {"master", "worker", "target-http", "target-grpc", "agent"}
 
@@ -32,6 +32,11 @@ def locust_env_vars() -> set[str]:
     from locust.argument_parser import get_parser
 
     return {action.env_var for action in get_parser()._actions if getattr(action, "env_var", None)}
+
+
+def seconds(duration: str) -> float:
+    """A compose duration such as "3s" or "1m"."""
+    return float(duration[:-1]) * {"s": 1, "m": 60}[duration[-1]]
 
 
 def option_value(command: list[str], flag: str) -> str:
@@ -60,20 +65,43 @@ def test_interpolation_follows_compose(value: str, env: dict[str, str], expected
 # --- services ----------------------------------------------------------------------------
 
 
-def test_every_role_is_a_service_of_one_image(svc: dict[str, Service]) -> None:
+def test_every_role_is_a_service_of_one_image_built_once(svc: dict[str, Service]) -> None:
     assert set(svc) == SERVICES
     for service in svc.values():
-        assert service.spec["build"] == ".", service.name
-        assert service.spec["image"] == "loadkit:latest", service.name
-        assert service.spec.get("init") is True, f"{service.name}: PID 1 must forward signals"
+        assert service.spec["image"] == "loadkit:local", service.name
+        assert "init" not in service.spec, (
+            f"{service.name}: every role handles SIGTERM as PID 1 (Kubernetes has no init)"
+        )
+    builders = [service.name for service in svc.values() if "build" in service.spec]
+    assert builders == ["agent"], builders
+    assert svc["agent"].spec["build"] == "."
 
 
-def test_master_serves_the_web_ui_and_headless_is_an_env_switch(svc: dict[str, Service]) -> None:
+def test_the_builder_is_the_first_service_compose_v1_creates(svc: dict[str, Service]) -> None:
+    """Compose v1 creates images in start order and pulls those it does not build: the one
+    service that builds must come before every other in that order (it has no dependency and
+    is the first root in the file; v1's sort keeps file order otherwise)."""
+    agent = svc["agent"].spec
+    assert "depends_on" not in agent and "network_mode" not in agent
+    assert next(iter(svc)) == "agent"
+
+
+def test_master_serves_the_web_ui_on_loopback_and_headless_is_an_env_switch(svc: dict[str, Service]) -> None:
     master = svc["master"]
     assert master.command[:2] == ["locust", "--master"]
-    assert "8089:8089" in master.spec["ports"]
+    (published,) = master.spec["ports"]
+    assert interpolate(published, {}) == "127.0.0.1:8089:8089"
+    assert interpolate(published, {"WEB_UI_PORT": "18089"}) == "127.0.0.1:18089:8089"
+    assert interpolate(published, {"WEB_UI_BIND": "0.0.0.0"}) == "0.0.0.0:8089:8089"  # told otherwise
+    assert "LOADKIT_WEB_TOKEN" in master.environment({})  # the login's secret reaches the master
     assert master.environment({})["LOCUST_HEADLESS"] == "false"
     assert master.environment({"LOCUST_HEADLESS": "true"})["LOCUST_HEADLESS"] == "true"
+
+
+def test_agent_measures_the_http_targets_network(svc: dict[str, Service]) -> None:
+    """target-http runs in the agent's network namespace, under its own name (an alias)."""
+    assert svc["target-http"].spec["network_mode"] == "service:agent"
+    assert "target-http" in svc["agent"].spec["networks"]["default"]["aliases"]
 
 
 def test_workers_scale_and_find_the_master_by_name(svc: dict[str, Service]) -> None:
@@ -107,7 +135,9 @@ def test_targets_listen_on_all_interfaces_with_a_healthcheck_on_their_port(svc: 
     check = target.healthcheck
     assert check == ["loadkit", "target", "check", kind, f"127.0.0.1:{option_value(target.command, '--port')}"]
     spec = target.spec["healthcheck"]
-    assert {"interval", "timeout", "retries"} <= set(spec)
+    assert {"interval", "timeout", "retries", "start_period"} <= set(spec)
+    assert seconds(spec["timeout"]) >= 10, "a cold probe took 2-3 s on a busy host"
+    assert seconds(spec["start_period"]) >= 30
 
 
 def test_master_starts_once_the_targets_are_healthy(svc: dict[str, Service]) -> None:
@@ -134,7 +164,7 @@ def test_default_settings_are_valid(svc: dict[str, Service]) -> None:
     rows = load_rows(map_path(env["LOADKIT_DATA"], master.mounts()))
     assert len({row["id"] for row in rows}) == len(rows) > 0, "data rows need unique ids"
     assert int(env["LOCUST_USERS"]) > 0 and int(env["LOCUST_EXPECT_WORKERS"]) > 0
-    for report in ("LOADKIT_REPORT_JSON", "LOADKIT_REPORT_JUNIT"):
+    for report in ("LOADKIT_REPORT_JSON", "LOADKIT_REPORT_JUNIT", "LOADKIT_REPORT_HTML"):
         assert Path(env[report]).parent.as_posix() in master.mounts(), f"{report} is not on a mounted directory"
 
 
