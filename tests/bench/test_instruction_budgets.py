@@ -31,5 +31,6 @@ def test_instructions_per_call_within_budgets() -> None:
     assert not failures, (
         "instructions per call above budget (before -> now):\n"
         + "\n".join(failures)
-        + "\nIf the cost is deliberate: .venv/bin/python -m bench.instructions --update-budgets, and commit bench/budgets.json"
+        + "\nIf the cost is deliberate: .venv/bin/python -m bench.instructions --update-budgets"
+        + " and commit bench/budgets.json"
     )
