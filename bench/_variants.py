@@ -172,7 +172,68 @@ def http_user(flavour: str, url: str, window: Window, plugin: bool) -> None:
     run_user({"fasthttp": Fast, "rest": Rest, "httpuser": Requests}[flavour], plugin)
 
 
+def open_model(url: str, window: Window) -> None:
+    """Open-model iterations (plugin on): FastHttpUser's GET as ONE task per iteration, from a pool of one.
+
+    The rate (10^6/s) is far above what one user can do, so every iteration is due before the
+    pool's user is free: the scheduler waits for it, hands it the next iteration, and the
+    iteration starts late — its request is timed from the intended start and fires a second,
+    ``-service`` entry (loadkit.load.runtime). Saturated, but the same code path every time;
+    an on-time schedule would make the path depend on how fast valgrind runs.
+    """
+    import time
+
+    from gevent.event import Event
+    from locust import FastHttpUser, task
+    from locust.env import Environment
+    from locust.exception import StopUser
+
+    import loadkit
+    from loadkit.load.node import NodeScheduler
+    from loadkit.load.profile import RateProfile
+    from loadkit.load.schedule import Assignment
+
+    done = Event()
+
+    class Fast(FastHttpUser):
+        host = url
+
+        @task
+        def call(self) -> None:
+            if not window.tick():
+                done.set()
+                raise StopUser()
+            self.client.get(PATH)
+
+    env = Environment(user_classes=[Fast], host=url)
+    runner = env.create_local_runner()
+    runner.greenlet.kill(block=True)
+    loadkit.attach(env)
+    _stop_periodic(env)
+    scheduler = NodeScheduler(
+        env, [Fast], "bench", RateProfile.constant(1e6), time.time(), Assignment(0, 0, 1), 1, 3600.0
+    )
+    done.wait()
+    scheduler.stop()
+
+
 # --- the request event alone ----------------------------------------------------------
+def loop_user(window: Window) -> None:
+    """Locust's task loop alone (an empty task, ``constant(0)``): what every iteration of a user costs."""
+    from locust import User, constant, task
+    from locust.exception import StopUser
+
+    class Loop(User):
+        wait_time = constant(0)
+
+        @task
+        def call(self) -> None:
+            if not window.tick():
+                raise StopUser()
+
+    run_user(Loop, False)
+
+
 def events_user(window: Window, plugin: bool) -> None:
     """Locust's task loop and one request event per iteration, no I/O: the listeners' cost."""
     from locust import User, constant, task
@@ -211,11 +272,10 @@ def run_user(user_class: type, plugin: bool) -> None:
 
 def _stop_periodic(env: Any) -> None:
     """End loadkit's health sampling and loop-lag probe (per-second work; see the module docstring)."""
-    health = getattr(env, "loadkit_health", None)
-    if health is None:
-        from loadkit.run import run_context  # type: ignore[import-not-found,unused-ignore]
+    from loadkit.run import run_context
 
-        health = run_context(env).health
+    health = run_context(env).health
+    assert health is not None
     health.stop()
 
 
@@ -229,5 +289,7 @@ for _kind in GRPC_KINDS:
 for _flavour in ("fasthttp", "rest", "httpuser"):
     VARIANTS[_flavour] = ("http", lambda a, w, f=_flavour: http_user(f, a["http"], w, False))
 VARIANTS["fasthttp+plugin"] = ("http", lambda a, w: http_user("fasthttp", a["http"], w, True))
+VARIANTS["open-fasthttp+plugin"] = ("http", lambda a, w: open_model(a["http"], w))
+VARIANTS["loop"] = ("", lambda a, w: loop_user(w))
 VARIANTS["events"] = ("", lambda a, w: events_user(w, False))
 VARIANTS["events+plugin"] = ("", lambda a, w: events_user(w, True))

@@ -79,7 +79,9 @@ REFERENCES = {
     "rest": "fasthttp",
     "httpuser": "fasthttp",
     "fasthttp+plugin": "fasthttp",
+    "open-fasthttp+plugin": "fasthttp+plugin",
     "events+plugin": "events",
+    "events": "loop",
 }
 ORDER = [
     "bare-unary",
@@ -98,6 +100,8 @@ ORDER = [
     "rest",
     "httpuser",
     "fasthttp+plugin",
+    "open-fasthttp+plugin",
+    "loop",
     "events",
     "events+plugin",
 ]
@@ -299,15 +303,26 @@ def check(
     return lines, failures
 
 
+def with_references(variants: Sequence[str]) -> list[str]:
+    """``variants`` plus the references their ratios need, in :data:`ORDER`."""
+    wanted = set(variants) | {REFERENCES[v] for v in variants if v in REFERENCES}
+    return [v for v in ORDER if v in wanted]
+
+
 def write_budgets(results: Sequence[Result], calls: int, warmup: int, path: Path = BUDGETS) -> None:
+    """Record ``results`` (other variants' budgets are kept when only some were measured)."""
     per_call = {r.variant: r.per_call for r in results}
-    variants = {}
+    old = load_budgets(path) if path.exists() else {}
+    kept = old.get("variants", {}) if old.get("calls") == calls and old.get("warmup") == warmup else {}
+    assert isinstance(kept, dict)
+    variants = {v: kept[v] for v in ORDER if v in kept and v not in per_call}
     for variant, got in per_call.items():
         entry: dict[str, float] = {"instructions": round(got)}
         ref = REFERENCES.get(variant)
         if ref in per_call:
             entry["ratio"] = round(got / per_call[ref], 4)
         variants[variant] = entry
+    variants = {v: variants[v] for v in ORDER if v in variants}
     document = {
         "about": "instructions per call per variant; python -m bench.instructions --update-budgets rewrites this file",
         "calls": calls,
@@ -341,7 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, help=f"uncounted calls first (default {DEFAULT_WARMUP})")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of every variant (2: check agreement)")
     parser.add_argument("--keep", type=Path, help="keep callgrind's files in this folder")
-    parser.add_argument("--update-budgets", action="store_true", help="measure as the bench test does, rewrite budgets")
+    parser.add_argument(
+        "--update-budgets", action="store_true", help="measure as the bench test does (--variants: only those), rewrite"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--addresses", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -353,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         budgets = load_budgets() if BUDGETS.exists() else {}
         calls = args.calls or int(budgets.get("calls", 200))  # type: ignore[call-overload]
         warmup = args.warmup or int(budgets.get("warmup", 30))  # type: ignore[call-overload]
-        rounds = measure(ORDER, calls, warmup, keep=args.keep)
+        rounds = measure(with_references(variants), calls, warmup, keep=args.keep)
         if BUDGETS.exists():
             print("\n".join(check(rounds[0], budgets)[0]))
         write_budgets(rounds[0], calls, warmup)

