@@ -26,12 +26,29 @@ Users: Locust runs each user in a greenlet whose first argument is the User
 (``greenlet.args[0]``, which Locust itself relies on); :func:`calling_environment` reads
 the environment of the user that called loadkit, for code users call without passing it
 (``loadkit.data.next()``).
+
+Open model (:mod:`loadkit.load`):
+
+- **request fire**: every client (``HttpSession``, ``FastHttpSession``, loadkit's users,
+  ``measure``) reports a call through ``environment.events.request.fire(**kwargs)``, keyword
+  arguments only, looked up on the one ``EventHook`` instance at call time, so replacing that
+  instance's ``fire`` sees every request (:func:`wrap_request_fire`);
+- **one task**: a ``TaskSet`` keeps its scheduled tasks in the deque ``_task_queue``;
+  ``schedule_task``/``get_next_task``/``execute_task`` pick and run one; a nested TaskSet
+  class is instantiated with its parent (``DefaultTaskSet``: the user); a user's ``_state`` is
+  ``LOCUST_STATE_RUNNING`` while it runs tasks (:func:`run_one_task`);
+- **runner start**: the web UI's ``/swarm`` and ``locust.main`` (headless) start a run with
+  ``runner.start(user_count, spawn_rate)`` looked up on the runner instance
+  (:func:`override_user_count`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
+
+from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately
+from locust.user.task import LOCUST_STATE_RUNNING, DefaultTaskSet, TaskSet
 
 if TYPE_CHECKING:
     from flask import Flask, Response
@@ -114,3 +131,68 @@ def calling_environment() -> Any:
     args = getattr(gevent.getcurrent(), "args", None) or ()
     user = args[0] if args else None
     return user.environment if isinstance(user, User) else None
+
+
+# --- request fire --------------------------------------------------------------------------
+def wrap_request_fire(environment: Any, wrapper: Callable[[Callable[..., None]], Callable[..., None]]) -> None:
+    """Replace ``environment.events.request.fire`` by ``wrapper(original)``; once per environment."""
+    hook = environment.events.request
+    if getattr(hook.fire, "_loadkit_wrapped", False):
+        return
+    wrapped = wrapper(hook.fire)
+    wrapped._loadkit_wrapped = True  # type: ignore[attr-defined]
+    hook.fire = wrapped
+
+
+# --- one task ------------------------------------------------------------------------------
+class TaskStack:
+    """A user's root ``DefaultTaskSet`` and the nested TaskSets it entered, innermost last."""
+
+    def __init__(self, user: Any) -> None:
+        user._state = LOCUST_STATE_RUNNING
+        self.user = user
+        self.stack: list[TaskSet] = [DefaultTaskSet(user)]
+
+
+def run_one_task(tasks: TaskStack) -> None:
+    """Run ONE task of the innermost TaskSet, with Locust's own selection and weights.
+
+    A task that is a TaskSet class is entered (instantiated as Locust does, its
+    ``on_start`` run) and its first task runs in the same iteration; it stays entered for
+    the next iterations until it raises ``InterruptTaskSet`` (``self.interrupt()``).
+    ``StopUser``/``StopTest`` and other exceptions propagate to the caller.
+    """
+    while True:
+        current = tasks.stack[-1]
+        try:
+            if not current._task_queue:
+                current.schedule_task(current.get_next_task())
+            task = current._task_queue.popleft()
+            if isinstance(task, type) and issubclass(task, TaskSet):
+                nested = task(tasks.user if isinstance(current, DefaultTaskSet) else current)  # type: ignore[arg-type]
+                tasks.stack.append(nested)
+                nested.on_start()
+                continue
+            current.execute_task(task)
+            return
+        except InterruptTaskSet:
+            if len(tasks.stack) > 1:
+                left = tasks.stack.pop()
+                left.on_stop()
+            return
+        except (RescheduleTask, RescheduleTaskImmediately):
+            return
+
+
+# --- runner start --------------------------------------------------------------------------
+def override_user_count(runner: Any, user_count: Callable[[int], int]) -> None:
+    """Make ``runner.start(n, rate)`` start ``user_count(n)`` users instead (once per runner)."""
+    start = runner.start
+    if getattr(start, "_loadkit_wrapped", False):
+        return
+
+    def start_with(count: int, spawn_rate: float, *args: Any, **kwargs: Any) -> Any:
+        return start(user_count(count), spawn_rate, *args, **kwargs)
+
+    start_with._loadkit_wrapped = True  # type: ignore[attr-defined]
+    runner.start = start_with

@@ -263,3 +263,36 @@ OPTIONS += [
         action="append",
     ),
 ]
+
+
+# --- load: the open model (loadkit.load) ----------------------------------------------
+OPTIONS += [
+    Option(
+        "--arrival-rate",
+        "LOADKIT_ARRIVAL_RATE",
+        "Open model: start this many iterations per second across the whole fleet (e.g. 100, 6000/m), "
+        "whatever the response times; one iteration = one task of a user from the --max-users pool.",
+        include_in_web_ui=True,
+    ),
+    Option(
+        "--arrival-stages",
+        "LOADKIT_ARRIVAL_STAGES",
+        "Open model with linear ramps (as k6's ramping-arrival-rate), from 0 it/s: "
+        "'30s:100,2m:100,30s:500,1m:0'; a 0s stage jumps. The run ends after the last stage.",
+        include_in_web_ui=True,
+    ),
+    Option(
+        "--max-users",
+        "LOADKIT_MAX_USERS",
+        "Open model: the pool of user instances across the fleet, created as needed "
+        "(default: the peak rate x 1 s). When all are busy, iterations start late.",
+        include_in_web_ui=True,
+    ),
+    Option(
+        "--max-lateness",
+        "LOADKIT_MAX_LATENESS",
+        "Open model: an iteration that cannot start within this many seconds of its intended "
+        "time is dropped and counted (default 10).",
+        include_in_web_ui=True,
+    ),
+]
