@@ -14,8 +14,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from fleet_procs import Procs, free_port, wait_for
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.procs import Procs, free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
