@@ -18,11 +18,12 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
-from loadkit import config, locust_errors
+from loadkit import _locust, config, locust_errors
 from loadkit.cli import EXIT_USAGE
 from loadkit.exceptions import LoadkitError
 
 _INSTALLED_ATTR = "_loadkit_installed"
+_locust.install()  # before Locust creates its runner and rpc sockets (see loadkit._locust)
 
 
 @events.init_command_line_parser.add_listener
@@ -97,8 +98,9 @@ def _install_fleet(environment: Environment) -> None:
     from loadkit.stats.controller import controller_for
 
     version.install(environment)  # a worker of another loadkit version is refused
-    leasing.install(environment)  # raises DataError/ConfigError on bad --loadkit-data, before any load
     events_ = environment.events
+    events_.quitting.add_listener(_tell_drops)
+    leasing.install(environment)  # raises DataError/ConfigError on bad --loadkit-data, before any load
     events_.heartbeat_sent.add_listener(partial(version.on_heartbeat, environment))
     events_.test_stop.add_listener(leasing.on_test_stop)
     events_.quitting.add_listener(leasing.on_quitting)
@@ -107,3 +109,14 @@ def _install_fleet(environment: Environment) -> None:
     events_.quitting.add_listener(health.on_quitting)
     web.install(environment)
     controller_for(environment).report_sections["fleet"] = lambda: report_section(environment)  # JSON report
+
+
+def _tell_drops(**_kw: Any) -> None:
+    """At the end of the run: how many messages were dropped, from how many peers (loadkit.fleet.trust)."""
+    import logging
+
+    from loadkit.fleet.trust import OFFENDERS
+
+    line = OFFENDERS.summary()
+    if line:
+        logging.getLogger("loadkit.fleet").warning(line)
