@@ -6,11 +6,16 @@ parser (from the ``init_command_line_parser`` listener in :mod:`loadkit.plugin`)
 ``locust.conf``, ``pyproject.toml`` and env vars work as Locust users expect. Code reads
 them back from ``environment.parsed_options``; library mode passes the same names
 (:func:`defaults` gives a namespace of every option's default).
+
+A numeric option declares its range (``minimum``/``maximum``); :func:`check` refuses a
+value outside it, NaN or an infinity with one line naming the option, the value and the
+range, before any load (``--loadkit-health-interval -1`` once sampled 150 times a second).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +33,9 @@ class Option:
     action: str | None = None
     include_in_web_ui: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Inclusive range of a numeric option (None: unbounded on that side); see :func:`check`.
+    minimum: float | None = None
+    maximum: float | None = None
 
     @property
     def dest(self) -> str:
@@ -59,9 +67,17 @@ OPTIONS += [
         "Seconds of warm-up before --abort-on-threshold starts checking (default 10).",
         default=10.0,
         type=float,
+        minimum=0.0,
+        maximum=86400.0,
     ),
     Option("--report-junit", "LOADKIT_REPORT_JUNIT", "Write a JUnit XML report (one testcase per threshold) here."),
     Option("--report-json", "LOADKIT_REPORT_JSON", "Write a JSON report (per-entry HDR percentiles, thresholds) here."),
+    Option(
+        "--report-html",
+        "LOADKIT_REPORT_HTML",
+        "Write an HTML report here: one self-contained file (opens offline) with the verdict, latency "
+        "percentile distributions, p50/p90/p99/max over time, rates, worker health.",
+    ),
 ]
 
 
@@ -78,6 +94,26 @@ def add_arguments(parser: Any) -> None:
         # include_in_web_ui keyword; set the attribute Locust's web UI reads instead.
         action = group.add_argument(opt.flag, **kwargs)
         action.include_in_web_ui = opt.include_in_web_ui
+
+
+def check(options: Any) -> None:
+    """Raise ``ConfigError`` for the first numeric option outside its range (or NaN, or infinite)."""
+    from loadkit.exceptions import ConfigError
+
+    for opt in OPTIONS:
+        if opt.minimum is None and opt.maximum is None:
+            continue
+        value = getattr(options, opt.dest, None)
+        if value is None or isinstance(value, bool):
+            continue
+        low = -math.inf if opt.minimum is None else opt.minimum
+        high = math.inf if opt.maximum is None else opt.maximum
+        if not (math.isfinite(float(value)) and low <= float(value) <= high):
+            bounds = f"from {low:g} to {high:g}" if opt.maximum is not None else f"at least {low:g}"
+            shown = f"{value:g}" if isinstance(value, float) else repr(value)
+            raise ConfigError(
+                f"{opt.flag} {shown} is out of range: give a number {bounds} ({opt.flag} or {opt.env_var})"
+            )
 
 
 def defaults(**overrides: Any) -> argparse.Namespace:
@@ -120,6 +156,8 @@ OPTIONS += [
         "Rows a worker leases per request.",
         default=50,
         type=int,
+        minimum=1,
+        maximum=10000,
     ),
     Option(
         "--loadkit-agent",
@@ -133,6 +171,8 @@ OPTIONS += [
         "Seconds between two health samples of each worker (CPU, memory, network, loop lag, users).",
         default=3.0,
         type=float,
+        minimum=0.1,
+        maximum=3600.0,
     ),
 ]
 
@@ -170,6 +210,8 @@ OPTIONS += [
         "DEADLINE_EXCEEDED counts as a failure.",
         default=60.0,
         type=float,
+        minimum=0.0,
+        maximum=86400.0,
     ),
     Option(
         "--grpc-shared-channel",
@@ -191,5 +233,42 @@ OPTIONS += [
         "reach the target its workers can).",
         default=True,
         extra={"action": argparse.BooleanOptionalAction},
+    ),
+]
+
+
+# --- web UI access: login and origins (loadkit.web_access) ------------------------------
+OPTIONS += [
+    Option(
+        "--web-user",
+        "LOADKIT_WEB_USER",
+        "User name of the web UI's login (default loadkit). Login is on when the UI binds a "
+        "non-loopback address or a password/token is set.",
+        default="loadkit",
+    ),
+    Option(
+        "--web-password",
+        "LOADKIT_WEB_PASSWORD",
+        "Password of the web UI's login (prefer the env var: a command line is visible to other users).",
+    ),
+    Option(
+        "--web-token",
+        "LOADKIT_WEB_TOKEN",
+        "Secret of the web UI's login, also accepted as 'Authorization: Bearer TOKEN' and ?token=; "
+        "without it or a password, a token is generated and logged when login is on.",
+    ),
+    Option(
+        "--web-no-login",
+        "LOADKIT_WEB_NO_LOGIN",
+        "Serve the web UI without login even on a non-loopback address (anyone who reaches it can start load).",
+        default=False,
+        action="store_true",
+    ),
+    Option(
+        "--web-cors-origin",
+        "LOADKIT_WEB_CORS_ORIGINS",
+        "A web origin (e.g. https://grafana.example) allowed to call the web UI from its pages, "
+        "repeatable; by default no other origin is.",
+        action="append",
     ),
 ]

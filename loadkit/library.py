@@ -164,6 +164,7 @@ class LoadTest:
         threshold_grace: float = 10.0,
         report_junit: str | None = None,
         report_json: str | None = None,
+        report_html: str | None = None,
         worker_timeout: float = 60.0,
         web_port: int | None = None,
         options: dict[str, Any] | None = None,
@@ -186,6 +187,7 @@ class LoadTest:
             "threshold_grace": threshold_grace,
             "report_junit": report_junit,
             "report_json": report_json,
+            "report_html": report_html,
             **(options or {}),
         }
         config.defaults(**self.options)  # unknown option names fail here, not mid-run

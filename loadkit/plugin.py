@@ -66,6 +66,8 @@ def install(environment: Environment) -> None:
     if getattr(environment, _INSTALLED_ATTR, False):
         return
     setattr(environment, _INSTALLED_ATTR, True)
+    if environment.parsed_options is not None:
+        config.check(environment.parsed_options)  # numbers in range, before any part starts
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)
     _install_fleet(environment)

@@ -63,9 +63,11 @@ def endpoint(user: str, kind: str, host: str) -> Endpoint:
             "use http://HOST[:PORT] or https://HOST[:PORT] (--host or the class's host)"
         )
     try:
-        port = parts.port or _HTTP_PORTS[parts.scheme]
+        port = parts.port if parts.port is not None else _HTTP_PORTS[parts.scheme]
+        if not 0 < port < 65536:
+            raise ValueError(port)
     except ValueError as exc:
-        raise ConfigError(f"{user} host {host!r} has a bad port: use e.g. http://127.0.0.1:8080") from exc
+        raise ConfigError(f"{user} host {host!r} has a bad port (1-65535): use e.g. http://127.0.0.1:8080") from exc
     return Endpoint(user, host, (parts.hostname, port))
 
 
@@ -75,6 +77,8 @@ def _split_host_port(user: str, host: str, target: str, default_port: int | None
         if default_port is None:
             raise ConfigError(f"{user} host {host!r} has no port: use e.g. grpc://127.0.0.1:50051")
         name, port = target, str(default_port)
+    if not 0 < int(port) < 65536:
+        raise ConfigError(f"{user} host {host!r} has a bad port {port} (1-65535): use e.g. grpc://127.0.0.1:50051")
     return name.strip("[]"), int(port)
 
 

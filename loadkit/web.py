@@ -5,7 +5,8 @@ Extended the way Locust's own ``examples/extend_web_ui.py`` does: ``extended_tab
 ``after_request`` hook adds the rows to ``/stats/requests`` under ``extended_stats`` — the
 page polls that every couple of seconds, so the tab refreshes live with no JS of ours.
 
-- ``GET /loadkit/fleet``: the same data as JSON (workers, agents, data pool, HDR latency).
+- ``GET /loadkit/fleet``: the same data as JSON (workers, agents, data pool, HDR latency),
+  under ``--web-base-path`` and behind the UI's login like Locust's own routes.
 
 Rendering only: the figures come from :mod:`loadkit.fleet` (and :mod:`loadkit.stats`).
 """
@@ -136,13 +137,23 @@ def fleet_snapshot(environment: Environment) -> dict[str, Any]:
 
 
 def install(environment: Environment) -> None:
-    """Add the Fleet tab and ``/loadkit/fleet`` to the environment's web UI, if it has one."""
+    """Add the Fleet tab and ``/loadkit/fleet`` to the environment's web UI, if it has one.
+
+    Host conventions kept: the route sits under ``--web-base-path`` and behind the UI's login
+    (``auth_required_if_enabled``); the tab rows are *appended* to ``extended_stats`` by a hook
+    that runs after any other (so a locustfile's own hook that sets ``extended_stats``, as
+    Locust's ``examples/extend_web_ui.py`` does, keeps loadkit's rows too). Access rules
+    (login, origins) come first: :mod:`loadkit.web_access`.
+    """
     web_ui = environment.web_ui
     app = web_ui.app if web_ui is not None else None
     if web_ui is None or app is None:
         return
-    from flask import Response, request
+    from flask import Blueprint, Response, request
 
+    from loadkit import _locust, web_access
+
+    web_access.install(web_ui, environment.parsed_options)
     args = web_ui.template_args
     args.setdefault("extended_tabs", []).extend(
         [{"title": "Fleet", "key": FLEET_KEY}, {"title": "Latency (HDR)", "key": LATENCY_KEY}]
@@ -153,20 +164,27 @@ def install(environment: Environment) -> None:
             {"key": LATENCY_KEY, "structure": [{"key": k, "title": t} for k, t in LATENCY_COLUMNS]},
         ]
     )
+    routes = Blueprint("loadkit", __name__, url_prefix=_locust.web_base_path(app) or None)
 
-    @app.route("/loadkit/fleet")
+    @routes.route("/loadkit/fleet")
+    @web_ui.auth_required_if_enabled
     def loadkit_fleet() -> Response:
         return Response(json.dumps(fleet_snapshot(environment)), mimetype="application/json")
 
-    @app.after_request
+    app.register_blueprint(routes)
+
     def add_fleet_stats(response: Response) -> Response:
-        if request.path != "/stats/requests" or not response.is_json:
+        if not _locust.is_stats_request(request.endpoint) or response.status_code != 200 or not response.is_json:
             return response
         body = response.get_json()
+        # Locust caches this response object for 2 s and hooks edit it in place: drop our rows of the last pass.
+        others = [e for e in body.get("extended_stats") or [] if e.get("key") not in (FLEET_KEY, LATENCY_KEY)]
         body["extended_stats"] = [
-            *body.get("extended_stats", []),
+            *others,
             {"key": FLEET_KEY, "data": worker_rows(environment)},
             {"key": LATENCY_KEY, "data": latency_rows(environment)},
         ]
         response.set_data(json.dumps(body))
         return response
+
+    _locust.after_request_last(app, add_fleet_stats)

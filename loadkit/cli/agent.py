@@ -26,8 +26,10 @@ def run_agent(args: argparse.Namespace) -> int:
     from loadkit.exceptions import ConfigError
     from loadkit.fleet.agent import start_agent
 
-    if args.interval <= 0:
+    if not 0 < args.interval < 86400:  # NaN fails this too
         raise ConfigError(f"--interval must be above 0, got {args.interval:g}: e.g. --interval 1")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a port: use 1-65535, or 0 to pick a free one")
     try:
         agent = start_agent(args.host, args.port, args.interval)
     except OSError as exc:

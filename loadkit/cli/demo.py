@@ -37,9 +37,22 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Refuse numbers out of range before any target starts."""
+    from loadkit.exceptions import ConfigError
+
+    if args.users < 1:
+        raise ConfigError(f"--users {args.users} is out of range: give at least 1")
+    if args.workers < 0:
+        raise ConfigError(f"--workers {args.workers} is out of range: give 0 (users in this process) or more")
+    if not 1 <= args.web_port <= 65535:
+        raise ConfigError(f"--web-port {args.web_port} is not a port: use 1-65535")
+
+
 def run(args: argparse.Namespace) -> int:
     from targets.launcher import launch
 
+    _check(args)
     args.report_dir.mkdir(parents=True, exist_ok=True)
     print(f"loadkit demo: starting the bundled targets, then {args.users} users on {args.workers} workers")
     with launch("grpc") as grpc_target, launch("http") as http_target:
@@ -61,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             thresholds=DEMO_THRESHOLDS,
             report_json=str(args.report_dir / "demo.json"),
+            report_html=str(args.report_dir / "demo.html"),
             report_junit=str(args.report_dir / "demo-junit.xml"),
             web_port=args.web_port if args.web else None,
         ).run()

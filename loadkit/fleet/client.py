@@ -35,6 +35,11 @@ from loadkit.messages import DataGrant, DataRequest
 Row = dict[str, Any]
 Transport = Callable[[DataRequest], None]
 
+#: Why ``loadkit.data.next()`` has nothing to give: the option, and the import that adds it to Locust.
+NOT_SET_UP = (
+    "loadkit.data.next() has no test data: run locust with --loadkit-data FILE (or faker:COUNT), "
+    "and keep 'import loadkit' in the locustfile so that locust knows that option"
+)
 #: How long a user waits for rows before ``next()`` raises ``DataError``.
 NEXT_TIMEOUT = 30.0
 #: How long a request may go unanswered before it is sent again.
@@ -136,8 +141,25 @@ class DataAccessor:
         return self._client
 
     def next(self, timeout: float = NEXT_TIMEOUT) -> Row:
-        """The next row for the calling user (see :class:`DataClient`)."""
-        return self.client.next(timeout)
+        """The next row for the calling user (see :class:`DataClient`).
+
+        Without test data set up, every call would fail the same way: from a user it ends the
+        whole run once, with one line and exit 2 (:func:`loadkit._stop.stop_run`); elsewhere
+        it raises ``DataError``.
+        """
+        try:
+            client = self.client
+        except DataError:
+            error = DataError(NOT_SET_UP)
+            from loadkit import _locust
+
+            environment = _locust.calling_environment()
+            if environment is None:
+                raise error from None
+            from loadkit._stop import stop_run
+
+            raise stop_run(environment, error) from None
+        return client.next(timeout)
 
 
 #: The process-wide accessor users call: ``loadkit.data.next()``.

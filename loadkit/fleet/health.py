@@ -6,6 +6,11 @@ keeps the latest sample and a bounded history per worker and logs a warning when
 saturates — CPU above 90 % or gevent loop lag above 100 ms: response times measured on a
 saturated worker include its own queueing and must be distrusted. It also polls the
 ``loadkit agent`` URLs given by ``--loadkit-agent``.
+
+No false alarm from start-up: a worker's first sample covers its start (imports, the
+runner and the first users starting: loop lags of 130-220 ms were seen on idle workers), so
+it never counts; after that a worker is saturated only when :data:`CONSECUTIVE` samples in
+a row say so, and stops being saturated at the first sample that does not.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ CPU_LIMIT = 90.0
 LAG_LIMIT_MS = 100.0
 HISTORY = 1000
 LOCAL = "local"
+#: Samples of each worker that cover its start-up and never make a verdict.
+WARMUP_SAMPLES = 1
+#: Saturated samples in a row before a worker counts as saturated (and a warning is logged).
+CONSECUTIVE = 2
 
 
 def saturation(sample: Sample) -> str | None:
@@ -53,18 +62,26 @@ class HealthStore:
     saturated: dict[str, str] = field(default_factory=dict)
     warnings: list[tuple[str, str]] = field(default_factory=list)
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Samples received and saturated samples in a row, per worker (see the module docstring).
+    seen: dict[str, int] = field(default_factory=dict)
+    streak: dict[str, int] = field(default_factory=dict)
 
     def add(self, worker: str, sample: Sample) -> None:
         self.latest[worker] = sample
         self.history.setdefault(worker, deque(maxlen=HISTORY)).append(sample)
-        reason = saturation(sample)
-        if reason and worker not in self.saturated:
+        self.seen[worker] = seen = self.seen.get(worker, 0) + 1
+        reason = saturation(sample) if seen > WARMUP_SAMPLES else None
+        if reason is None:
+            self.streak[worker] = 0
+            self.saturated.pop(worker, None)
+            return
+        self.streak[worker] = streak = self.streak.get(worker, 0) + 1
+        if streak < CONSECUTIVE:
+            return
+        if worker not in self.saturated:
             log.warning("worker %s is saturated (%s): its response times are inflated, add workers", worker, reason)
             self.warnings.append((worker, reason))
-        if reason:
-            self.saturated[worker] = reason
-        else:
-            self.saturated.pop(worker, None)
+        self.saturated[worker] = reason
 
     def report(self) -> dict[str, Any]:
         """JSON-ready history for reports."""

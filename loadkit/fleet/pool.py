@@ -66,7 +66,7 @@ class DataPool:
         check_mode(mode, exhausted)
         if not rows:
             raise ConfigError("a test-data pool needs at least one row")
-        self.rows = list(rows)
+        self.rows = rows  # not copied: a generated source makes each row when it is leased
         self.mode = mode
         self.exhausted_policy = exhausted
         self.workers: dict[str, WorkerLeases] = {}

@@ -4,8 +4,10 @@ One :class:`StatsController` per Locust ``Environment`` (see :func:`controller_f
 :func:`loadkit.plugin.install` subscribes its ``on_*`` methods to the events. Roles:
 
 - every node records each request event into its :class:`~loadkit.stats.hdr.HdrRecorder`;
-- a worker adds its deltas to ``report_to_master`` under :data:`REPORT_KEY`; the master
-  merges them in ``worker_report`` (a malformed payload is logged and dropped);
+- a worker adds its deltas to ``report_to_master`` under :data:`REPORT_KEY`, and its
+  one-second slots under :data:`TIMELINE_KEY`; the master merges them in ``worker_report``
+  (a malformed payload is logged and dropped) — the slots into its
+  :class:`~loadkit.stats.timeline.Timeline`, which a greenlet settles every few seconds;
 - the master (or local runner) checks thresholds periodically with
   ``--abort-on-threshold`` and once more at ``quitting``, writes the reports, prints the
   table and sets ``environment.process_exit_code`` to 99 when a threshold failed.
@@ -22,6 +24,7 @@ hold every request.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -36,7 +39,7 @@ from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, STATE_STOPP
 from loadkit import __version__, config
 from loadkit.cli import EXIT_THRESHOLDS
 from loadkit.stats import reports
-from loadkit.stats.hdr import HdrRecorder
+from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, distribution
 from loadkit.stats.snapshot import RunSnapshot, take_snapshot
 from loadkit.stats.thresholds import (
     Threshold,
@@ -46,11 +49,15 @@ from loadkit.stats.thresholds import (
     parse_thresholds,
     required_percentiles,
 )
+from loadkit.stats.timeline import Timeline, decode_slots, encode_slots
 
 log = logging.getLogger("loadkit.stats")
 
 #: Key of loadkit's HDR deltas inside Locust's worker ``stats`` report.
 REPORT_KEY = "loadkit_hdr"
+#: Key of loadkit's one-second slots (latency over time) inside the same report.
+TIMELINE_KEY = "loadkit_timeline"
+_PUMP_INTERVAL = 2.0
 _ATTR = "_loadkit_stats"
 _CHECK_INTERVAL = 1.0
 _DRAIN_TIMEOUT = 30.0
@@ -71,6 +78,7 @@ class StatsController:
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         self.recorder = HdrRecorder()
+        self.timeline = Timeline()
         #: The ``request`` listener: the recorder's own, so each request costs one call.
         self.on_request = self.recorder.on_request
         self.thresholds: list[Threshold] = []
@@ -80,6 +88,7 @@ class StatsController:
         self.abort_reason: str | None = None
         self.report_sections: dict[str, Callable[[], Any]] = {}
         self._checker: gevent.Greenlet | None = None
+        self._pump_greenlet: gevent.Greenlet | None = None
         self._workers_seen: set[str] = set()
         self._finished = False
 
@@ -88,7 +97,7 @@ class StatsController:
         """Parse thresholds, check report paths (raises ConfigError before any load)."""
         self.thresholds = parse_thresholds(self._option("threshold"))
         if not self._is_worker:  # the master or local runner writes the reports: fail now, not after the run
-            for flag in ("--report-junit", "--report-json"):
+            for flag in ("--report-junit", "--report-json", "--report-html"):
                 path = self._option(flag.lstrip("-").replace("-", "_"))
                 if path:
                     reports.check_writable(path, flag)
@@ -106,30 +115,59 @@ class StatsController:
     # --- recording and transport ----------------------------------------------------
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
         data[REPORT_KEY] = self.recorder.take_deltas()
+        data[TIMELINE_KEY] = encode_slots(self.recorder.take_slots())
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
         self._workers_seen.add(client_id)
-        deltas = data.get(REPORT_KEY)
-        if not deltas:
-            return
+        deltas, slots = data.get(REPORT_KEY), data.get(TIMELINE_KEY)
         try:
-            if not isinstance(deltas, dict):
+            if deltas and not isinstance(deltas, dict):
                 raise ValueError(f"expected a mapping, got {type(deltas).__name__}")
-            self.recorder.merge_deltas(deltas)
+            decoded = decode_slots(slots) if slots else {}  # both checked before either is merged
+            if deltas:
+                self.recorder.merge_deltas(deltas)
+            self.timeline.merge(decoded)
         except ValueError as exc:
             log.warning("dropped malformed HDR report from worker %s: %s", client_id, exc)
 
     def on_reset_stats(self, **_kw: Any) -> None:
-        self.recorder.reset()
+        self._reset()
 
     def on_spawning_complete(self, user_count: int, **_kw: Any) -> None:
         if self.environment.reset_stats:  # Locust's --reset-stats: forget the ramp-up
-            self.recorder.reset()
+            self._reset()
+
+    def _reset(self) -> None:
+        self.recorder.reset()
+        self.timeline.reset()
+
+    def pictures(self) -> dict[str, Any]:
+        """The report's ``timeline`` (latency and rates over time) and ``distribution`` sections."""
+        self._pump()
+        keys = [*self.recorder.keys(), TOTAL_KEY]
+        return {
+            "timeline": self.timeline.series(),
+            "distribution": {
+                (f"{k[0]} {k[1]}" if k[0] else k[1]): distribution(self.recorder.histogram(k)) for k in keys
+            },
+        }
+
+    def _pump(self) -> None:
+        """Move the local runner's own slots into the timeline and settle old slots."""
+        self.timeline.merge(self.recorder.take_slots())
+        self.timeline.settle()
+
+    def _pump_loop(self) -> None:
+        while True:
+            gevent.sleep(_PUMP_INTERVAL)
+            self._pump()
 
     # --- lifecycle --------------------------------------------------------------------
     def on_test_start(self, environment: Environment, **_kw: Any) -> None:
-        self.recorder.reset()  # Locust clears its stats when a new test starts
+        self._reset()  # Locust clears its stats when a new test starts
         self.results, self.final, self.abort_reason, self._finished = [], None, None, False
+        if not self._is_worker and self._pump_greenlet is None:
+            self._pump_greenlet = gevent.spawn(self._pump_loop)
         if not self._is_worker and self.thresholds and self._option("abort_on_threshold"):
             self._checker = gevent.spawn(self._check_loop, float(self._option("threshold_grace") or 0.0))
 
@@ -137,6 +175,9 @@ class StatsController:
         if self._checker is not None and self._checker is not gevent.getcurrent():
             self._checker.kill(block=False)
         self._checker = None
+        if self._pump_greenlet is not None and self._pump_greenlet is not gevent.getcurrent():
+            self._pump_greenlet.kill(block=False)
+        self._pump_greenlet = None
         runner = environment.runner
         if isinstance(runner, MasterRunner) and runner.user_count > 0:
             _drain_workers(runner)
@@ -158,6 +199,8 @@ class StatsController:
         if self._finished:
             return self.results
         self._finished = True
+        self._pump()
+        self.timeline.settle(math.inf)  # every worker's last slots are in: nothing more to wait for
         self.final = self.snapshot()
         self.results = evaluate(self.thresholds, self.final)
         self._write_reports(self.final, self.results)
@@ -228,15 +271,39 @@ class StatsController:
             runner.stop()
 
     def _write_reports(self, snapshot: RunSnapshot, results: list[ThresholdResult]) -> None:
-        junit, json_path = self._option("report_junit"), self._option("report_json")
-        if junit:
-            self.report_paths["junit"] = str(reports.write_report(junit, reports.to_junit(snapshot, results)))
-        if json_path:
-            extra = {name: section() for name, section in self.report_sections.items()}
-            document = reports.to_json_dict(snapshot, results, extra)
-            self.report_paths["json"] = str(reports.write_report(json_path, reports.dumps_json(document)))
-        for kind, path in self.report_paths.items():
-            log.info("loadkit: %s report written to %s", kind, path)
+        """Write each report asked for; one that cannot be written is one error line, not a new verdict."""
+
+        document: dict[str, Any] = {}
+
+        def full_document() -> dict[str, Any]:  # built once, for the JSON and the HTML report
+            if not document:
+                extra = {name: section() for name, section in self.report_sections.items()}
+                document.update(reports.to_json_dict(snapshot, results, {**self.pictures(), **extra}))
+            return document
+
+        def html_text() -> str:
+            from loadkit.stats.html import to_html
+
+            return to_html(full_document())
+
+        documents = [
+            ("junit", "--report-junit", lambda: reports.to_junit(snapshot, results)),
+            ("json", "--report-json", lambda: reports.dumps_json(full_document())),
+            ("html", "--report-html", html_text),
+        ]
+        for kind, flag, render in documents:
+            path = self._option(flag.lstrip("-").replace("-", "_"))
+            if not path:
+                continue
+            try:
+                self.report_paths[kind] = str(reports.write_report(path, render()))
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                log.error(
+                    "loadkit: error: could not write %s %s (%s): free space or give another path", flag, path, reason
+                )
+                continue
+            log.info("loadkit: %s report written to %s", kind, self.report_paths[kind])
 
 
 def _drain_workers(runner: MasterRunner) -> None:

@@ -12,11 +12,16 @@ Distributed runs stay exact: a worker sends what it recorded since its last repo
 adds the counts (:meth:`HdrRecorder.merge_deltas`). Adding counts is exact, so the merged
 percentiles equal those of one histogram fed every sample.
 
+Each sample also lands in a one-second slot (:meth:`HdrRecorder.take_slots`), the raw
+material of :mod:`loadkit.stats.timeline` (latency over time); the slot is chosen from the
+clock when the request event fires, so the request path costs one ``time.time()`` more.
+
 Pure: no Locust, no gevent; :mod:`loadkit.stats.controller` wires it to the events.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +48,31 @@ PERCENTILES: dict[str, float] = {
 #: Key of an entry: ``(request_type, name)``; the total uses :data:`TOTAL_KEY`.
 EntryKey = tuple[str, str]
 TOTAL_KEY: EntryKey = ("", "Aggregated")
+#: A sparse distribution: ``{µs: count}``.
+Counts = dict[int, int]
+#: Width of the slots every node cuts its samples into, in seconds.
+SLOT_S = 1
+#: 3 significant digits: HdrHistogram's 2048 sub-buckets; values below 2048 µs are exact.
+_SUB_BUCKET_BITS = 11
+
+
+def bucket(value_us: int) -> int:
+    """The lowest value of ``value_us``'s HdrHistogram bucket (loadkit's range and precision)."""
+    shift = value_us.bit_length() - _SUB_BUCKET_BITS
+    return value_us if shift <= 0 else (value_us >> shift) << shift
+
+
+def bucket_highest(bucketed_us: int) -> int:
+    """The highest value of the bucket whose lowest value is ``bucketed_us`` (HdrHistogram reports that)."""
+    shift = bucketed_us.bit_length() - _SUB_BUCKET_BITS
+    return bucketed_us if shift <= 0 else bucketed_us + (1 << shift) - 1
+
+
+def add_counts(into: Counts, counts: Mapping[int, int]) -> None:
+    """Add ``counts`` (raw or bucketed µs) into ``into``, bucketed and clamped to the range."""
+    for value, count in counts.items():
+        key = bucket(min(max(value, 0), HIGHEST_US))
+        into[key] = into.get(key, 0) + count
 
 
 def new_histogram() -> HdrHistogram:
@@ -79,6 +109,32 @@ class Percentiles:
         return {**self.values, "max": self.max}
 
 
+def distribution(histogram: HdrHistogram, ticks_per_half: int = 5) -> dict[str, list[float]]:
+    """The percentile distribution HdrHistogram plots: ``{"percentile": [...], "ms": [...]}``.
+
+    Percentiles step as HdrHistogram's own output does (``ticks_per_half`` per halving of
+    the distance to 100 %: 0, 10, …, 50, 55, …, 75, 77.5, …) up to the one of the last
+    sample, ``100 * (1 - 1/count)``; then 100 (the max). Plotted against ``1/(1 - p/100)``
+    on a log axis, the tail gets as much room as the body.
+    """
+    count = histogram.get_total_count()
+    if count == 0:
+        return {"percentile": [], "ms": []}
+    ladder, step = [], 0
+    while True:
+        pct = 100.0 * (1.0 - 0.5 ** (step / ticks_per_half))
+        if 1.0 / (1.0 - pct / 100.0) > count:
+            break
+        ladder.append(round(pct, 6))
+        step += 1
+    values = histogram.get_percentile_to_value_dict(ladder)
+    ladder = sorted(values)
+    return {
+        "percentile": [*ladder, 100.0],
+        "ms": [*(values[p] / 1000.0 for p in ladder), histogram.get_max_value() / 1000.0],
+    }
+
+
 class HdrRecorder:
     """Histograms per entry and for the total, e.g.::
 
@@ -92,41 +148,73 @@ class HdrRecorder:
         # Samples not yet folded into the histograms: entry -> {µs: count}. A dict
         # increment costs a fraction of HdrHistogram.record_value (pure Python, ~3 µs),
         # and latencies repeat at µs resolution, so folding in batches is much cheaper.
-        self._pending: dict[EntryKey, dict[int, int]] = {}
+        # One such dict per slot: the current one, and those the clock moved past.
+        self._pending: dict[EntryKey, Counts] = {}
+        self._failures: dict[EntryKey, int] = {}
+        self._slot_t = 0
+        self._slot_end = 0.0
+        self._past: list[tuple[int, dict[EntryKey, Counts], dict[EntryKey, int]]] = []
+        #: Folded slots not yet taken: epoch second -> entry -> [bucketed counts, failures].
+        self._slots: dict[int, dict[EntryKey, list[Any]]] = {}
 
-    def record(self, request_type: str, name: str, response_time_ms: float) -> None:
+    def record(self, request_type: str, name: str, response_time_ms: float, failed: bool = False) -> None:
         """Record one sample (ms, as in Locust's request event)."""
-        value = int(response_time_ms * 1000.0 + 0.5)  # ms_to_us, inlined: the hot path
-        pending = self._pending.get((request_type, name))
-        if pending is None:
-            pending = self._pending[(request_type, name)] = {}
-        pending[value] = pending.get(value, 0) + 1
+        self.on_request(request_type, name, response_time_ms, exception=True if failed else None)
 
-    def on_request(self, request_type: str, name: str, response_time: float | None, **_kw: Any) -> None:
-        """Listener for Locust's ``request`` event: :meth:`record` inlined (one call per request)."""
+    def on_request(
+        self, request_type: str, name: str, response_time: float | None, exception: Any = None, **_kw: Any
+    ) -> None:
+        """Listener for Locust's ``request`` event (one call per request: keep it lean)."""
         if response_time is None:
             return
-        value = int(response_time * 1000.0 + 0.5)
-        pending = self._pending.get((request_type, name))
+        if _clock() >= self._slot_end:
+            self._next_slot()
+        key = (request_type, name)
+        value = int(response_time * 1000.0 + 0.5)  # ms_to_us, inlined: the hot path
+        pending = self._pending.get(key)
         if pending is None:
-            pending = self._pending[(request_type, name)] = {}
+            pending = self._pending[key] = {}
         pending[value] = pending.get(value, 0) + 1
+        if exception is not None:
+            self._failures[key] = self._failures.get(key, 0) + 1
+
+    def _next_slot(self) -> None:
+        if self._pending:
+            self._past.append((self._slot_t, self._pending, self._failures))
+            self._pending, self._failures = {}, {}
+        now = int(_clock())
+        self._slot_t = now - now % SLOT_S
+        self._slot_end = float(self._slot_t + SLOT_S)
 
     def _fold(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._past:
             return
         total = self._histograms[TOTAL_KEY]
-        for key, counts in self._pending.items():
-            histogram = self._histograms.get(key)
-            if histogram is None:
-                histogram = self._histograms[key] = new_histogram()
-            in_total = not is_facet(key[0])  # a facet is part of a request counted elsewhere
-            for value, count in counts.items():
-                clamped = min(max(value, 0), HIGHEST_US)
-                histogram.record_value(clamped, count)
-                if in_total:
-                    total.record_value(clamped, count)
-        self._pending = {}
+        for t, pending, failures in [*self._past, (self._slot_t, self._pending, self._failures)]:
+            slot = self._slots.setdefault(t, {})
+            for key, counts in pending.items():
+                histogram = self._histograms.get(key)
+                if histogram is None:
+                    histogram = self._histograms[key] = new_histogram()
+                in_total = not is_facet(key[0])  # a facet is part of a request counted elsewhere
+                for value, count in counts.items():
+                    clamped = min(max(value, 0), HIGHEST_US)
+                    histogram.record_value(clamped, count)
+                    if in_total:
+                        total.record_value(clamped, count)
+                entry = slot.get(key)
+                if entry is None:
+                    entry = slot[key] = [{}, 0]
+                add_counts(entry[0], counts)
+                entry[1] += failures.get(key, 0)
+        self._pending, self._failures, self._past = {}, {}, []
+
+    def take_slots(self) -> dict[int, dict[EntryKey, tuple[Counts, int]]]:
+        """The one-second slots recorded since the last call: ``{t: {entry: (counts, failures)}}``."""
+        self._fold()
+        slots = {t: {k: (v[0], v[1]) for k, v in entries.items()} for t, entries in self._slots.items()}
+        self._slots = {}
+        return slots
 
     def keys(self) -> list[EntryKey]:
         """Entry keys with at least one sample (the total excluded), sorted."""
@@ -143,7 +231,10 @@ class HdrRecorder:
     def reset(self) -> None:
         """Forget every sample (Locust's reset-stats)."""
         self._histograms = {TOTAL_KEY: new_histogram()}
-        self._pending = {}
+        self._pending, self._failures, self._past, self._slots = {}, {}, [], {}
+
+    def _reset_histograms(self) -> None:
+        self._histograms = {TOTAL_KEY: new_histogram()}
 
     def take_deltas(self) -> dict[str, str]:
         """Encode what was recorded since the last call, then start afresh (worker side).
@@ -158,7 +249,7 @@ class HdrRecorder:
             if key != TOTAL_KEY and histogram.get_total_count()
         }
         if deltas:
-            self.reset()
+            self._reset_histograms()  # the slots are taken on their own (take_slots)
         return deltas
 
     def merge_deltas(self, deltas: Mapping[str, str]) -> None:
@@ -189,3 +280,6 @@ class HdrRecorder:
             histogram.add(other)
             if not is_facet(key[0]):
                 self._histograms[TOTAL_KEY].add(other)
+
+
+_clock = time.time

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,11 +112,21 @@ def console_table(snapshot: RunSnapshot, results: Sequence[ThresholdResult]) -> 
 def check_writable(path: str | os.PathLike[str], flag: str) -> None:
     """Raise ConfigError now when a report could not be written at the end of the run.
 
-    The folder must exist or be creatable, and be writable; an existing report is replaced.
+    The path must be a regular file or not exist yet — not a folder, device, FIFO or socket
+    (an atomic write would replace such a node with a plain file and the report would never
+    reach what it named). A symlink is followed: the report replaces the file it points to
+    and the link stays. The folder must exist or be creatable, and be writable.
     """
-    target = Path(path)
-    if target.is_dir():
-        raise ConfigError(f"{flag} {str(path)!r} is a folder: give a file path, e.g. {target / 'report'}")
+    given = Path(path)
+    target = _resolved(given)
+    via = f" (a link to {target})" if target != given else ""
+    kind = _node_kind(target)
+    if kind == "a folder":
+        raise ConfigError(f"{flag} {str(path)!r}{via} is a folder: give a file path, e.g. {given / 'report'}")
+    if kind is not None:
+        raise ConfigError(
+            f"{flag} {str(path)!r}{via} is {kind}, not a regular file: give a file path, e.g. loadkit-reports/report"
+        )
     folder = target.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -125,13 +137,50 @@ def check_writable(path: str | os.PathLike[str], flag: str) -> None:
 
 
 def write_report(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` (parents created, replaced atomically); returns the path."""
-    target = Path(path)
+    """Write ``text`` to ``path`` atomically (parents created); returns the path written.
+
+    The text goes to a temporary ``*.partial`` file beside the target, which then replaces
+    it, so a reader never sees half a report. A symlink is written through (its target is
+    replaced, the link stays). On any ``OSError`` (disk full, file too large) the partial
+    file is removed and the error raised.
+    """
+    target = _resolved(Path(path))
+    kind = _node_kind(target)
+    if kind is not None:  # it changed since the start-up check
+        raise OSError(f"{target} is {kind}, not a regular file")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(target)
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
+    try:
+        # O_EXCL: never write through someone else's file or link; 0o666 less the umask, as any new file.
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return target
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with symlinks followed (a dangling link names the file it would create)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _node_kind(path: Path) -> str | None:
+    """What ``path`` is when it exists and is not a regular file ("a FIFO", ...), else None."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    kinds = [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), None)
 
 
 def dumps_json(document: dict[str, Any]) -> str:

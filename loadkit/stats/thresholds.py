@@ -8,7 +8,7 @@ Grammar (spaces are optional)::
                 | "fail_ratio"                         failures / requests, 0..1
                 | "rps" | "count" | "failures"
     op         := "<" | "<=" | ">" | ">=" | "==" | "!="
-    unit       := "us" | "ms" | "s"                    time metrics only; default ms
+    unit       := "us" | "µs" | "ms" | "s"             time metrics only; default ms
     entry      := a request name ("/demo.v1.Demo/GetItem", "/items"), or
                   "TYPE name" when a name is used by several request types ("GET /items")
 
@@ -16,6 +16,9 @@ Examples: ``p95<50ms``, ``p99.9<200ms``, ``fail_ratio<0.01``, ``rps>500``, ``avg
 ``/demo.v1.Demo/GetItem: p99<5ms``, ``GET /items: fail_ratio==0``. Without an entry a
 threshold applies to the total. The entry is split at the LAST colon, so names holding a
 colon work. A threshold on an entry that got no requests fails (a typo must not pass).
+NUMBER must be finite: ``p95<1e999ms`` would read as "< inf" and always pass. An expression
+that fails to parse because of a look-alike character (a typographic angle quote for ``<``,
+a maths sign for ``<=``, full-width forms, the micro sign) gets an ASCII suggestion in its message.
 
 :func:`parse_threshold` raises :class:`~loadkit.exceptions.ConfigError` with a one-line
 message naming the bad part; :func:`evaluate` is pure, a function of a
@@ -24,6 +27,7 @@ message naming the bad part; :func:`evaluate` is pure, a function of a
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -41,15 +45,34 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     ">": operator.gt,
 }
-_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_UNITS_MS = {"us": 0.001, "\u00b5s": 0.001, "\u03bcs": 0.001, "ms": 1.0, "s": 1000.0}  # µ: micro sign, Greek mu
 _TIME_METRICS = {"avg", "min", "max", "med"}
 _PLAIN_METRICS = {"fail_ratio", "rps", "count", "failures"}
 _CONDITION = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][A-Za-z_0-9.]*)\s*(?P<op><=|>=|==|!=|<|>)\s*"
-    r"(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)?\s*(?P<unit>[A-Za-z]*)\s*$"
+    r"(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)?\s*(?P<unit>[A-Za-z\u00b5\u03bc]*)\s*$"
 )
 _PERCENTILE = re.compile(r"^p(\d+(?:\.\d+)?)$")
 _HELP = "e.g. 'p95<50ms', 'fail_ratio<0.01', 'GET /items: p99<5ms'"
+#: Look-alikes of the grammar's ASCII characters (typographic quotes, maths signs, full-width forms).
+_ASCII = str.maketrans(
+    {
+        "\u2039": "<",
+        "\u203a": ">",
+        "\u2264": "<=",
+        "\u2265": ">=",
+        "\u2260": "!=",
+        "\uff1c": "<",
+        "\uff1e": ">",
+        "\uff1d": "=",
+        "\u00ab": "<",
+        "\u00bb": ">",
+        "\u2212": "-",
+        "\u00b5": "u",
+        "\u03bc": "u",
+        "\uff1a": ":",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -99,6 +122,20 @@ class ThresholdResult:
 
 def parse_threshold(expression: str) -> Threshold:
     """Parse one expression, e.g. ``parse_threshold("GET /items: p99<5ms")``."""
+    try:
+        return _parse(expression)
+    except ConfigError as exc:
+        suggestion = expression.strip().translate(_ASCII)
+        if suggestion == expression.strip():
+            raise
+        try:
+            _parse(suggestion)
+        except ConfigError:
+            raise exc from None
+        raise ConfigError(f"{exc}; did you mean {suggestion!r}?") from None
+
+
+def _parse(expression: str) -> Threshold:
     text = expression.strip()
     if not text:
         raise ConfigError(f"empty threshold expression ({_HELP})")
@@ -114,6 +151,8 @@ def parse_threshold(expression: str) -> Threshold:
     if number is None:
         raise ConfigError(f"bad threshold {expression!r}: missing number after {op!r} ({_HELP})")
     value = float(number)
+    if not math.isfinite(value):
+        raise ConfigError(f"bad threshold {expression!r} at {number!r}: not a finite number ({_HELP})")
     is_time = metric in _TIME_METRICS or metric.startswith("p")
     if unit:
         if unit not in _UNITS_MS:
@@ -121,6 +160,8 @@ def parse_threshold(expression: str) -> Threshold:
         if not is_time:
             raise ConfigError(f"bad threshold {expression!r} at {unit!r}: {metric} takes no unit")
         value *= _UNITS_MS[unit]
+        if not math.isfinite(value):
+            raise ConfigError(f"bad threshold {expression!r} at {number + unit!r}: not a finite number ({_HELP})")
     return Threshold(text, entry, metric, op, value)
 
 

@@ -172,6 +172,20 @@ def report_under_a_file(ctx: Ctx) -> list[Run]:
     return [ctx.run(locust("rest_user.py", "-H", ctx.http.url, "--report-json", str(ctx.tmp / "reports" / "r.json")))]
 
 
+def report_path_node(kind: str) -> Callable[[Ctx], list[Run]]:
+    """--report-json naming a FIFO, or a symlink to a character device: refused at the start."""
+
+    def run(ctx: Ctx) -> list[Run]:
+        path = ctx.tmp / kind
+        if kind == "fifo":
+            os.mkfifo(path)
+        else:
+            path.symlink_to("/dev/null")
+        return [ctx.run(locust("rest_user.py", "-H", ctx.http.url, "--report-json", str(path)))]
+
+    return run
+
+
 def target_port_busy(kind: str) -> Callable[[Ctx], list[Run]]:
     def run(ctx: Ctx) -> list[Run]:
         return [ctx.run([*LOADKIT, "target", kind, "--port", str(ctx.busy_port())])]
@@ -341,6 +355,83 @@ ROWS = [
         (2,),
         (r"^loadkit: error: \S+broken\.jsonl:2: bad JSON .*: fix that line",),
         target="http",
+    ),
+    Row(
+        "data-file-bom-and-repeated-column",  # the BOM is stripped: the column is named 'id', not '\ufeffid'
+        with_host("rest_user.py", "http", "--loadkit-data", str(FILES / "bom_repeated.csv")),
+        (2,),
+        (r"^loadkit: error: \S+bom_repeated\.csv:1: column 'id' appears 2 times in the header.*: rename or remove",),
+        target="http",
+    ),
+    Row(
+        "data-faker-count-too-large",
+        with_host("rest_user.py", "http", "--loadkit-data", "faker:10000000"),
+        (2,),
+        (r"^loadkit: error: bad generator spec 'faker:10000000': COUNT 10,000,000 is more than 1,000,000: use faker:",),
+        target="http",
+    ),
+    Row(
+        "health-interval-negative",
+        with_host("rest_user.py", "http", "--loadkit-health-interval", "-1"),
+        (2,),
+        (r"^loadkit: error: --loadkit-health-interval -1 is out of range: give a number from 0\.1 to 3600",),
+        target="http",
+    ),
+    Row(
+        "grpc-host-bad-port",
+        lambda ctx: [ctx.run(locust("grpc_user.py", "-H", "grpc://[::1]:99999"))],
+        (2,),
+        (r"^loadkit: error: Demo host 'grpc://\[::1\]:99999' has a bad port 99999 \(1-65535\): use e\.g\. grpc://",),
+    ),
+    Row(
+        "threshold-infinite",
+        with_host("rest_user.py", "http", "--threshold", "p95<1e999ms"),
+        (2,),
+        (r"^loadkit: error: bad threshold 'p95<1e999ms' at '1e999': not a finite number",),
+        target="http",
+    ),
+    Row(
+        "threshold-look-alike-characters",
+        with_host("rest_user.py", "http", "--threshold", "p95\u203950\u00b5s"),
+        (2,),
+        (r"^loadkit: error: bad threshold 'p95\u203950\u00b5s'.*did you mean 'p95<50us'\?$",),
+        target="http",
+    ),
+    Row(
+        "report-path-fifo",
+        report_path_node("fifo"),
+        (2,),
+        (r"^loadkit: error: --report-json '\S+/fifo' is a FIFO, not a regular file: give a file path",),
+        target="http",
+    ),
+    Row(
+        "report-path-link-to-device",
+        report_path_node("link"),
+        (2,),
+        (r"^loadkit: error: --report-json '\S+/link' \(a link to /dev/null\) is a character device, not a regular",),
+        target="http",
+    ),
+    Row(
+        "data-next-without-data",  # every user hits it: the run stops once, with one line
+        lambda ctx: [ctx.run(locust("data_without_option.py", "-u", "5", "-r", "5", "-H", ctx.http.url))],
+        (2,),
+        (
+            r"loadkit: error: loadkit\.data\.next\(\) has no test data: "
+            r"run locust with --loadkit-data FILE .*'import loadkit'",
+        ),
+        target="http",
+    ),
+    Row(
+        "agent-port-out-of-range",
+        lambda ctx: [ctx.run([*LOADKIT, "agent", "--port", "99999"])],
+        (2,),
+        (r"^loadkit: error: --port 99999 is not a port: use 1-65535, or 0 to pick a free one$",),
+    ),
+    Row(
+        "demo-users-zero",  # refused before the demo starts its targets
+        lambda ctx: [ctx.run([*LOADKIT, "demo", "--users", "0"])],
+        (2,),
+        (r"^loadkit: error: --users 0 is out of range: give at least 1$",),
     ),
     Row(
         "threshold-expression",

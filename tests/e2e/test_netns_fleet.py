@@ -21,6 +21,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -167,12 +168,16 @@ class Fleet:
         assert service.healthcheck is not None, host
         return self.run_in(host, service.local_argv(service.healthcheck, {})).returncode == 0
 
-    def fetch_json(self, host: str, url: str, check: bool = True) -> Any:
+    def fetch_json(self, host: str, url: str, check: bool = True, token: str = "") -> Any:
         """GET ``url`` from inside ``host``'s namespace (the test process is not on the bridge).
 
-        With ``check=False`` a failed request gives None, for polling."""
-        code = "import sys, urllib.request as u; sys.stdout.write(u.urlopen(sys.argv[1], timeout=10).read().decode())"
-        out = self.run_in(host, [sys.executable, "-c", code, url])
+        ``token``: sent as ``Authorization: Bearer`` (the web UI's login). With ``check=False`` a
+        failed request gives None, for polling."""
+        code = (
+            "import sys, urllib.request as u; h = {'Authorization': 'Bearer ' + sys.argv[2]} if sys.argv[2] else {}; "
+            "sys.stdout.write(u.urlopen(u.Request(sys.argv[1], headers=h), timeout=10).read().decode())"
+        )
+        out = self.run_in(host, [sys.executable, "-c", code, url, token])
         if out.returncode != 0 and not check:
             return None
         assert out.returncode == 0, out.stderr
@@ -263,14 +268,21 @@ def test_compose_fleet_runs_across_namespaces(fleet: Fleet) -> None:
 
 
 def test_compose_defaults_serve_the_web_ui_to_other_hosts(fleet: Fleet) -> None:
-    """The file as is (no settings): the master waits in its web UI, reachable by name on 8089."""
+    """The file as is (no settings): the master waits in its web UI, reachable by name on 8089.
+
+    Reachable from other hosts, the UI wants a login out of the box: the master logs the token
+    it generated; without it the UI answers nothing (401)."""
     fleet.settings = {}
     master = fleet.start("master")
     for host in ("worker-1", "worker-2"):
         fleet.start(host)
     wait_for(lambda: master.find("2 workers connected"), 90, "both workers to connect to the master")
+    line = wait_for(lambda: master.find("web UI login: user"), 30, "the web UI's login line")[0][1]
+    token = re.search(r"password (\S+) \(", line)
+    assert token is not None, line
+    assert fleet.fetch_json("worker-1", "http://master:8089/stats/requests", check=False) is None  # 401
     stats = wait_for(
-        lambda: fleet.fetch_json("worker-1", "http://master:8089/stats/requests", check=False),
+        lambda: fleet.fetch_json("worker-1", "http://master:8089/stats/requests", check=False, token=token[1]),
         30,
         "the web UI from worker-1",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -70,6 +71,26 @@ def test_failing_threshold_exits_99_with_a_table(tmp_path: Path) -> None:
     assert any(line.startswith("p50<0.01ms") and line.endswith("FAIL") for line in proc.stdout.splitlines())
     report = json.loads((tmp_path / "r.json").read_text())
     assert [t["passed"] for t in report["thresholds"]] == [False, True]
+
+
+def _small_files() -> None:
+    """In the child: files may not grow past 1 KiB (the JSON report is bigger), as on a full disk."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+def test_a_report_that_cannot_be_written_keeps_the_verdict_and_the_table(tmp_path: Path) -> None:
+    args = ["-f", str(FILES / "synthetic.py"), "--headless", "-u", "2", "-r", "2", "-t", "2s"]
+    args += ["--threshold", "p50<0.01ms", "--report-json", "out/r.json"]
+    proc = subprocess.run(
+        [*LOCUST, *args], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120, preexec_fn=_small_files
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 99, output[-2000:]  # the thresholds' verdict, not a crash's 2
+    assert "loadkit: THRESHOLDS FAILED" in proc.stdout
+    lines = [line for line in output.splitlines() if "could not write --report-json" in line]
+    assert len(lines) == 1 and lines[0].endswith("(File too large): free space or give another path"), output
+    assert "Traceback" not in output
+    assert list((tmp_path / "out").iterdir()) == [], "a partial or truncated report was left behind"
 
 
 def test_failures_without_thresholds_keep_locusts_exit_1(tmp_path: Path) -> None:

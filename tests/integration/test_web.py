@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import gevent
 import pytest
+from flask import request
 from locust import User, constant, task
 from locust.argument_parser import parse_options
 from locust.env import Environment
@@ -73,3 +76,37 @@ def test_stats_requests_carry_the_fleet_rows_and_json_endpoint_agrees(env: Envir
     assert set(snapshot) == {"workers", "agents", "warnings", "data", "latency"}
     assert snapshot["data"]["mode"] == "cyclic"
     assert "cpu_percent" in snapshot["workers"]["local"]
+
+
+def _replace_extended_stats(app: Any) -> None:
+    """A locustfile's hook as in Locust's examples/extend_web_ui.py: it *sets* extended_stats."""
+
+    @app.after_request
+    def extend_stats_response(response: Any) -> Any:
+        if request.path != "/stats/requests":
+            return response
+        response.set_data(json.dumps({**response.json, "extended_stats": [{"key": "content-length", "data": []}]}))
+        return response
+
+
+@pytest.mark.parametrize("locustfile_hook_first", [True, False])
+def test_a_locustfile_that_sets_extended_stats_keeps_loadkits_rows(
+    monkeypatch: pytest.MonkeyPatch, locustfile_hook_first: bool
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["locust"])
+    environment = Environment(user_classes=[Taker], parsed_options=parse_options(args=[]))
+    environment.create_local_runner()
+    web_ui = environment.create_web_ui("127.0.0.1", 0, delayed_start=True)
+    if locustfile_hook_first:
+        _replace_extended_stats(web_ui.app)
+    install(environment)
+    if not locustfile_hook_first:
+        _replace_extended_stats(web_ui.app)
+    client = web_ui.app.test_client()
+    try:
+        for _ in range(3):  # Locust caches the response 2 s and hooks edit it in place: no duplicates
+            keys = [e["key"] for e in client.get("/stats/requests").get_json()["extended_stats"]]
+            assert keys == ["content-length", "loadkit-fleet", "loadkit-latency"], keys
+    finally:
+        assert environment.runner is not None
+        environment.runner.quit()

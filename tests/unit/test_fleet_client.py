@@ -105,3 +105,10 @@ def test_accessor_without_data_says_how_to_set_it_up() -> None:
     client, _ = make(2)
     accessor.bind(client)
     assert accessor.next() == {"id": 0}
+
+
+def test_next_without_data_names_the_option_and_the_import() -> None:
+
+    accessor = DataAccessor()
+    with pytest.raises(DataError, match=r"--loadkit-data FILE \(or faker:COUNT\).*'import loadkit'"):
+        accessor.next()

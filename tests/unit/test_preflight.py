@@ -48,7 +48,8 @@ def test_endpoint_address(kind: str, host: str, address: tuple[str, int]) -> Non
     [
         (HTTP, "ftp://127.0.0.1:21", r"U host 'ftp://127\.0\.0\.1:21' has scheme 'ftp': use http://"),
         (HTTP, "127.0.0.1:8080", r"U host '127\.0\.0\.1:8080' has no scheme: use http://"),
-        (HTTP, "http://h:99999", r"has a bad port: use e\.g\. http://"),
+        (HTTP, "http://h:99999", r"has a bad port \(1-65535\): use e\.g\. http://"),
+        (GRPC, "grpc://[::1]:99999", r"has a bad port 99999 \(1-65535\): use e\.g\. grpc://"),
         (GRPC, "ftp://127.0.0.1:21", r"GrpcUser host 'ftp://127\.0\.0\.1:21' has scheme 'ftp': use grpc://"),
         (GRPC, "grpc://127.0.0.1", r"has no port: use e\.g\. grpc://127\.0\.0\.1:50051"),
     ],

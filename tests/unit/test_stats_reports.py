@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -106,3 +108,44 @@ def test_check_writable_accepts_new_folders_and_rejects_a_file_parent_or_a_folde
         check_writable(tmp_path / "file" / "r.json", "--report-json")
     with pytest.raises(ConfigError, match=r"--report-junit '.*' is a folder: give a file path"):
         check_writable(tmp_path, "--report-junit")
+
+
+def test_check_writable_refuses_devices_fifos_and_links_to_them(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=r"--report-json '.*pipe' is a FIFO, not a regular file: give a file path"):
+        check_writable(fifo, "--report-json")
+    with pytest.raises(ConfigError, match=r"'/dev/null' is a character device, not a regular file"):
+        check_writable("/dev/null", "--report-junit")
+    link = tmp_path / "to-null"
+    link.symlink_to("/dev/null")
+    with pytest.raises(ConfigError, match=r"'.*to-null' \(a link to /dev/null\) is a character device"):
+        check_writable(link, "--report-json")
+
+
+def test_a_link_to_a_regular_file_is_written_through(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "r.json"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "r.json"
+    link.symlink_to(real)
+    check_writable(link, "--report-json")
+    assert write_report(link, "new") == real
+    assert link.is_symlink() and real.read_text() == "new"
+    assert sorted(p.name for p in real.parent.iterdir()) == ["r.json"]
+
+
+def test_a_failed_write_leaves_neither_a_partial_nor_a_changed_report(tmp_path: Path) -> None:
+    target = tmp_path / "r.json"
+    target.write_text("old")
+    # Python ignores SIGXFSZ, so a write past RLIMIT_FSIZE is an OSError (EFBIG), as on a full disk.
+    big = "x" * 4096
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, hard))
+    try:
+        with pytest.raises(OSError, match="File too large"):
+            write_report(target, big)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]

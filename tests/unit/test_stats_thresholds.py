@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -19,6 +20,8 @@ from loadkit.stats.thresholds import evaluate, parse_threshold, parse_thresholds
         ("p99.9 < 200ms", None, "p99.9", "<", 200.0),
         ("p99.99<1s", None, "p99.99", "<", 1000.0),
         ("p50<=250us", None, "p50", "<=", 0.25),
+        ("p50<=250\u00b5s", None, "p50", "<=", 0.25),  # the micro sign
+        ("p50<=250\u03bcs", None, "p50", "<=", 0.25),  # the Greek mu
         ("avg<10", None, "avg", "<", 10.0),
         ("fail_ratio<0.01", None, "fail_ratio", "<", 0.01),
         ("rps>500", None, "rps", ">", 500.0),
@@ -55,6 +58,25 @@ def test_bad_expressions_name_the_bad_part_in_one_line(text: str, points_at: str
     message = str(info.value)
     assert points_at in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("text", ["p95<1e999ms", "p95<1e306s", "rps>-1e400", "p95<inf", "p95<nan"])
+def test_infinities_and_nan_are_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"not a finite number|missing number"):
+        parse_threshold(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [
+        ("p95\u203950\u00b5s", "p95<50us"),  # typographic angle quote, micro sign
+        ("p95 \u2264 3ms", "p95 <= 3ms"),
+        ("GET /items\uff1a p99\uff1c5ms", "GET /items: p99<5ms"),  # full-width colon and less-than
+    ],
+)
+def test_look_alike_characters_get_an_ascii_suggestion(text: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"did you mean {suggestion!r}?")):
+        parse_threshold(text)
 
 
 def test_env_var_form_splits_on_semicolons() -> None:

@@ -1,0 +1,127 @@
+"""Latency over time (pure): buckets and percentiles as HdrHistogram's, exact merges, bounds."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from loadkit.stats import hdr
+from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, bucket, bucket_highest, new_histogram
+from loadkit.stats.timeline import (
+    POINTS_PER_WIDTH,
+    SETTLE_S,
+    Timeline,
+    decode_slots,
+    encode_slots,
+    percentiles_us,
+    slot_of,
+)
+
+T0 = 1_700_000_000
+
+
+def _values(n: int, seed: int) -> list[int]:
+    rng = random.Random(seed)
+    return [int(rng.lognormvariate(7.0, 1.3)) for _ in range(n)]
+
+
+@pytest.mark.parametrize("value", [0, 1, 2047, 2048, 2049, 4095, 4097, 123_456, 9_999_999, HIGHEST_US])
+def test_bucket_is_hdrhistograms_lowest_and_highest_equivalent(value: int) -> None:
+    h = new_histogram()
+    assert bucket(value) == h.get_lowest_equivalent_value(value)
+    assert bucket_highest(bucket(value)) == h.get_highest_equivalent_value(value)
+
+
+def test_percentiles_equal_hdrhistograms_own() -> None:
+    values = _values(20_000, seed=3)
+    h, counts = new_histogram(), {}
+    for v in values:
+        h.record_value(v)
+        counts[bucket(v)] = counts.get(bucket(v), 0) + 1
+    p50, p90, p99, top = percentiles_us(counts)
+    assert [p50, p90, p99] == [h.get_value_at_percentile(p) for p in (50.0, 90.0, 99.0)]
+    assert top == h.get_max_value()
+
+
+def test_worker_slots_merged_on_the_master_equal_one_recorder_fed_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [float(T0)]
+    monkeypatch.setattr(hdr, "_clock", lambda: now[0])
+    single, workers, master = HdrRecorder(), [HdrRecorder(), HdrRecorder()], Timeline(T0)
+    reference = Timeline(T0)
+    for i, v in enumerate(_values(12_000, seed=4)):
+        now[0] = T0 + i / 1000.0  # 12 one-second slots
+        failed = i % 97 == 0
+        single.record("GET", f"/e{i % 3}", v / 1000.0, failed)
+        workers[i % 2].record("GET", f"/e{i % 3}", v / 1000.0, failed)
+        if i % 2500 == 0:  # reports mid-slot, through the wire format
+            for w in workers:
+                master.merge(decode_slots(encode_slots(w.take_slots()), now=now[0]))
+    for w in workers:
+        master.merge(decode_slots(encode_slots(w.take_slots()), now=now[0]))
+    reference.merge(single.take_slots())
+    got, want = master.series(now=now[0]), reference.series(now=now[0])
+    assert got == want
+    assert len(got["t"]) == 12 and got["w"] == [1] * 12
+    assert sum(got["entries"]["Aggregated"]["count"]) == 12_000
+    assert sum(got["entries"]["Aggregated"]["failures"]) == len(range(0, 12_000, 97))
+
+
+def test_settled_slots_keep_their_figures_and_count_late_deltas() -> None:
+    tl = Timeline(T0)
+    tl.add(T0, ("GET", "/a"), {1000: 9, 5000: 1}, failures=1)
+    before = tl.series(now=T0 + 1 + SETTLE_S + 1)
+    assert before["entries"]["GET /a"]["p50"] == [1.0] and before["entries"]["GET /a"]["max"] == [5.003]
+    tl.add(T0, ("GET", "/a"), {90_000: 5}, failures=2)  # after settling: counted, percentiles unchanged
+    after = tl.series(now=T0 + 100)
+    assert after["late"] == 1
+    assert after["entries"]["GET /a"]["count"] == [15] and after["entries"]["GET /a"]["failures"] == [3]
+    assert after["entries"]["GET /a"]["p99"] == before["entries"]["GET /a"]["p99"]
+    assert after["entries"]["Aggregated"]["count"] == [15]
+
+
+def test_slots_widen_as_the_run_grows_so_an_hour_has_about_1200() -> None:
+    assert slot_of(T0 + 5, T0) == (T0 + 5, 1)
+    assert slot_of(T0 + POINTS_PER_WIDTH, T0) == (T0 + POINTS_PER_WIDTH, 2)
+    assert slot_of(T0 + POINTS_PER_WIDTH + 3, T0) == (T0 + POINTS_PER_WIDTH + 2, 2)
+    assert slot_of(T0 - 10, T0) == (T0, 1)  # a worker clock behind the master's
+    starts = {slot_of(T0 + s, T0)[0] for s in range(3600)}
+    assert 1100 < len(starts) < 1300
+
+
+def test_facets_stay_out_of_the_total() -> None:
+    tl = Timeline(T0)
+    tl.add(T0, ("grpc", "/s"), {1000: 2})
+    tl.add(T0, ("grpc-ttfm", "/s"), {10: 2})
+    series = tl.series(now=T0)
+    assert series["entries"]["Aggregated"]["count"] == [2] and series["entries"]["Aggregated"]["p50"] == [1.0]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "nope",
+        [[T0, {"GET\t/a": [[1, 2], [1], 0]}]],  # lengths differ
+        [[T0, {"GET\t/a": [[-1], [1], 0]}]],  # value out of range
+        [[T0, {"GET\t/a": [[1], [0], 0]}]],  # zero count
+        [[T0, {"GET\t/a": [[1], [1], 2]}]],  # more failures than requests
+        [[T0, {"no-tab": [[1], [1], 0]}]],
+        [[T0 + 10 * 86_400, {"GET\t/a": [[1], [1], 0]}]],  # far from now
+        [["1700000000", {}]],
+        [[T0, {"GET\t/a": [[1.5], [1], 0]}]],
+    ],
+)
+def test_malformed_payloads_are_refused(payload: object) -> None:
+    with pytest.raises(ValueError, match="timeline"):
+        decode_slots(payload, now=T0)
+
+
+def test_percentiles_of_an_empty_slot_are_none_and_inf_settles_all() -> None:
+    tl = Timeline(T0)
+    tl.add(T0, ("GET", "/a"), {100: 1})
+    tl.add(T0 + 2, ("GET", "/b"), {100: 1})
+    series = tl.series(now=math.inf)
+    assert series["entries"]["GET /a"]["p50"] == [0.1, None]
+    assert series["entries"]["GET /b"]["count"] == [0, 1]
+    assert TOTAL_KEY[1] in series["entries"]
