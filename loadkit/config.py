@@ -197,6 +197,8 @@ OPTIONS += [
         "Workers the master accepts at most; a client_ready beyond is dropped (default 1000).",
         default=1000,
         type=int,
+        minimum=1,
+        maximum=100000,
     ),
 ]
 

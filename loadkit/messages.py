@@ -105,7 +105,7 @@ def _require(ok: bool, what: str) -> None:
 
 # --- fleet: test-data leasing (loadkit.fleet.leasing) --------------------------------
 #: Rows one request may ask for (--loadkit-data-batch is at most this).
-MAX_ROWS_PER_REQUEST = 10_000
+MAX_ROWS_PER_REQUEST = 10_000  # = the --loadkit-data-batch maximum (loadkit.config)
 #: Row numbers one request may acknowledge or give back.
 MAX_SEQS_PER_REQUEST = 100_000
 

@@ -22,7 +22,6 @@ from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from loadkit import messages
-from loadkit.exceptions import ConfigError
 from loadkit.fleet.client import DataClient, data
 from loadkit.fleet.pool import DataPool, check_mode
 from loadkit.fleet.sources import load_rows
@@ -70,8 +69,6 @@ def install(environment: Environment) -> Leasing:
     runner = environment.runner
     options = environment.parsed_options
     batch = int(getattr(options, "loadkit_data_batch", 50) or 50)
-    if not 1 <= batch <= messages.MAX_ROWS_PER_REQUEST:
-        raise ConfigError(f"--loadkit-data-batch {batch}: give 1 to {messages.MAX_ROWS_PER_REQUEST} rows")
     state = Leasing()
     environment.loadkit_leasing = state  # type: ignore[attr-defined]
     if isinstance(runner, WorkerRunner):
