@@ -18,7 +18,7 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
-from loadkit import _locust, config, locust_errors
+from loadkit import _locust, _pid1, config, locust_errors
 from loadkit.cli import EXIT_USAGE
 from loadkit.exceptions import LoadkitError
 
@@ -30,6 +30,7 @@ _locust.install()  # before Locust creates its runner and rpc sockets (see loadk
 def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     config.add_arguments(parser)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
+    _pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
 
 
 @events.init.add_listener

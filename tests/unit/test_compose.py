@@ -34,6 +34,11 @@ def locust_env_vars() -> set[str]:
     return {action.env_var for action in get_parser()._actions if getattr(action, "env_var", None)}
 
 
+def seconds(duration: str) -> float:
+    """A compose duration such as "3s" or "1m"."""
+    return float(duration[:-1]) * {"s": 1, "m": 60}[duration[-1]]
+
+
 def option_value(command: list[str], flag: str) -> str:
     assert flag in command, f"{flag} missing from {command}"
     return command[command.index(flag) + 1]
@@ -63,20 +68,41 @@ SECRET = {"LOADKIT_FLEET_SECRET": "s" * 43}
 # --- services ----------------------------------------------------------------------------
 
 
-def test_every_role_is_a_service_of_one_image(svc: dict[str, Service]) -> None:
+def test_every_role_is_a_service_of_one_image_built_once(svc: dict[str, Service]) -> None:
     assert set(svc) == SERVICES
     for service in svc.values():
-        assert service.spec["build"] == ".", service.name
-        assert service.spec["image"] == "loadkit:latest", service.name
-        assert service.spec.get("init") is True, f"{service.name}: PID 1 must forward signals"
+        assert service.spec["image"] == "loadkit:local", service.name
+        assert "init" not in service.spec, (
+            f"{service.name}: every role handles SIGTERM as PID 1 (Kubernetes has no init)"
+        )
+    builders = [service.name for service in svc.values() if "build" in service.spec]
+    assert builders == ["agent"], builders
+    assert svc["agent"].spec["build"] == "."
 
 
-def test_master_serves_the_web_ui_and_headless_is_an_env_switch(svc: dict[str, Service]) -> None:
+def test_the_builder_is_the_first_service_compose_v1_creates(svc: dict[str, Service]) -> None:
+    """Compose v1 creates images in start order and pulls those it does not build: the one
+    service that builds must come before every other in that order (it has no dependency and
+    is the first root in the file; v1's sort keeps file order otherwise)."""
+    agent = svc["agent"].spec
+    assert "depends_on" not in agent and "network_mode" not in agent
+    assert next(iter(svc)) == "agent"
+
+
+def test_master_serves_the_web_ui_on_loopback_and_headless_is_an_env_switch(svc: dict[str, Service]) -> None:
     master = svc["master"]
     assert master.command[:2] == ["locust", "--master"]
-    assert "8089:8089" in master.spec["ports"]
+    (published,) = master.spec["ports"]
+    assert interpolate(published, {}) == "127.0.0.1:8089:8089"
+    assert interpolate(published, {"WEB_UI_PORT": "18089"}) == "127.0.0.1:18089:8089"
     assert master.environment(SECRET)["LOCUST_HEADLESS"] == "false"
     assert master.environment({**SECRET, "LOCUST_HEADLESS": "true"})["LOCUST_HEADLESS"] == "true"
+
+
+def test_agent_measures_the_http_targets_network(svc: dict[str, Service]) -> None:
+    """target-http runs in the agent's network namespace, under its own name (an alias)."""
+    assert svc["target-http"].spec["network_mode"] == "service:agent"
+    assert "target-http" in svc["agent"].spec["networks"]["default"]["aliases"]
 
 
 def test_workers_scale_and_find_the_master_by_name(svc: dict[str, Service]) -> None:
@@ -110,7 +136,9 @@ def test_targets_listen_on_all_interfaces_with_a_healthcheck_on_their_port(svc: 
     check = target.healthcheck
     assert check == ["loadkit", "target", "check", kind, f"127.0.0.1:{option_value(target.command, '--port')}"]
     spec = target.spec["healthcheck"]
-    assert {"interval", "timeout", "retries"} <= set(spec)
+    assert {"interval", "timeout", "retries", "start_period"} <= set(spec)
+    assert seconds(spec["timeout"]) >= 10, "a cold probe took 2-3 s on a busy host"
+    assert seconds(spec["start_period"]) >= 30
 
 
 def test_master_starts_once_the_targets_are_healthy(svc: dict[str, Service]) -> None:
