@@ -8,6 +8,9 @@ HTTP target for 30 s (bench/fleet_ping.py, which also pings the master from each
 0.5 s). Measured on the master: CPU seconds (user+sys, psutil) between the end of spawning and
 the end of the run time — start-up excluded —, and the ping latency (median, p95).
 
+First, the sockets alone: one DEALER->ROUTER pair in one process, 20,000 messages of 100 B,
+1 KB and 20 KB, plain and CURVE: CPU µs per message (encrypt + decrypt, both ends counted).
+
 Reported: per mode the median over rounds with min-max, and secured/unsecured CPU as a ratio
 of medians (goal < 1.10). The machine is shared (2 cores, other engineers' tests): the 11
 processes compete with whatever else runs; read the spread before the ratio.
@@ -88,12 +91,46 @@ def one_run(url: str, secured: bool) -> dict[str, float]:
         procs.close()
 
 
+def socket_cost(curve: bool, size: int, count: int = 20_000) -> float:
+    """CPU µs per message through a local DEALER->ROUTER pair (plain zmq, no gevent)."""
+    import zmq
+
+    from loadkit.fleet.security import derive_keys
+
+    ctx = zmq.Context()
+    server, client = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    if curve:
+        keys = derive_keys(SECRET)
+        server.curve_server, server.curve_secretkey, server.curve_publickey = (
+            True,
+            keys.server_secret,
+            keys.server_public,
+        )
+        client.curve_serverkey, client.curve_publickey = keys.server_public, keys.client_public
+        client.curve_secretkey = keys.client_secret
+    port = server.bind_to_random_port("tcp://127.0.0.1")
+    client.connect(f"tcp://127.0.0.1:{port}")
+    client.send(b"hello")
+    server.recv_multipart()  # handshake done
+    payload = os.urandom(size)
+    start = time.process_time()  # this process's threads: Python and ZeroMQ's I/O thread
+    for _ in range(count):
+        client.send(payload)
+        server.recv_multipart()
+    cost = (time.process_time() - start) / count * 1e6
+    ctx.destroy(linger=0)
+    return cost
+
+
 def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} (min {min(values):.3f}, max {max(values):.3f})"
 
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    for size in (100, 1000, 20_000):
+        plain, curve = socket_cost(False, size), socket_cost(True, size)
+        print(f"sockets alone, {size:>6} B: plain {plain:.1f} µs, CURVE {curve:.1f} µs CPU per message", flush=True)
     target = launch("http")
     results: dict[bool, list[dict[str, float]]] = {False: [], True: []}
     try:

@@ -57,7 +57,7 @@ import zmq.green as zmq
 from locust.env import Environment
 from locust.exception import RPCError
 from locust.rpc import Message, zmqrpc
-from locust.runners import MasterRunner
+from locust.runners import STATE_RUNNING, MasterRunner
 
 from loadkit.cli import EXIT_USAGE
 from loadkit.exceptions import ConfigError
@@ -160,6 +160,8 @@ class Process:
     keys: security.FleetKeys | None = None
     max_workers: int = DEFAULT_MAX_WORKERS
     warned_open_bind = False
+    #: A ``locust`` command (its parser fired init_command_line_parser), not library mode.
+    cli = False
 
 
 def _loopback(host: str) -> bool:
@@ -270,10 +272,20 @@ def _handle_message(original: Any) -> Any:
     def handle_message(self: MasterRunner, client_id: str, msg: Message) -> None:
         if not gate(self).admit(_Fleet(self), client_id, msg.type, msg.data):
             return
+        # Mid-run, Locust hands a new worker users at its client_ready (dispatcher.add_worker, then
+        # start): a peer that never says a matching hello would get users. Hide the dispatcher then;
+        # loadkit.fleet.version adds the worker to it once it is accepted (dispatch_to_accepted).
+        hide = msg.type == "client_ready" and client_id not in self.clients and self._users_dispatcher is not None
+        dispatcher = self._users_dispatcher
+        if hide:
+            self._users_dispatcher = None
         try:
             original(self, client_id, msg)
         except Exception as exc:  # a bad payload must not end Locust's client_listener greenlet
             trust.OFFENDERS.drop(client_id, f"a {msg.type!r} message its handler failed on ({type(exc).__name__})")
+        finally:
+            if hide and self._users_dispatcher is None:  # (with rebalancing, Locust made a new one)
+                self._users_dispatcher = dispatcher
 
     handle_message._loadkit = True  # type: ignore[attr-defined]
     return handle_message
@@ -284,12 +296,25 @@ def _create_runner(original: Any) -> Any:
         try:
             configure(self.parsed_options)
         except ConfigError as exc:
+            if not Process.cli:
+                raise  # library mode: LoadTest raises, as for any bad option
+            # `locust`: nothing between its option parsing and this call can end it more cleanly.
             print(f"loadkit: error: {exc}", file=sys.stderr, flush=True)
             sys.exit(EXIT_USAGE)
         return original(self, runner_class, *args, **kwargs)
 
     create_runner._loadkit = True  # type: ignore[attr-defined]
     return create_runner
+
+
+def dispatch_to_accepted(runner: MasterRunner, node_id: str) -> None:
+    """A worker was accepted mid-run: give it users as Locust does for a new worker (see above)."""
+    dispatcher, node = runner._users_dispatcher, runner.clients.get(node_id)
+    if dispatcher is None or node is None:
+        return
+    dispatcher.add_worker(worker_node=node)
+    if not dispatcher.dispatch_in_progress and runner.state == STATE_RUNNING:
+        runner.start(runner.target_user_count, runner.spawn_rate)
 
 
 def configure(options: Any) -> None:

@@ -29,6 +29,7 @@ _locust.install()  # before Locust creates its runner and rpc sockets (see loadk
 @events.init_command_line_parser.add_listener
 def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     config.add_arguments(parser)
+    _locust.Process.cli = True  # a bad fleet secret ends this process with one line (loadkit._locust)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
     _pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
 

@@ -154,7 +154,8 @@ def secure_server(socket: Any, keys: FleetKeys) -> ZapHandler:
     socket.curve_publickey = keys.server_public
     socket.curve_secretkey = keys.server_secret
     socket.zap_domain = DOMAIN
-    gevent.spawn(_watch_server, socket.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL))
+    failed = zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    gevent.spawn(_watch_server, socket.get_monitor_socket(failed))
     return zap
 
 

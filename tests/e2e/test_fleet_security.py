@@ -48,6 +48,7 @@ ATTACKER = [sys.executable, str(FILES / "attacker.py")]
 SECRET = "fleet-security-test-" + "s" * 20
 WRONG = "fleet-security-test-" + "w" * 20
 RUN_TIME = 6
+USERS = 2
 END_DEADLINE = RUN_TIME + 45.0  # start-up and drain on a loaded machine
 RSS_LIMIT_MB = 400.0  # an idle master: ~90 MB; the 50 MB payload is received once, then dropped
 MARKER = "MARKER-" + uuid.uuid4().hex[:12]
@@ -101,7 +102,19 @@ class Fleet:
         data.write_text("user,password\n" + "".join(f"user{i},{MARKER}-{i}\n" for i in range(200)))
         args = [sys.executable, "-m", "locust", "-f", HONEST, "--master", "--master-bind-host", "127.0.0.1"]
         args += ["--master-bind-port", str(self.port), "--expect-workers", "1", "--expect-workers-max-wait", "40"]
-        args += ["--headless", "-u", "2", "-r", "2", "-t", str(RUN_TIME), "-H", self.target.url, "--loglevel", "INFO"]
+        args += [
+            "--headless",
+            "-u",
+            str(USERS),
+            "-r",
+            str(USERS),
+            "-t",
+            str(RUN_TIME),
+            "-H",
+            self.target.url,
+            "--loglevel",
+            "INFO",
+        ]
         args += ["--loadkit-data", str(data), "--loadkit-data-mode", "cyclic", "--loadkit-data-batch", "20"]
         args += ["--threshold", "p95<1000ms", "--report-json", str(self.tmp / "report.json")]
         proc = self.procs.start("master", args, self.env(secret))
@@ -186,6 +199,11 @@ ROWS = [
         lines=(r"dropped a 'loadkit:data_request' message before its loadkit:hello was accepted",),
     ),
     Row("client-ready-flood", before=("ready-flood",), lines=(r"dropped a repeated client_ready \(at most one per",)),
+    Row(
+        "client-ready-mid-run",  # registered while users run: no users for it (no spawn reaches it)
+        after=("ready-flood",),
+        lines=(r"dropped a repeated client_ready \(at most one per",),
+    ),
 ]
 
 
@@ -221,7 +239,10 @@ def test_attack_changes_nothing(row: Row, fleet: Fleet) -> None:
     report = json.loads((fleet.tmp / "report.json").read_text())
     assert report["thresholds_passed"] is True, shown
     assert report["run"]["workers"] == 1, report["run"]
-    assert report["total"]["count"] == served(fleet.target) - before, (report["total"], shown)
+    # Every request the target served is in the report, but for one in flight per user when the
+    # run stopped (Locust kills its users: the target served it, no one recorded it).
+    lost = served(fleet.target) - before - report["total"]["count"]
+    assert 0 <= lost <= USERS, (lost, report["total"], shown)
     assert report["total"]["count"] > 0
     assert peak < RSS_LIMIT_MB, f"master RSS peaked at {peak:.0f} MB"
     for pattern in row.lines:
