@@ -27,6 +27,20 @@ Users: Locust runs each user in a greenlet whose first argument is the User
 the environment of the user that called loadkit, for code users call without passing it
 (``loadkit.data.next()``).
 
+Open model (:mod:`loadkit.load`):
+
+- **request fire**: every client (``HttpSession``, ``FastHttpSession``, loadkit's users,
+  ``measure``) reports a call through ``environment.events.request.fire(**kwargs)``, keyword
+  arguments only, looked up on the one ``EventHook`` instance at call time, so replacing that
+  instance's ``fire`` sees every request (:func:`wrap_request_fire`);
+- **one task**: a ``TaskSet`` keeps its scheduled tasks in the deque ``_task_queue``;
+  ``schedule_task``/``get_next_task``/``execute_task`` pick and run one; a nested TaskSet
+  class is instantiated with its parent (``DefaultTaskSet``: the user); a user's ``_state`` is
+  ``LOCUST_STATE_RUNNING`` while it runs tasks (:func:`run_one_task`);
+- **runner start**: the web UI's ``/swarm`` and ``locust.main`` (headless) start a run with
+  ``runner.start(user_count, spawn_rate)`` looked up on the runner instance
+  (:func:`override_user_count`).
+
 Fleet sockets and messages: :func:`install` runs once, when :mod:`loadkit.plugin` is imported — which is when the
 locustfile is imported, before Locust parses the full command line, builds the
 environment and creates its runner (and with it the rpc sockets). It patches:
@@ -46,8 +60,6 @@ environment and creates its runner (and with it the rpc sockets). It patches:
 
 from __future__ import annotations
 
-import ipaddress
-import logging
 import sys
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
@@ -55,9 +67,10 @@ from typing import TYPE_CHECKING, Any
 import zmq.error as zmqerr
 import zmq.green as zmq
 from locust.env import Environment
-from locust.exception import RPCError
+from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, RPCError
 from locust.rpc import Message, zmqrpc
 from locust.runners import STATE_RUNNING, MasterRunner
+from locust.user.task import LOCUST_STATE_RUNNING, DefaultTaskSet, TaskSet
 
 from loadkit.cli import EXIT_USAGE
 from loadkit.exceptions import ConfigError
@@ -146,31 +159,75 @@ def calling_environment() -> Any:
     return user.environment if isinstance(user, User) else None
 
 
-# --- fleet: rpc sockets and messages (loadkit.fleet.security, loadkit.fleet.trust) -----
-log = logging.getLogger("loadkit.fleet")
+# --- request fire --------------------------------------------------------------------------
+def wrap_request_fire(environment: Any, wrapper: Callable[[Callable[..., None]], Callable[..., None]]) -> None:
+    """Replace ``environment.events.request.fire`` by ``wrapper(original)``; once per environment."""
+    hook = environment.events.request
+    if getattr(hook.fire, "_loadkit_wrapped", False):
+        return
+    wrapped = wrapper(hook.fire)
+    wrapped._loadkit_wrapped = True  # type: ignore[attr-defined]
+    hook.fire = wrapped
 
+
+# --- one task ------------------------------------------------------------------------------
+class TaskStack:
+    """A user's root ``DefaultTaskSet`` and the nested TaskSets it entered, innermost last."""
+
+    def __init__(self, user: Any) -> None:
+        user._state = LOCUST_STATE_RUNNING
+        self.user = user
+        self.stack: list[TaskSet] = [DefaultTaskSet(user)]
+
+
+def run_one_task(tasks: TaskStack) -> None:
+    """Run ONE task of the innermost TaskSet, with Locust's own selection and weights.
+
+    A task that is a TaskSet class is entered (instantiated as Locust does, its
+    ``on_start`` run) and its first task runs in the same iteration; it stays entered for
+    the next iterations until it raises ``InterruptTaskSet`` (``self.interrupt()``).
+    ``StopUser``/``StopTest`` and other exceptions propagate to the caller.
+    """
+    while True:
+        current = tasks.stack[-1]
+        try:
+            if not current._task_queue:
+                current.schedule_task(current.get_next_task())
+            task = current._task_queue.popleft()
+            if isinstance(task, type) and issubclass(task, TaskSet):
+                nested = task(tasks.user if isinstance(current, DefaultTaskSet) else current)  # type: ignore[arg-type]
+                tasks.stack.append(nested)
+                nested.on_start()
+                continue
+            current.execute_task(task)
+            return
+        except InterruptTaskSet:
+            if len(tasks.stack) > 1:
+                left = tasks.stack.pop()
+                left.on_stop()
+            return
+        except (RescheduleTask, RescheduleTaskImmediately):
+            return
+
+
+# --- runner start --------------------------------------------------------------------------
+def override_user_count(runner: Any, user_count: Callable[[int], int]) -> None:
+    """Make ``runner.start(n, rate)`` start ``user_count(n)`` users instead (once per runner)."""
+    start = runner.start
+    if getattr(start, "_loadkit_wrapped", False):
+        return
+
+    def start_with(count: int, spawn_rate: float, *args: Any, **kwargs: Any) -> Any:
+        return start(user_count(count), spawn_rate, *args, **kwargs)
+
+    start_with._loadkit_wrapped = True  # type: ignore[attr-defined]
+    runner.start = start_with
+
+
+# --- fleet: rpc sockets and messages (loadkit.fleet.security, loadkit.fleet.trust) -----
 #: Hard cap in ZeroMQ itself: a peer sending more is disconnected before Python sees a byte.
 ZMQ_MAX_MESSAGE_BYTES = 2 * trust.MAX_MESSAGE_BYTES
-DEFAULT_MAX_WORKERS = 1000
-
-
-class Process:
-    """What this process's sockets need to know, set from the options before the runner exists."""
-
-    keys: security.FleetKeys | None = None
-    max_workers: int = DEFAULT_MAX_WORKERS
-    warned_open_bind = False
-    #: A ``locust`` command (its parser fired init_command_line_parser), not library mode.
-    cli = False
-
-
-def _loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+SETTINGS = security.SETTINGS
 
 
 class Server(zmqrpc.Server):
@@ -180,15 +237,8 @@ class Server(zmqrpc.Server):
         # Locust's Server.__init__, with loadkit's set-up between creating the socket and binding it.
         zmqrpc.BaseSocket.__init__(self, zmq.ROUTER, self.ipv4_only(host, port))
         self.socket.setsockopt(zmq.MAXMSGSIZE, ZMQ_MAX_MESSAGE_BYTES)
-        self.zap = security.secure_server(self.socket, Process.keys) if Process.keys is not None else None
-        if Process.keys is None and not _loopback(host) and not Process.warned_open_bind:
-            Process.warned_open_bind = True
-            log.warning(
-                "loadkit: the master listens on %s:%s without a fleet secret: whoever reaches this port can join "
-                "as a worker, read the test data and send load where it says; set LOADKIT_FLEET_SECRET on every node",
-                host,
-                port,
-            )
+        self.zap = security.secure_server(self.socket, SETTINGS.keys) if SETTINGS.keys is not None else None
+        security.warn_if_open(host, port)
         if port == 0:
             self.port = self.socket.bind_to_random_port(f"tcp://{host}")
         else:
@@ -222,9 +272,9 @@ class Client(zmqrpc.Client):
         zmqrpc.BaseSocket.__init__(self, zmq.DEALER, self.ipv4_only(host, port))
         self.socket.setsockopt(zmq.IDENTITY, identity.encode())
         self.socket.setsockopt(zmq.MAXMSGSIZE, ZMQ_MAX_MESSAGE_BYTES)
-        if Process.keys is not None:
-            security.secure_client(self.socket, Process.keys)
-        self.watch = security.HandshakeWatch(self.socket, f"{host}:{port}", Process.keys is not None)
+        if SETTINGS.keys is not None:
+            security.secure_client(self.socket, SETTINGS.keys)
+        self.watch = security.HandshakeWatch(self.socket, f"{host}:{port}", SETTINGS.keys is not None)
         self.socket.connect(f"tcp://{host}:{int(port)}")
 
     def recv(self) -> Message:
@@ -263,7 +313,7 @@ def gate(runner: MasterRunner) -> trust.Gate:
     """The master runner's gate (one per runner, created on first use)."""
     found = runner.__dict__.get(_GATE_ATTR)
     if found is None:
-        found = trust.Gate(trust.OFFENDERS, Process.max_workers)
+        found = trust.Gate(trust.OFFENDERS, SETTINGS.max_workers)
         runner.__dict__[_GATE_ATTR] = found
     return found
 
@@ -294,9 +344,9 @@ def _handle_message(original: Any) -> Any:
 def _create_runner(original: Any) -> Any:
     def create_runner(self: Environment, runner_class: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            configure(self.parsed_options)
+            security.configure(self.parsed_options)
         except ConfigError as exc:
-            if not Process.cli:
+            if not SETTINGS.cli:
                 raise  # library mode: LoadTest raises, as for any bad option
             # `locust`: nothing between its option parsing and this call can end it more cleanly.
             print(f"loadkit: error: {exc}", file=sys.stderr, flush=True)
@@ -315,12 +365,6 @@ def dispatch_to_accepted(runner: MasterRunner, node_id: str) -> None:
     dispatcher.add_worker(worker_node=node)
     if not dispatcher.dispatch_in_progress and runner.state == STATE_RUNNING:
         runner.start(runner.target_user_count, runner.spawn_rate)
-
-
-def configure(options: Any) -> None:
-    """Read the fleet settings of this process from ``options`` (raises ConfigError)."""
-    Process.keys = security.keys_from_options(options)
-    Process.max_workers = int(getattr(options, "fleet_max_workers", None) or DEFAULT_MAX_WORKERS)
 
 
 def install() -> None:

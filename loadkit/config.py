@@ -73,6 +73,21 @@ OPTIONS += [
     Option("--report-junit", "LOADKIT_REPORT_JUNIT", "Write a JUnit XML report (one testcase per threshold) here."),
     Option("--report-json", "LOADKIT_REPORT_JSON", "Write a JSON report (per-entry HDR percentiles, thresholds) here."),
     Option(
+        "--prometheus-port",
+        "LOADKIT_PROMETHEUS_PORT",
+        "Serve live metrics for Prometheus at http://HOST:PORT/metrics on the master (or a local run): "
+        "requests, failures, HDR latency quantiles, worker health, data pool (0: any free port, logged).",
+        type=int,
+        minimum=0,
+        maximum=65535,
+    ),
+    Option(
+        "--prometheus-host",
+        "LOADKIT_PROMETHEUS_HOST",
+        "Address --prometheus-port listens on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface).",
+        default="127.0.0.1",
+    ),
+    Option(
         "--report-html",
         "LOADKIT_REPORT_HTML",
         "Write an HTML report here: one self-contained file (opens offline) with the verdict, latency "
@@ -272,5 +287,38 @@ OPTIONS += [
         "A web origin (e.g. https://grafana.example) allowed to call the web UI from its pages, "
         "repeatable; by default no other origin is.",
         action="append",
+    ),
+]
+
+
+# --- load: the open model (loadkit.load) ----------------------------------------------
+OPTIONS += [
+    Option(
+        "--arrival-rate",
+        "LOADKIT_ARRIVAL_RATE",
+        "Open model: start this many iterations per second across the whole fleet (e.g. 100, 6000/m), "
+        "whatever the response times; one iteration = one task of a user from the --max-users pool.",
+        include_in_web_ui=True,
+    ),
+    Option(
+        "--arrival-stages",
+        "LOADKIT_ARRIVAL_STAGES",
+        "Open model with linear ramps (as k6's ramping-arrival-rate), from 0 it/s: "
+        "'30s:100,2m:100,30s:500,1m:0'; a 0s stage jumps. The run ends after the last stage.",
+        include_in_web_ui=True,
+    ),
+    Option(
+        "--max-users",
+        "LOADKIT_MAX_USERS",
+        "Open model: the pool of user instances across the fleet, created as needed "
+        "(default: the peak rate x 1 s). When all are busy, iterations start late.",
+        include_in_web_ui=True,
+    ),
+    Option(
+        "--max-lateness",
+        "LOADKIT_MAX_LATENESS",
+        "Open model: an iteration that cannot start within this many seconds of its intended "
+        "time is dropped and counted (default 10).",
+        include_in_web_ui=True,
     ),
 ]

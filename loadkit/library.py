@@ -137,7 +137,9 @@ def attach(environment: Any, **options: Any) -> Attachment:
 class LoadTest:
     """A bounded load test run from Python; see the module docstring for an example.
 
-    ``users``/``spawn_rate`` (default: all at once) as Locust's ``-u``/``-r``; ``run_time``
+    ``users``/``spawn_rate`` (default: 1 user, all at once) as Locust's ``-u``/``-r``; or the
+    open model: ``arrival_rate`` (iterations/s) or ``arrival_stages`` ("30s:100,1m:100") with a
+    pool of ``max_users`` (``--arrival-rate`` etc., README "Closed and open model"); ``run_time``
     as ``-t`` (seconds or "30s"/"2m"); ``thresholds`` as ``--threshold``; ``workers=N`` runs
     the users in N ``locust --worker`` processes; ``web_port`` also serves Locust's web UI
     (with loadkit's tabs) on 127.0.0.1 while the test runs; ``options`` sets any other
@@ -154,9 +156,9 @@ class LoadTest:
         self,
         user_classes: Sequence[type],
         host: str | None = None,
-        users: int = 1,
+        users: int | None = None,
         spawn_rate: float | None = None,
-        run_time: str | float = "30s",
+        run_time: str | float | None = None,
         thresholds: Sequence[str] = (),
         workers: int = 0,
         *,
@@ -168,16 +170,24 @@ class LoadTest:
         worker_timeout: float = 60.0,
         web_port: int | None = None,
         options: dict[str, Any] | None = None,
+        arrival_rate: float | str | None = None,
+        arrival_stages: str | None = None,
+        max_users: int | None = None,
+        max_lateness: float | None = None,
     ) -> None:
         if not user_classes:
             raise ConfigError("LoadTest needs at least one user class: LoadTest(user_classes=[MyUser], ...)")
-        if workers < 0 or users < 1:
+        open_model = _open_model(users, arrival_rate, arrival_stages, max_users, max_lateness)
+        users = 0 if open_model is not None else (1 if users is None else users)
+        if workers < 0 or (users < 1 and open_model is None):
             raise ConfigError(f"LoadTest needs users >= 1 and workers >= 0, got users={users}, workers={workers}")
         self.user_classes = list(user_classes)
         self.host = host
         self.users = users
-        self.spawn_rate = float(spawn_rate or users)
-        self.run_time = _seconds(run_time)
+        self.spawn_rate = float(spawn_rate or users or 1)
+        if run_time is None and open_model is not None and open_model.rate is None:
+            run_time = open_model.profile().duration + 1.0  # the run ends with its last stage
+        self.run_time = _seconds("30s" if run_time is None else run_time)
         self.workers = workers
         self.worker_timeout = worker_timeout
         self.web_port = web_port
@@ -188,6 +198,10 @@ class LoadTest:
             "report_junit": report_junit,
             "report_json": report_json,
             "report_html": report_html,
+            "arrival_rate": None if arrival_rate is None else str(arrival_rate),
+            "arrival_stages": arrival_stages,
+            "max_users": None if max_users is None else str(max_users),
+            "max_lateness": None if max_lateness is None else str(max_lateness),
             **(options or {}),
         }
         config.defaults(**self.options)  # unknown option names fail here, not mid-run
@@ -342,6 +356,20 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _open_model(
+    users: int | None, rate: float | str | None, stages: str | None, pool: int | None, lateness: float | None
+) -> Any:
+    """The open-model settings (None: closed model); ConfigError before any load."""
+    from loadkit.load.settings import from_options
+
+    values = {"arrival_rate": rate, "arrival_stages": stages, "max_users": pool, "max_lateness": lateness}
+    namespace = argparse.Namespace(num_users=users, **{k: None if v is None else str(v) for k, v in values.items()})
+    settings = from_options(namespace, check_users=True)
+    if settings is not None and users is not None:  # pragma: no cover - from_options refuses it
+        raise ConfigError("LoadTest takes users= or arrival_rate=/arrival_stages=, not both")
+    return settings
 
 
 def _seconds(run_time: str | float) -> float:

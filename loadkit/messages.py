@@ -204,3 +204,77 @@ class Refusal:
 
 HELLO = declare("loadkit:hello", Hello, Direction.TO_MASTER)
 REFUSED = declare("loadkit:refused", Refusal, Direction.TO_WORKER)
+
+
+# --- load: the open model's fleet split (loadkit.load) --------------------------------
+def _number(value: Any, least: float = 0.0) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value and value >= least
+
+
+@dataclass(frozen=True)
+class ArrivalPlan:
+    """The fleet schedule and this worker's share of it, from iteration ``from_iteration`` on.
+
+    ``epoch`` is the wall-clock time (``time.time()``) of the schedule's t = 0; ``rate``
+    (constant) or ``stages`` (``[[seconds, target], ...]``) is the fleet's profile; the worker
+    runs iterations ``k % slots == slot`` (``slot`` -1: none) on a pool of ``pool`` users.
+    ``active`` False: stop. ``run`` names the schedule, so a stale plan never mixes in.
+    """
+
+    run: str
+    active: bool
+    epoch: float = 0.0
+    rate: float | None = None
+    stages: list[list[float]] = dataclasses.field(default_factory=list)
+    max_lateness_s: float = 10.0
+    from_iteration: int = 0
+    slot: int = -1
+    slots: int = 0
+    pool: int = 0
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.run, str) and 0 < len(self.run) <= 64, "run must be a short string")
+        _require(isinstance(self.active, bool), "active must be a bool")
+        _require(_number(self.epoch), "epoch must be a time")
+        _require(self.rate is None or _number(self.rate), "rate must be a number >= 0")
+        _require(
+            isinstance(self.stages, list)
+            and len(self.stages) <= 10_000
+            and all(isinstance(s, list | tuple) and len(s) == 2 and all(_number(v) for v in s) for s in self.stages),
+            "stages must be [seconds, rate] pairs",
+        )
+        _require(not self.active or self.rate is not None or bool(self.stages), "an active plan needs a profile")
+        _require(_number(self.max_lateness_s), "max_lateness_s must be a number >= 0")
+        for name in ("from_iteration", "slots", "pool"):
+            value = getattr(self, name)
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            _require(ok, f"{name} must be an int >= 0")
+        _require(isinstance(self.slot, int) and -1 <= self.slot < max(self.slots, 1), "slot out of range")
+
+
+@dataclass(frozen=True)
+class ArrivalStatus:
+    """A worker's iterations in schedule ``run``: cumulative totals, and starts per second since its last status."""
+
+    run: str
+    totals: dict[str, float]
+    timeline: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.run, str) and len(self.run) <= 64, "run must be a short string")
+        _require(
+            isinstance(self.totals, dict)
+            and len(self.totals) <= 16
+            and all(isinstance(k, str) and _number(v) for k, v in self.totals.items()),
+            "totals must map names to numbers >= 0",
+        )
+        _require(
+            isinstance(self.timeline, dict)
+            and len(self.timeline) <= 3600
+            and all(isinstance(k, str) and isinstance(v, int) and v >= 0 for k, v in self.timeline.items()),
+            "timeline must map seconds to counts >= 0",
+        )
+
+
+ARRIVAL_PLAN = declare("loadkit:arrival_plan", ArrivalPlan, Direction.TO_WORKER)
+ARRIVAL_STATUS = declare("loadkit:arrival_status", ArrivalStatus, Direction.TO_MASTER)

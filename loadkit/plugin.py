@@ -29,7 +29,7 @@ _locust.install()  # before Locust creates its runner and rpc sockets (see loadk
 @events.init_command_line_parser.add_listener
 def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     config.add_arguments(parser)
-    _locust.Process.cli = True  # a bad fleet secret ends this process with one line (loadkit._locust)
+    _locust.SETTINGS.cli = True  # a bad fleet secret ends this process with one line (loadkit._locust)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
     _pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
 
@@ -73,6 +73,8 @@ def install(environment: Environment) -> None:
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)
     _install_fleet(environment)
+    _install_load(environment)
+    _install_pictures(environment)
 
 
 def _install_stats(environment: Environment) -> None:
@@ -113,6 +115,39 @@ def _install_fleet(environment: Environment) -> None:
     events_.quitting.add_listener(health.on_quitting)
     web.install(environment)
     controller_for(environment).report_sections["fleet"] = lambda: report_section(environment)  # JSON report
+
+
+def _install_load(environment: Environment) -> None:
+    """The open model: arrival-rate scheduling, fleet split, late/dropped counts (:mod:`loadkit.load`)."""
+    from loadkit.load import web
+    from loadkit.load.runtime import open_model_for
+    from loadkit.stats.controller import controller_for
+
+    part = open_model_for(environment)
+    # raises ConfigError on a bad rate, stages or pool, before any load; -u beside a rate is an
+    # error except in the web UI, whose form always sends a user count (ignored then)
+    part.install(check_users=environment.web_ui is None)
+    events_ = environment.events
+    events_.test_start.add_listener(part.on_test_start)
+    events_.test_stopping.add_listener(part.on_test_stopping)
+    events_.test_stop.add_listener(part.on_test_stop)
+    events_.report_to_master.add_listener(part.on_report_to_master)
+    events_.worker_report.add_listener(part.on_worker_report)
+    stats = controller_for(environment)
+    stats.meta_sections["load"] = part.summary
+    stats.busy_checks.append(lambda: part.is_master and bool(part.run))
+    web.install(environment, part.summary)
+
+
+def _install_pictures(environment: Environment) -> None:
+    """The web UI's Charts tab and the Prometheus endpoint (:mod:`loadkit.stats.prometheus`)."""
+    from loadkit import web_charts
+    from loadkit.stats import prometheus
+
+    web_charts.install(environment)
+    server = prometheus.install(environment)  # raises ConfigError when its port is taken, before any load
+    if server is not None:
+        environment.events.quitting.add_listener(lambda **_kw: server.stop())
 
 
 def _tell_drops(**_kw: Any) -> None:

@@ -20,6 +20,7 @@ failed or did not succeed within :data:`HANDSHAKE_DEADLINE` s of a TCP connectio
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
 import sys
@@ -101,6 +102,48 @@ def read_secret(value: str | None, path: str | None) -> str | None:
             "with python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
     return value
+
+
+@dataclass
+class Settings:
+    """This process's fleet settings, read from the options right before Locust creates its runner."""
+
+    keys: FleetKeys | None = None
+    max_workers: int = 1000
+    #: A ``locust`` command (its parser fired init_command_line_parser), not library mode.
+    cli: bool = False
+    warned_open_bind: bool = False
+
+
+#: The process's settings (one runner's sockets per process; see loadkit._locust).
+SETTINGS = Settings()
+
+
+def configure(options: Any, settings: Settings = SETTINGS) -> None:
+    """Read the fleet settings from ``options`` (raises ConfigError on a bad secret)."""
+    settings.keys = keys_from_options(options)
+    settings.max_workers = int(getattr(options, "fleet_max_workers", None) or settings.max_workers)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def warn_if_open(host: str, port: int, settings: Settings = SETTINGS) -> None:
+    """Once per process: a master without a secret that listens beyond loopback says what that means."""
+    if settings.keys is None and not _loopback(host) and not settings.warned_open_bind:
+        settings.warned_open_bind = True
+        log.warning(
+            "loadkit: the master listens on %s:%s without a fleet secret: whoever reaches this port can join "
+            "as a worker, read the test data and send load where it says; set LOADKIT_FLEET_SECRET on every node",
+            host,
+            port,
+        )
 
 
 def keys_from_options(options: Any) -> FleetKeys | None:

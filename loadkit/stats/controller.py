@@ -87,6 +87,10 @@ class StatsController:
         self.report_paths: dict[str, str] = {}
         self.abort_reason: str | None = None
         self.report_sections: dict[str, Callable[[], Any]] = {}
+        #: Run-level sections of the snapshot's meta (thresholds can read them), e.g. "load".
+        self.meta_sections: dict[str, Callable[[], Any]] = {}
+        #: Parts that keep workers busy with no Locust users (the open model): drain them too.
+        self.busy_checks: list[Callable[[], bool]] = []
         self._checker: gevent.Greenlet | None = None
         self._pump_greenlet: gevent.Greenlet | None = None
         self._workers_seen: set[str] = set()
@@ -179,7 +183,7 @@ class StatsController:
             self._pump_greenlet.kill(block=False)
         self._pump_greenlet = None
         runner = environment.runner
-        if isinstance(runner, MasterRunner) and runner.user_count > 0:
+        if isinstance(runner, MasterRunner) and (runner.user_count > 0 or any(busy() for busy in self.busy_checks)):
             _drain_workers(runner)
 
     def on_quitting(self, environment: Environment, **_kw: Any) -> None:
@@ -242,6 +246,7 @@ class StatsController:
             "user_count": _users(runner),
             "aborted": self.abort_reason is not None,
             "abort_reason": self.abort_reason,
+            **{name: section() for name, section in self.meta_sections.items()},
         }
 
     # --- internals --------------------------------------------------------------------

@@ -4,7 +4,9 @@ A gRPC stream is one request, reported when it ends; its time to first message i
 facet of it, reported as an entry of its own (``grpc-ttfm``, same name) so that Locust's
 table shows it and thresholds can use it. A facet is not a second request, so totals
 leave it out: Locust's "Aggregated" row and RPS, loadkit's HDR total, a worker's request
-rate. Any request type ending in :data:`FACET_SUFFIX` is a facet.
+rate. Any request type ending in :data:`FACET_SUFFIX` is a facet, and so is one ending in
+:data:`SERVICE_SUFFIX`: in an open-model run a request is timed from its iteration's
+intended start, and its uncorrected service time is kept beside it as ``<type>-service``.
 
 Pure: no Locust import; :func:`keep_out_of_total` works on the ``RequestStats`` it is given.
 """
@@ -14,11 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 FACET_SUFFIX = "-ttfm"
+SERVICE_SUFFIX = "-service"
+_SUFFIXES = (FACET_SUFFIX, SERVICE_SUFFIX)
 
 
 def is_facet(request_type: str) -> bool:
     """True for a request type that times part of another request (e.g. ``"grpc-ttfm"``)."""
-    return request_type.endswith(FACET_SUFFIX)
+    return request_type.endswith(_SUFFIXES)
 
 
 def keep_out_of_total(stats: Any) -> None:
@@ -33,7 +37,7 @@ def keep_out_of_total(stats: Any) -> None:
     log_request = stats.log_request
 
     def log_request_facets_apart(method: str, name: str, response_time: float, content_length: int) -> None:
-        if method.endswith(FACET_SUFFIX):
+        if method.endswith(_SUFFIXES):
             stats.get(name, method).log(response_time, content_length)
         else:
             log_request(method, name, response_time, content_length)

@@ -82,6 +82,13 @@ def to_junit(snapshot: RunSnapshot, results: Sequence[ThresholdResult], suite_na
         element.set("errors", "0")
         element.set("time", f"{duration:.3f}")
     suite.set("skipped", "0")
+    load = snapshot.meta.get("load")
+    if isinstance(load, dict):
+        properties = ET.Element("properties")
+        for key in _LOAD_PROPERTIES:
+            if key in load:
+                ET.SubElement(properties, "property", name=f"loadkit.load.{key}", value=str(load[key]))
+        suite.insert(0, properties)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
@@ -93,6 +100,9 @@ def console_table(snapshot: RunSnapshot, results: Sequence[ThresholdResult]) -> 
     rows = [_row_cells(row, labels) for row in (*snapshot.entries, snapshot.total)]
     lines = ["loadkit: response times in ms (HDR histogram, 3 significant digits)"]
     lines += _grid(header, rows)
+    load = snapshot.meta.get("load")
+    if isinstance(load, dict) and load.get("model") == "open":
+        lines += ["", *open_model_lines(load)]
     if results:
         lines += ["", "loadkit: thresholds"]
         cells = [
@@ -107,6 +117,37 @@ def console_table(snapshot: RunSnapshot, results: Sequence[ThresholdResult]) -> 
         lines += _grid(["Threshold", "Expected", "Actual", "Result"], cells)
         lines.append("loadkit: all thresholds passed" if all_passed(results) else "loadkit: THRESHOLDS FAILED")
     return "\n".join(lines)
+
+
+_LOAD_PROPERTIES = (
+    "model",
+    "profile",
+    "max_users",
+    "target_rate",
+    "achieved_rate",
+    "iterations_started",
+    "iterations_late",
+    "iterations_dropped",
+    "late_ratio",
+    "max_lateness_ms",
+)
+
+
+def open_model_lines(load: dict[str, Any]) -> list[str]:
+    """The open model's summary: targets, achieved rate, iterations started/late/dropped."""
+
+    def rate(value: Any) -> str:
+        return "-" if value is None else f"{float(value):.2f} it/s"
+
+    return [
+        f"loadkit: open model ({load.get('profile')}, pool of {load.get('max_users')} users): "
+        f"target {rate(load.get('target_rate'))}, achieved {rate(load.get('achieved_rate'))} "
+        f"over {float(load.get('elapsed_s') or 0):.1f} s",
+        f"loadkit: iterations started {load.get('iterations_started')}, late {load.get('iterations_late')} "
+        f"({float(load.get('late_ratio') or 0):.2%}), dropped {load.get('iterations_dropped')}, "
+        f"max lateness {float(load.get('max_lateness_ms') or 0):.1f} ms; latencies count from intended starts "
+        "(uncorrected: the '<type>-service' entries)",
+    ]
 
 
 def check_writable(path: str | os.PathLike[str], flag: str) -> None:

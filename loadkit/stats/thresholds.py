@@ -7,13 +7,16 @@ Grammar (spaces are optional)::
                 | "avg" | "min" | "max" | "med"        response times
                 | "fail_ratio"                         failures / requests, 0..1
                 | "rps" | "count" | "failures"
+                | "dropped_iterations" | "late_iterations"    open model (--arrival-rate): run-level,
+                | "iterations" | "late_ratio" | "dropped_ratio"  no entry
     op         := "<" | "<=" | ">" | ">=" | "==" | "!="
     unit       := "us" | "µs" | "ms" | "s"             time metrics only; default ms
     entry      := a request name ("/demo.v1.Demo/GetItem", "/items"), or
                   "TYPE name" when a name is used by several request types ("GET /items")
 
 Examples: ``p95<50ms``, ``p99.9<200ms``, ``fail_ratio<0.01``, ``rps>500``, ``avg<10ms``,
-``/demo.v1.Demo/GetItem: p99<5ms``, ``GET /items: fail_ratio==0``. Without an entry a
+``/demo.v1.Demo/GetItem: p99<5ms``, ``GET /items: fail_ratio==0``, ``dropped_iterations==0``,
+``late_ratio<0.01``. Without an entry a
 threshold applies to the total. The entry is split at the LAST colon, so names holding a
 colon work. A threshold on an entry that got no requests fails (a typo must not pass).
 NUMBER must be finite: ``p95<1e999ms`` would read as "< inf" and always pass. An expression
@@ -48,6 +51,14 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 _UNITS_MS = {"us": 0.001, "\u00b5s": 0.001, "\u03bcs": 0.001, "ms": 1.0, "s": 1000.0}  # µ: micro sign, Greek mu
 _TIME_METRICS = {"avg", "min", "max", "med"}
 _PLAIN_METRICS = {"fail_ratio", "rps", "count", "failures"}
+#: Open-model metrics: keys of the snapshot's ``meta["load"]`` (see loadkit.load.runtime).
+_RUN_METRICS = {
+    "dropped_iterations": "iterations_dropped",
+    "late_iterations": "iterations_late",
+    "iterations": "iterations_started",
+    "late_ratio": "late_ratio",
+    "dropped_ratio": "dropped_ratio",
+}
 _CONDITION = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][A-Za-z_0-9.]*)\s*(?P<op><=|>=|==|!=|<|>)\s*"
     r"(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)?\s*(?P<unit>[A-Za-z\u00b5\u03bc]*)\s*$"
@@ -148,6 +159,8 @@ def _parse(expression: str) -> Threshold:
         raise ConfigError(f"bad threshold {expression!r} at {condition.strip()!r}: expected METRIC OP NUMBER ({_HELP})")
     metric, op, number, unit = match["metric"], match["op"], match["number"], match["unit"]
     metric = _check_metric(expression, metric)
+    if metric in _RUN_METRICS and entry is not None:
+        raise ConfigError(f"bad threshold {expression!r}: {metric} is a run-level metric, write it without an entry")
     if number is None:
         raise ConfigError(f"bad threshold {expression!r}: missing number after {op!r} ({_HELP})")
     value = float(number)
@@ -166,12 +179,12 @@ def _parse(expression: str) -> Threshold:
 
 
 def _check_metric(expression: str, metric: str) -> str:
-    if metric in _TIME_METRICS or metric in _PLAIN_METRICS:
+    if metric in _TIME_METRICS or metric in _PLAIN_METRICS or metric in _RUN_METRICS:
         return metric
     pct = _PERCENTILE.match(metric)
     if pct and 0.0 < float(pct[1]) <= 100.0:
         return f"p{float(pct[1]):g}"
-    known = "p<percent>, " + ", ".join(sorted(_TIME_METRICS | _PLAIN_METRICS))
+    known = "p<percent>, " + ", ".join(sorted(_TIME_METRICS | _PLAIN_METRICS | set(_RUN_METRICS)))
     raise ConfigError(f"bad threshold {expression!r} at {metric!r}: unknown metric (use {known})")
 
 
@@ -195,6 +208,12 @@ def evaluate(thresholds: Sequence[Threshold], snapshot: RunSnapshot) -> list[Thr
 
 
 def evaluate_one(threshold: Threshold, snapshot: RunSnapshot) -> ThresholdResult:
+    if threshold.metric in _RUN_METRICS:
+        load = snapshot.meta.get("load") or {}
+        value = load.get(_RUN_METRICS[threshold.metric]) if load.get("model") == "open" else None
+        if value is None:
+            return ThresholdResult(threshold, None, False, "not an open-model run (use --arrival-rate)")
+        return ThresholdResult(threshold, float(value), _OPS[threshold.op](float(value), threshold.expected))
     row, note = _find_entry(threshold.entry, snapshot)
     if row is None or row.count == 0:
         return ThresholdResult(threshold, None, False, note or "no requests")

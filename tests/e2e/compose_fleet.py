@@ -31,7 +31,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 #: Variables the compose file reads: the test's env file sets them, the caller's shell must not.
-_FILE_VARIABLES = ("LOCUST_", "LOADKIT_", "DEMO_", "WEB_UI_PORT", "COMPOSE_")
+_FILE_VARIABLES = ("LOCUST_", "LOADKIT_", "DEMO_", "WEB_UI_", "COMPOSE_")
 
 
 def engine() -> ModuleType:

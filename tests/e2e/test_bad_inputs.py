@@ -241,6 +241,12 @@ def stale_pidfile(ctx: Ctx) -> list[Run]:
     return [Run(run.args, run.code, "".join(lines) + run.output, run.sid)]
 
 
+def open_model(ctx: Ctx, *extra: str, users: bool = False) -> list[Run]:
+    """An arrival-rate run of the REST user against the HTTP target (no -u unless ``users``)."""
+    base = LOCUST if users else [*LOCUST[: LOCUST.index("-u")], *LOCUST[LOCUST.index("-u") + 2 :]]
+    return [ctx.run([*base, "-f", str(FILES / "rest_user.py"), "-H", ctx.http.url, *extra])]
+
+
 # --- the table ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Row:
@@ -500,6 +506,41 @@ ROWS = [
         ),
         target="grpc",
         also=(r"Gave up waiting for workers to connect: 0 of --expect-workers 1 ready",),  # not counted
+    ),
+    Row(
+        "arrival-rate-zero",
+        lambda ctx: open_model(ctx, "--arrival-rate", "0"),
+        (2,),
+        (r"^loadkit: error: --arrival-rate '0' must be a number > 0 \(iterations per second\), e\.g\. 100$",),
+        target="http",
+    ),
+    Row(
+        "arrival-rate-negative",
+        lambda ctx: open_model(ctx, "--arrival-rate=-5"),
+        (2,),
+        (r"^loadkit: error: --arrival-rate '-5' must be a number > 0 \(iterations per second\), e\.g\. 100$",),
+        target="http",
+    ),
+    Row(
+        "arrival-stages-malformed",
+        lambda ctx: open_model(ctx, "--arrival-stages", "30s:100,2m"),
+        (2,),
+        (r"^loadkit: error: --arrival-stages '30s:100,2m' at '2m': missing ':' \(write DURATION:RATE pairs, e\.g\. ",),
+        target="http",
+    ),
+    Row(
+        "arrival-rate-with-users",
+        lambda ctx: open_model(ctx, "--arrival-rate", "10", users=True),
+        (2,),
+        (r"^loadkit: error: --arrival-rate 10 with -u/--users 1: an arrival-rate run takes its users from a pool",),
+        target="http",
+    ),
+    Row(
+        "arrival-pool-zero",
+        lambda ctx: open_model(ctx, "--arrival-rate", "10", "--max-users", "0"),
+        (2,),
+        (r"^loadkit: error: --max-users 0 must be a whole number >= 1 \(the pool of users iterations run on\)$",),
+        target="http",
     ),
 ]
 

@@ -106,7 +106,7 @@ def test_a_locustfile_that_sets_extended_stats_keeps_loadkits_rows(
     try:
         for _ in range(3):  # Locust caches the response 2 s and hooks edit it in place: no duplicates
             keys = [e["key"] for e in client.get("/stats/requests").get_json()["extended_stats"]]
-            assert keys == ["content-length", "loadkit-fleet", "loadkit-latency"], keys
+            assert keys == ["content-length", "loadkit-fleet", "loadkit-latency", "loadkit-load"], keys
     finally:
         assert environment.runner is not None
         environment.runner.quit()

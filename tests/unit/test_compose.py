@@ -95,6 +95,8 @@ def test_master_serves_the_web_ui_on_loopback_and_headless_is_an_env_switch(svc:
     (published,) = master.spec["ports"]
     assert interpolate(published, {}) == "127.0.0.1:8089:8089"
     assert interpolate(published, {"WEB_UI_PORT": "18089"}) == "127.0.0.1:18089:8089"
+    assert interpolate(published, {"WEB_UI_BIND": "0.0.0.0"}) == "0.0.0.0:8089:8089"  # told otherwise
+    assert "LOADKIT_WEB_TOKEN" in master.environment(SECRET)  # the login's secret reaches the master
     assert master.environment(SECRET)["LOCUST_HEADLESS"] == "false"
     assert master.environment({**SECRET, "LOCUST_HEADLESS": "true"})["LOCUST_HEADLESS"] == "true"
 

@@ -102,6 +102,60 @@ def test_a_users_greenlet_carries_the_user_as_its_first_argument() -> None:
     assert gevent.spawn(_locust.calling_environment).get(timeout=5) is None
 
 
+# --- open model (loadkit.load) ---------------------------------------------------------------
+def test_request_fire_is_one_hook_every_client_looks_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from locust.clients import HttpSession
+
+    environment = Environment(user_classes=[Idle])
+    seen: list[dict[str, object]] = []
+
+    def wrapper(fire: object) -> object:
+        def wrapped(**kwargs: object) -> None:
+            seen.append(kwargs)
+
+        return wrapped
+
+    _locust.wrap_request_fire(environment, wrapper)  # type: ignore[arg-type]
+    session = HttpSession("http://127.0.0.1:9", environment.events.request, user=None)
+    with pytest.raises(Exception):  # noqa: B017 - nothing listens on port 9; the event still fires
+        session.get("/", catch_response=False).raise_for_status()
+    assert seen and "response_time" in seen[0], "HttpSession no longer fires events.request.fire(**kwargs)"
+
+
+def test_one_task_runs_with_locusts_own_selection() -> None:
+    from locust import TaskSet
+
+    calls: list[str] = []
+
+    class Inner(TaskSet):
+        @task
+        def inner(self) -> None:
+            calls.append("inner")
+            self.interrupt()
+
+    class Mixed(User):
+        tasks = {Inner: 1}
+
+    environment = Environment(user_classes=[Mixed])
+    stack = _locust.TaskStack(Mixed(environment))
+    _locust.run_one_task(stack)  # enters Inner and runs its first task, which interrupts
+    assert calls == ["inner"], "TaskSet._task_queue / schedule_task / execute_task changed"
+    assert len(stack.stack) == 1, "InterruptTaskSet no longer leaves the nested TaskSet"
+
+
+def test_runner_start_is_looked_up_on_the_instance() -> None:
+    environment = Environment(user_classes=[Idle])
+    runner = environment.create_local_runner()
+    asked: list[int] = []
+    original = runner.start
+    runner.start = lambda n, rate, *a, **k: asked.append(n)  # type: ignore[method-assign]
+    _locust.override_user_count(runner, lambda n: 0)
+    runner.start(7, 1)
+    assert asked == [0]
+    runner.start = original  # type: ignore[method-assign]
+    runner.quit()
+
+
 # --- fleet: rpc sockets and messages ---------------------------------------------------------
 def test_runners_create_their_sockets_through_the_rpc_module_at_call_time() -> None:
     import inspect

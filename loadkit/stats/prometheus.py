@@ -1,0 +1,248 @@
+"""Live metrics for Prometheus: ``--prometheus-port PORT`` on the master (or a local run).
+
+A small HTTP server (prometheus-client's, on ``--prometheus-host``, 127.0.0.1 by default)
+serves ``/metrics``. Its :class:`LoadkitCollector` sits in a registry of its own — never
+the global one, so runs in one process (library mode) never see each other's metrics — and
+reads loadkit's state when scraped: nothing is kept twice, nothing costs between scrapes.
+
+What it exposes (Prometheus conventions: base units, ``_total`` counters)::
+
+    loadkit_requests_total{type,name}                  requests per entry (Locust's counts)
+    loadkit_request_failures_total{type,name}          failed requests per entry
+    loadkit_request_errors_total{type,name,error}      failures by error (gRPC: the status), 50 series at most
+    loadkit_request_duration_seconds{type,name,quantile}  HDR quantiles .5 .9 .95 .99 .999 .9999, _count, _sum
+    loadkit_request_duration_all_seconds{quantile}     the same over every request (facets left out)
+    loadkit_users, loadkit_workers, loadkit_run_info{state,version}
+    loadkit_thresholds_passed                          1/0 on the current numbers (when thresholds are set)
+    loadkit_worker_cpu_ratio{worker} (1 = one core), loadkit_worker_memory_bytes,
+    loadkit_worker_loop_lag_seconds, loadkit_worker_users, loadkit_worker_connections,
+    loadkit_worker_saturated, loadkit_worker_network_{sent,received}_bytes_per_second
+    loadkit_data_rows, loadkit_data_rows_available, loadkit_data_rows_outstanding, loadkit_data_rounds_total,
+    loadkit_data_rows_{leased,used,returned}_total{worker}
+    loadkit_open_model_{target,achieved}_iterations_per_second, ..._iterations_{started,late,dropped}_total
+
+The quantiles are the merged HDR percentiles the reports and thresholds use, so a scrape
+after the run equals ``--report-json``'s ``percentiles_ms`` (divided by 1000).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from locust.env import Environment
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from loadkit import __version__
+from loadkit.exceptions import ConfigError
+from loadkit.stats.facets import is_facet
+from loadkit.stats.hdr import PERCENTILES, TOTAL_KEY
+
+log = logging.getLogger("loadkit.stats")
+
+MAX_ERROR_SERIES = 50
+_QUANTILES = {label: f"{pct / 100.0:.6g}" for label, pct in PERCENTILES.items()}  # "0.999", not 0.9990000000000001
+_HEALTH = (  # sample field, metric suffix, help, scale to base unit
+    ("cpu_percent", "cpu_ratio", "CPU of the worker process (1 = one core busy)", 0.01),
+    ("rss_mb", "memory_bytes", "Resident memory of the worker process", 2**20),
+    ("loop_lag_ms", "loop_lag_seconds", "Worst gevent loop lag in the last sample interval", 0.001),
+    ("users", "users", "Users running on the worker", 1.0),
+    ("connections", "connections", "Open inet connections of the worker process", 1.0),
+    ("net_sent_bps", "network_sent_bytes_per_second", "Bytes/s sent by the worker's host", 1.0),
+    ("net_recv_bps", "network_received_bytes_per_second", "Bytes/s received by the worker's host", 1.0),
+)
+
+
+class LoadkitCollector(Collector):
+    """Reads one environment's loadkit state at scrape time (see the module docstring)."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+
+    def collect(self) -> Iterator[Metric]:
+        from loadkit.stats.controller import controller_for
+
+        controller = controller_for(self.environment)
+        document = controller.summary()
+        yield from self._requests()
+        yield from _durations(controller, document)
+        yield from self._run(document)
+        yield from _health(getattr(self.environment, "loadkit_health", None))
+        yield from _data(getattr(self.environment, "loadkit_leasing", None))
+        yield from _open_model((document.get("run") or {}).get("load") or {})
+
+    def _requests(self) -> Iterator[Metric]:
+        runner = self.environment.runner
+        stats = runner.stats if runner is not None else self.environment.stats
+        requests = CounterMetricFamily("loadkit_requests", "Requests per entry", labels=["type", "name"])
+        failures = CounterMetricFamily("loadkit_request_failures", "Failed requests per entry", labels=["type", "name"])
+        for (name, method), entry in sorted(stats.entries.items()):
+            if is_facet(method):  # part of a request counted on its own entry
+                continue
+            requests.add_metric([method, name], entry.num_requests)
+            failures.add_metric([method, name], entry.num_failures)
+        errors = CounterMetricFamily(
+            "loadkit_request_errors", "Failed requests per entry and error", labels=["type", "name", "error"]
+        )
+        rows: dict[tuple[str, str, str], int] = {}
+        for i, error in enumerate(sorted(stats.errors.values(), key=lambda e: -e.occurrences)):
+            message = str(error.error)[:200] if i < MAX_ERROR_SERIES else "other"
+            key = (str(error.method), str(error.name), message)
+            rows[key] = rows.get(key, 0) + int(error.occurrences)
+        for labels, count in rows.items():
+            errors.add_metric(list(labels), count)
+        yield from (requests, failures, errors)
+
+    def _run(self, document: Mapping[str, Any]) -> Iterator[Metric]:
+        runner = self.environment.runner
+        users = GaugeMetricFamily("loadkit_users", "Users running now")
+        users.add_metric([], float(runner.user_count if runner is not None else 0))
+        workers = GaugeMetricFamily("loadkit_workers", "Workers connected to the master")
+        clients = getattr(runner, "clients", None)
+        workers.add_metric([], float(len(clients.ready) + len(clients.running) if clients is not None else 0))
+        info = GaugeMetricFamily("loadkit_run_info", "The run's state and loadkit version", labels=["state", "version"])
+        info.add_metric([str(getattr(runner, "state", "none")), __version__], 1.0)
+        yield from (users, workers, info)
+        results = document.get("thresholds") or []
+        if results:
+            passed = GaugeMetricFamily("loadkit_thresholds_passed", "1 when every threshold passes on the numbers now")
+            passed.add_metric([], 0.0 if any(r.get("passed") is False for r in results) else 1.0)
+            yield passed
+
+
+def _durations(controller: Any, document: Mapping[str, Any]) -> Iterator[Metric]:
+    entries = SummaryMetricFamily(
+        "loadkit_request_duration_seconds", "Response time per entry (HDR, merged)", labels=["type", "name"]
+    )
+    locust_sum = _locust_sums(controller.environment)
+    for row in document.get("entries") or []:
+        labels = {"type": row["type"], "name": row["name"]}
+        _summary(entries, labels, row, locust_sum.get((row["type"], row["name"]), 0.0))
+    yield entries
+    total = document.get("total") or {}
+    everything = SummaryMetricFamily("loadkit_request_duration_all_seconds", "Response time over every request (HDR)")
+    _summary(everything, {}, total, locust_sum.get(TOTAL_KEY, 0.0))
+    yield everything
+
+
+def _summary(family: SummaryMetricFamily, labels: dict[str, str], row: Mapping[str, Any], sum_s: float) -> None:
+    name = family.name
+    for label, quantile in _QUANTILES.items():
+        value = (row.get("percentiles_ms") or {}).get(label)
+        if value is not None and row.get("hdr_count"):
+            family.add_sample(name, {**labels, "quantile": quantile}, float(value) / 1000.0)
+    family.add_sample(f"{name}_count", labels, float(row.get("hdr_count", 0)))
+    family.add_sample(f"{name}_sum", labels, sum_s)
+
+
+def _locust_sums(environment: Environment) -> dict[tuple[str, str], float]:
+    """Seconds of response time per entry (Locust's sums: HDR histograms keep no sum)."""
+    runner = environment.runner
+    stats = runner.stats if runner is not None else environment.stats
+    sums = {(method, name): entry.total_response_time / 1000.0 for (name, method), entry in stats.entries.items()}
+    sums[TOTAL_KEY] = stats.total.total_response_time / 1000.0
+    return sums
+
+
+def _health(health: Any) -> Iterator[Metric]:
+    store = getattr(health, "store", None)
+    if store is None:
+        return
+    families = {
+        field: GaugeMetricFamily(f"loadkit_worker_{suffix}", text, labels=["worker"])
+        for field, suffix, text, _scale in _HEALTH
+    }
+    saturated = GaugeMetricFamily(
+        "loadkit_worker_saturated", "1 while the worker counts as saturated", labels=["worker"]
+    )
+    for worker, sample in sorted(store.latest.items()):
+        for field, _suffix, _text, scale in _HEALTH:
+            if field in sample:
+                families[field].add_metric([worker], float(sample[field]) * scale)
+        saturated.add_metric([worker], 1.0 if worker in store.saturated else 0.0)
+    yield from families.values()
+    yield saturated
+
+
+def _data(leasing: Any) -> Iterator[Metric]:
+    pool = getattr(leasing, "pool", None)
+    if pool is None:
+        return
+    summary = pool.summary()
+    for key, metric, text in (
+        ("rows", "loadkit_data_rows", "Rows in the test data"),
+        ("available", "loadkit_data_rows_available", "Rows not leased now"),
+        ("outstanding", "loadkit_data_rows_outstanding", "Rows leased and not yet used"),
+    ):
+        family = GaugeMetricFamily(metric, text)
+        family.add_metric([], float(summary.get(key, 0)))
+        yield family
+    rounds = CounterMetricFamily("loadkit_data_rounds", "Times the data was handed out in full (recycle, cyclic)")
+    rounds.add_metric([], float(summary.get("rounds", 0)))
+    yield rounds
+    for key in ("leased", "used", "returned"):
+        per_worker = CounterMetricFamily(f"loadkit_data_rows_{key}", f"Rows {key} per worker", labels=["worker"])
+        for worker, figures in sorted(summary.get("workers", {}).items()):
+            per_worker.add_metric([worker], float(figures.get(key, 0)))
+        yield per_worker
+
+
+def _open_model(load: Mapping[str, Any]) -> Iterator[Metric]:
+    """Open-model figures, when the run's ``load`` section says ``"model": "open"``."""
+    if load.get("model") != "open":
+        return
+    for key, metric, text in (
+        ("target_rate_now", "target_iterations_per_second", "Arrival rate the schedule asks for now"),
+        ("achieved_rate_now", "achieved_iterations_per_second", "Arrival rate achieved lately"),
+    ):
+        if load.get(key) is not None:
+            family = GaugeMetricFamily(f"loadkit_open_model_{metric}", text)
+            family.add_metric([], float(load[key]))
+            yield family
+    for key, metric in (
+        ("iterations_started", "started"),
+        ("iterations_late", "late"),
+        ("iterations_dropped", "dropped"),
+    ):
+        if load.get(key) is not None:
+            counter = CounterMetricFamily(f"loadkit_open_model_iterations_{metric}", f"Iterations {metric}")
+            counter.add_metric([], float(load[key]))
+            yield counter
+
+
+class MetricsServer:
+    """The running ``/metrics`` server of one environment; :meth:`stop` at ``quitting``."""
+
+    def __init__(self, environment: Environment, host: str, port: int) -> None:
+        from prometheus_client import start_http_server
+
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(LoadkitCollector(environment))
+        try:
+            self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise ConfigError(
+                f"--prometheus-port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}): "
+                "give a free port (or 0 for any)"
+            ) from exc
+        self.port = int(self._server.server_port)
+        self.url = f"http://{host}:{self.port}/metrics"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def install(environment: Environment) -> MetricsServer | None:
+    """Serve ``/metrics`` when ``--prometheus-port`` is set (not on a worker: the master has the numbers)."""
+    from locust.runners import WorkerRunner
+
+    options = environment.parsed_options
+    port = getattr(options, "prometheus_port", None)
+    if port is None or isinstance(environment.runner, WorkerRunner):
+        return None
+    server = MetricsServer(environment, str(getattr(options, "prometheus_host", None) or "127.0.0.1"), int(port))
+    log.info("loadkit: Prometheus metrics on %s", server.url)
+    return server
