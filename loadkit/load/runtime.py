@@ -177,7 +177,7 @@ class OpenModel:
 
     def on_test_stop(self, environment: Any, **_kw: Any) -> None:
         self.on_test_stopping(environment)
-        if self.is_master:
+        if self.is_master and self.shares:  # a closed-model run has no schedule (run ""): nothing to stop
             stop = messages.ArrivalPlan(self.run, False)
             for worker in self.shares:
                 messages.send(self.environment.runner, messages.ARRIVAL_PLAN, stop, worker)
