@@ -11,25 +11,22 @@ Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselve
 
 from __future__ import annotations
 
-import sys
 from functools import partial
 from typing import Any
 
 from locust import events
 from locust.env import Environment
 
-from loadkit import _locust, _pid1, config, locust_errors
-from loadkit.cli import EXIT_USAGE
+from loadkit import _locust_rpc, _pid1, _stop, config, locust_errors, run
 from loadkit.exceptions import LoadkitError
 
-_INSTALLED_ATTR = "_loadkit_installed"
-_locust.install()  # before Locust creates its runner and rpc sockets (see loadkit._locust)
+_locust_rpc.install()  # before Locust creates its runner and rpc sockets (see loadkit._locust_rpc)
 
 
 @events.init_command_line_parser.add_listener
 def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     config.add_arguments(parser)
-    _locust.SETTINGS.cli = True  # a bad fleet secret ends this process with one line (loadkit._locust)
+    _locust_rpc.SETTINGS.cli = True  # a bad fleet secret ends this process with one line (loadkit._locust)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
     _pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
 
@@ -42,11 +39,8 @@ def _on_init(environment: Environment, **_kw: Any) -> None:
             locust_errors.install_expect_workers_hint(environment.runner, environment.parsed_options)
         _preflight(environment)
     except LoadkitError as exc:
-        # The one place outside loadkit.cli that exits: inside a `locust` process nothing
-        # else can. Locust logs an exception from an init listener with a traceback and
-        # exits 1; a bad --threshold must be one line and exit 2 (usage), before any load.
-        print(f"loadkit: error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USAGE)
+        # Before any load there is no run to end: exit now, with one line (loadkit._stop explains).
+        _stop.exit_before_load(exc)
 
 
 def _preflight(environment: Environment) -> None:
@@ -65,9 +59,12 @@ def _preflight(environment: Environment) -> None:
 
 def install(environment: Environment) -> None:
     """Wire every loadkit part to ``environment``'s events and runner; once per environment."""
-    if getattr(environment, _INSTALLED_ATTR, False):
+    context = run.run_context(environment)
+    if context.installed:
         return
-    setattr(environment, _INSTALLED_ATTR, True)
+    context.installed = True
+    run.make_current(environment)  # loadkit.data resolves through the current run
+    environment.events.test_start.add_listener(_stop.on_test_start)
     if environment.parsed_options is not None:
         config.check(environment.parsed_options)  # numbers in range, before any part starts
     # Parts add their wiring here, each as a small function of the environment.

@@ -35,8 +35,7 @@ import zmq
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
-from loadkit.cli import EXIT_USAGE
-from loadkit.exceptions import ConfigError
+from loadkit.exceptions import EXIT_USAGE, ConfigError
 
 log = logging.getLogger("loadkit.fleet")
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fleet_procs import Proc, Procs, free_port, wait_for
+
+from tests.support.procs import Proc, Procs, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 

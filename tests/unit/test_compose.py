@@ -14,11 +14,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from _compose import DOCKERFILE, ROOT, Service, interpolate, load, map_path, services
 
 from loadkit.config import OPTIONS
 from loadkit.fleet.sources import load_rows
 from loadkit.stats.thresholds import parse_thresholds
+from tests.support.compose import DOCKERFILE, ROOT, Service, interpolate, load, map_path, services
 
 SERVICES = {"master", "worker", "target-http", "target-grpc", "agent"}
 
@@ -167,7 +167,7 @@ def test_default_settings_are_valid(svc: dict[str, Service]) -> None:
     rows = load_rows(map_path(env["LOADKIT_DATA"], master.mounts()))
     assert len({row["id"] for row in rows}) == len(rows) > 0, "data rows need unique ids"
     assert int(env["LOCUST_USERS"]) > 0 and int(env["LOCUST_EXPECT_WORKERS"]) > 0
-    for report in ("LOADKIT_REPORT_JSON", "LOADKIT_REPORT_JUNIT"):
+    for report in ("LOADKIT_REPORT_JSON", "LOADKIT_REPORT_JUNIT", "LOADKIT_REPORT_HTML"):
         assert Path(env[report]).parent.as_posix() in master.mounts(), f"{report} is not on a mounted directory"
 
 
