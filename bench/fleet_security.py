@@ -1,6 +1,6 @@
 """What the fleet secret (ZeroMQ CURVE) costs the master: CPU and worker->master latency.
 
-    .venv/bin/python bench/fleet_security.py [ROUNDS]
+    .venv/bin/python -m bench.fleet_security [ROUNDS]
 
 Each round runs the same fleet twice, unsecured and secured (order alternating): a real
 ``locust --master`` and 10 ``--worker`` processes on 127.0.0.1, 20 users GETting the bundled
@@ -24,16 +24,11 @@ import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from _targets import launch  # noqa: E402
-from fleet_procs import Procs  # noqa: E402
+from tests.support.procs import ROOT, Procs
+from tests.support.targets import launch
 
 LOCUSTFILE = str(ROOT / "bench" / "fleet_ping.py")
 WORKERS = 10

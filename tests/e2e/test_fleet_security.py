@@ -21,9 +21,7 @@ Cost: ~10 runs of ~6 s plus start-up, ~2-3 min on a loaded 2-core machine.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -36,8 +34,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from _targets import Target
-from fleet_procs import Proc, Procs, free_port, wait_for
+
+from tests.support.procs import Proc, Procs, free_port, wait_for
+from tests.support.requirements import need_command, need_root
+from tests.support.targets import Target
 
 pytestmark = pytest.mark.e2e
 
@@ -305,15 +305,6 @@ def test_wire_capture(fleet: Fleet) -> None:
 
 def _need_tcpdump() -> str:
     """tcpdump and root; skip with one line (fail with LOADKIT_TESTS_STRICT=1)."""
-    path = shutil.which("tcpdump")
-    missing = None
-    if path is None:
-        missing = "needs the `tcpdump` command: apt-get install tcpdump"
-    elif os.geteuid() != 0:
-        missing = "needs root for tcpdump -i lo: run as root (CI does)"
-    if missing is not None:
-        if os.environ.get("LOADKIT_TESTS_STRICT") == "1":
-            pytest.fail(f"{missing} (LOADKIT_TESTS_STRICT=1: a missing requirement fails)", pytrace=False)
-        pytest.skip(missing)
-    assert path is not None
+    path = need_command("tcpdump", "tcpdump")
+    need_root("tcpdump -i lo")
     return path
