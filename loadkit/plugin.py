@@ -1,12 +1,15 @@
 """The one module that subscribes to Locust's events and wires loadkit's parts to them.
 
-Importing it (``loadkit.users`` does; a locustfile with plain Locust users can
-``import loadkit.plugin``) registers two listeners on Locust's global ``events``:
+Importing it registers two listeners on Locust's global ``events``. ``import loadkit`` does
+that in a process where Locust is already imported (a locustfile under ``locust -f``, plain
+Locust users included), and so does ``loadkit.users``:
 
 - ``init_command_line_parser``: adds loadkit's options (:mod:`loadkit.config`);
 - ``init``: :func:`install` on the new environment.
 
-Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselves.
+Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselves. A
+``LoadkitError`` from ``init`` (bad option, data file, host) exits before any load through
+:func:`loadkit._stop.exit_before_load`; later, runs end through :func:`loadkit._stop.end_run`.
 """
 
 from __future__ import annotations
