@@ -59,6 +59,7 @@ SETTINGS = {
     "LOCUST_RUN_TIME": "10s",
     "LOCUST_EXPECT_WORKERS": "2",
     "LOADKIT_HEALTH_INTERVAL": "1",
+    "LOADKIT_FLEET_SECRET": "netns-fleet-test-secret-0123456789",  # README's one-liner writes .env
 }
 REPORTS = "/app/loadkit-reports"
 ETC_NETNS = Path("/etc/netns")
