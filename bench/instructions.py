@@ -149,7 +149,7 @@ def _valgrind_version() -> str:
 @contextmanager
 def targets(kinds: set[str]) -> Iterator[dict[str, str]]:
     """The bundled targets the variants need, outside valgrind: {"grpc": "HOST:PORT", "http": URL}."""
-    from targets.launcher import launch
+    from loadkit.targets.launcher import launch
 
     with ExitStack() as stack:
         addresses = {}

@@ -1,12 +1,15 @@
 """The one module that subscribes to Locust's events and wires loadkit's parts to them.
 
-Importing it (``loadkit.users`` does; a locustfile with plain Locust users can
-``import loadkit.plugin``) registers two listeners on Locust's global ``events``:
+Importing it registers two listeners on Locust's global ``events``. ``import loadkit`` does
+that in a process where Locust is already imported (a locustfile under ``locust -f``, plain
+Locust users included), and so does ``loadkit.users``:
 
 - ``init_command_line_parser``: adds loadkit's options (:mod:`loadkit.config`);
 - ``init``: :func:`install` on the new environment.
 
-Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselves.
+Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselves. A
+``LoadkitError`` from ``init`` (bad option, data file, host) exits before any load through
+:func:`loadkit._stop.exit_before_load`; later, runs end through :func:`loadkit._stop.end_run`.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
-from loadkit import _pid1, _stop, config, locust_errors, run
+from loadkit import _locust_rpc, _pid1, _stop, config, locust_errors, run
 from loadkit.exceptions import LoadkitError
+
+_locust_rpc.install()  # before Locust creates its runner and rpc sockets (see loadkit._locust_rpc)
 
 
 @events.init_command_line_parser.add_listener
 def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     config.add_arguments(parser)
+    _locust_rpc.SETTINGS.cli = True  # a bad fleet secret ends this process with one line (loadkit._locust)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
     _pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
 
@@ -98,8 +104,9 @@ def _install_fleet(environment: Environment) -> None:
     from loadkit.stats.controller import controller_for
 
     version.install(environment)  # a worker of another loadkit version is refused
-    leasing.install(environment)  # raises DataError/ConfigError on bad --loadkit-data, before any load
     events_ = environment.events
+    events_.quitting.add_listener(_tell_drops)
+    leasing.install(environment)  # raises DataError/ConfigError on bad --loadkit-data, before any load
     events_.heartbeat_sent.add_listener(partial(version.on_heartbeat, environment))
     events_.test_stop.add_listener(leasing.on_test_stop)
     events_.quitting.add_listener(leasing.on_quitting)
@@ -141,3 +148,14 @@ def _install_pictures(environment: Environment) -> None:
     server = prometheus.install(environment)  # raises ConfigError when its port is taken, before any load
     if server is not None:
         environment.events.quitting.add_listener(lambda **_kw: server.stop())
+
+
+def _tell_drops(**_kw: Any) -> None:
+    """At the end of the run: how many messages were dropped, from how many peers (loadkit.fleet.trust)."""
+    import logging
+
+    from loadkit.fleet.trust import OFFENDERS
+
+    line = OFFENDERS.summary()
+    if line:
+        logging.getLogger("loadkit.fleet").warning(line)

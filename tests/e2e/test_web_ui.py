@@ -111,3 +111,4 @@ def test_login_page_then_loadkit_tabs_filled_under_base_path_tls_and_a_ui_extens
     probe = next(row for row in seen["latency"] if row and row[0].endswith("web probe"))
     assert all(probe), seen["latency"]  # every HDR percentile filled
     assert ["extension row", "42"] in seen["content"], seen["content"]
+    assert seen["state_after_stop"] == "stopped", "the UI's own Stop (a POST from the page) was refused"
