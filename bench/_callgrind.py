@@ -65,20 +65,30 @@ def start_window() -> None:
 
 
 def end_window() -> None:
-    """Write the counts since :func:`start_window` to the first dump file (``OUT.1``), stop counting."""
+    """Write the calling thread's counts since :func:`start_window` (``OUT.1-01``), stop counting."""
     request(DUMP_STATS)
     request(STOP_INSTRUMENTATION)
 
 
-_TOTALS = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
+_TOTALS = re.compile(r"^totals:\s*(\d+)", re.MULTILINE)
 
 
-def dumped_instructions(out_file: Path) -> int:
-    """Instructions (Ir) in the window, from the dump file ``OUT.1`` that :func:`end_window` wrote."""
-    dump = out_file.with_name(out_file.name + ".1")
-    if not dump.exists():
-        raise RuntimeError(f"no callgrind dump {dump}: the child never reached the end of its window")
-    found = _TOTALS.search(dump.read_text(errors="replace"))
+def _totals(path: Path) -> int:
+    found = _TOTALS.search(path.read_text(errors="replace"))
     if found is None:
-        raise RuntimeError(f"no totals in {dump}")
+        raise RuntimeError(f"no totals in {path}")
     return int(found.group(1))
+
+
+def dumped_instructions(out_file: Path) -> tuple[int, int]:
+    """Instructions (Ir) in the window: (calling thread, every other thread), run with ``--separate-threads=yes``.
+
+    :func:`end_window` dumps the calling thread (``OUT.1-01``); the other threads (grpcio's
+    and gevent's) are dumped when the process exits (``OUT-02`` …), and hold the window only,
+    since they are counted between :func:`start_window` and :func:`end_window` alone.
+    """
+    main = out_file.with_name(out_file.name + ".1-01")
+    if not main.exists():
+        raise RuntimeError(f"no callgrind dump {main}: the child never reached the end of its window")
+    others = [p for p in out_file.parent.glob(out_file.name + "-*") if not p.name.endswith("-01")]
+    return _totals(main), sum(_totals(p) for p in others)

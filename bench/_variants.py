@@ -23,6 +23,7 @@ counter — stays in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
 from bench import _callgrind
@@ -95,6 +96,43 @@ def bare_grpc(kind: str, address: str, window: Window) -> None:
             else:
                 for _ in call((parse(m, types_pb2.ChatMessage()) for m in body), timeout=60, metadata=METADATA):
                     pass
+        channel.close()
+
+    gevent.spawn(loop).get()
+
+
+def bare_unary_event(address: str, window: Window) -> None:
+    """The unary floor plus what Locust itself adds to every call: one request event into Locust's stats.
+
+    Not in the budgets: it splits a GrpcUser's overhead into Locust's event + stats (this minus
+    bare-unary), Locust's task loop (``loop``) and loadkit's own part (the rest).
+    """
+    import gevent
+    import grpc
+    from google.protobuf import json_format
+    from locust.env import Environment
+
+    from loadkit.gen.demo.v1 import demo_pb2, demo_pb2_grpc
+
+    env = Environment()
+    env.create_local_runner().greenlet.kill(block=True)  # Locust's stats listener, no CPU monitor
+    fire = env.events.request.fire
+    body = {"id": "1"}
+
+    def loop() -> None:
+        channel = grpc.insecure_channel(address)
+        call = demo_pb2_grpc.DemoStub(channel).GetItem
+        while window.tick():
+            start = perf_counter()
+            response = call(json_format.ParseDict(body, demo_pb2.GetItemRequest()), timeout=60, metadata=METADATA)
+            fire(
+                request_type="grpc",
+                name="/demo.v1.Demo/GetItem",
+                response_time=(perf_counter() - start) * 1000.0,
+                response_length=response.ByteSize(),
+                exception=None,
+                context={"grpc_status": "OK", "messages_sent": 1, "messages_received": 1},
+            )
         channel.close()
 
     gevent.spawn(loop).get()
@@ -290,6 +328,7 @@ for _flavour in ("fasthttp", "rest", "httpuser"):
     VARIANTS[_flavour] = ("http", lambda a, w, f=_flavour: http_user(f, a["http"], w, False))
 VARIANTS["fasthttp+plugin"] = ("http", lambda a, w: http_user("fasthttp", a["http"], w, True))
 VARIANTS["open-fasthttp+plugin"] = ("http", lambda a, w: open_model(a["http"], w))
+VARIANTS["bare-unary+event"] = ("grpc", lambda a, w: bare_unary_event(a["grpc"], w))  # not in ORDER
 VARIANTS["loop"] = ("", lambda a, w: loop_user(w))
 VARIANTS["events"] = ("", lambda a, w: events_user(w, False))
 VARIANTS["events+plugin"] = ("", lambda a, w: events_user(w, True))

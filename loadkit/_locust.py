@@ -24,6 +24,11 @@ Assumptions (section names match the contract tests):
 - **Locust's messages**: the text of two start-up failures loadkit rewrites in one line
   (``locust.main`` logs :data:`GAVE_UP_MESSAGE`; the master's bind failure is an ``RPCError``
   starting with :data:`BIND_FAILURE_PREFIX`).
+- **caught response**: ``FastHttpSession.request(..., catch_response=True)`` returns a
+  ``ResponseContextManager`` whose ``request_meta`` holds the ``request`` event's arguments,
+  ``exception`` included; ``success()``/``failure(exc)`` + leaving the ``with`` block set that
+  exception and fire the event with ``request_meta``. :func:`report_caught` does the same in
+  one call (RestUser's hot path), without the context manager's three frames.
 
 - **rpc sockets and messages** (the fleet secret's CURVE, frame checks, the message gate):
   in :mod:`loadkit._locust_rpc`, this seam's second module (split for size; the same rules).
@@ -314,6 +319,14 @@ def wrap_request_fire(environment: Any, wrapper: Callable[[Callable[..., None]],
     wrapped = wrapper(hook.fire)
     wrapped._loadkit_wrapped = True  # type: ignore[attr-defined]
     hook.fire = wrapped
+
+
+# --- caught response -----------------------------------------------------------------------
+def report_caught(environment: Any, response: Any, exception: BaseException | None) -> None:
+    """Record a ``catch_response=True`` FastHttpSession response as ``success()`` (None) or ``failure(exception)``."""
+    meta = response.request_meta
+    meta["exception"] = exception
+    environment.events.request.fire(**meta)
 
 
 # --- one task ------------------------------------------------------------------------------

@@ -110,8 +110,7 @@ def _install_fleet(environment: Environment) -> None:
     events_.heartbeat_sent.add_listener(partial(version.on_heartbeat, environment))
     events_.test_stop.add_listener(leasing.on_test_stop)
     events_.quitting.add_listener(leasing.on_quitting)
-    monitor = health.install(environment)
-    events_.request.add_listener(monitor.requests.on_request)
+    health.install(environment)  # its request counts come from the HDR recorder: no listener of its own
     events_.quitting.add_listener(health.on_quitting)
     web.install(environment)
     controller_for(environment).report_sections["fleet"] = lambda: report_section(environment)  # JSON report

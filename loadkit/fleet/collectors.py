@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 
 import psutil
 
-from loadkit.stats.facets import is_facet
+from loadkit.stats.facets import FACET_SUFFIXES
 
 Sample = dict[str, float]
 
@@ -159,24 +159,38 @@ class LoopLag:
         self._greenlet.kill(block=False)
 
 
-class Requests:
-    """Requests and failures per second in this process (fed by the ``request`` event)."""
+class RequestCounts(Protocol):
+    """Monotonic counts of requests and failed ones (facets left out), e.g. the HDR recorder."""
 
-    def __init__(self, _env: Any = None) -> None:
-        self._requests = 0
-        self._failures = 0
-        self._rps = _Rate(lambda: self._requests)
-        self._fps = _Rate(lambda: self._failures)
+    requests: int
+    failures: int
+
+
+class Requests:
+    """Requests and failures per second in this process.
+
+    Counted by :meth:`on_request` as a ``request`` listener, or read from ``counts`` — the
+    plugin passes its HDR recorder (:attr:`loadkit.stats.hdr.HdrRecorder.requests`), which
+    counts the same on the listener it has anyway: one listener call less per request.
+    """
+
+    def __init__(self, _env: Any = None, counts: RequestCounts | None = None) -> None:
+        self.requests = 0
+        self.failures = 0
+        source: RequestCounts = self if counts is None else counts
+        self._rps = _Rate(lambda: source.requests)
+        self._fps = _Rate(lambda: source.failures)
+        self._source = source
 
     def on_request(self, request_type: str = "", exception: BaseException | None = None, **_kw: Any) -> None:
-        if is_facet(request_type):  # part of a request counted on its own event
+        if request_type.endswith(FACET_SUFFIXES):  # part of a request counted on its own event (is_facet, inlined)
             return
-        self._requests += 1
+        self.requests += 1
         if exception is not None:
-            self._failures += 1
+            self.failures += 1
 
     def collect(self) -> Sample:
-        return {"rps": self._rps(), "fail_per_s": self._fps(), "requests": float(self._requests)}
+        return {"rps": self._rps(), "fail_per_s": self._fps(), "requests": float(self._source.requests)}
 
 
 # --- system under test (loadkit agent) ----------------------------------------------

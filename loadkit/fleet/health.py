@@ -123,7 +123,9 @@ def install(environment: Environment) -> Health:
     options = environment.parsed_options
     interval = float(getattr(options, "loadkit_health_interval", 3.0) or 3.0)
     agents = list(getattr(options, "loadkit_agent", None) or [])
-    requests = Requests()
+    from loadkit.stats.controller import controller_for
+
+    requests = Requests(counts=controller_for(environment).recorder)  # counted on the HDR listener
     health = Health(HealthStore(), requests, [])
     run_context(environment).health = health
     if isinstance(runner, MasterRunner):

@@ -70,6 +70,9 @@ def correct_latency(fire: Callable[..., None]) -> Callable[..., None]:
     """Wrap ``events.request.fire``: inside an iteration, time requests from its intended start."""
 
     def fire_corrected(**kwargs: Any) -> None:
+        if not LATENESS_MS:  # no open-model iteration running in this process (every closed-model run)
+            fire(**kwargs)
+            return
         late = LATENESS_MS.get(getcurrent())
         request_type = kwargs.get("request_type")
         if late is None or not isinstance(request_type, str) or is_facet(request_type):
@@ -119,14 +122,13 @@ class OpenModel:
         return bool(self.run) and self.ended_at is None
 
     def install(self, check_users: bool) -> None:
-        """Check the options (ConfigError before any load) and wire messages and the fire wrapper."""
+        """Check the options (ConfigError before any load) and wire messages (the fire wrapper: :meth:`_scheduler`)."""
         env, runner = self.environment, self.environment.runner
         options = env.parsed_options
         if not self.is_worker and options is not None:
             self.settings = from_options(options, check_users=check_users)
             if self.settings is not None and getattr(options, "num_users", None) is None:
                 options.num_users = 0  # headless: Locust starts no users of its own
-        wrap_request_fire(env, correct_latency)
         if runner is None:
             return
         if self.is_worker:
@@ -294,6 +296,9 @@ class OpenModel:
     def _scheduler(self, assignment: Assignment, pool: int, max_lateness_s: float) -> NodeScheduler:
         assert self.profile is not None
         env, profile = self.environment, self.profile
+        # Requests are corrected from here on: wrapped only once this process schedules iterations
+        # (before its pool creates a user), so a closed-model run's requests pay nothing for it.
+        wrap_request_fire(env, correct_latency)
         return NodeScheduler(env, env.user_classes, self.run, profile, self.epoch, assignment, pool, max_lateness_s)
 
     def _monitor(self) -> None:

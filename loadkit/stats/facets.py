@@ -17,7 +17,9 @@ from typing import Any
 
 FACET_SUFFIX = "-ttfm"
 SERVICE_SUFFIX = "-service"
-_SUFFIXES = (FACET_SUFFIX, SERVICE_SUFFIX)
+#: Every facet suffix: ``request_type.endswith(FACET_SUFFIXES)`` is :func:`is_facet` inlined (hot paths).
+FACET_SUFFIXES = (FACET_SUFFIX, SERVICE_SUFFIX)
+_SUFFIXES = FACET_SUFFIXES
 
 
 def is_facet(request_type: str) -> bool:
@@ -32,6 +34,9 @@ def keep_out_of_total(stats: Any) -> None:
     facets apart on this one ``stats`` object (:func:`loadkit._locust.route_request_log`).
     A master needs nothing more: it takes its total from the workers' totals.
     """
+    from operator import methodcaller
+
     from loadkit._locust import route_request_log
 
-    route_request_log(stats, is_facet)
+    # is_facet as a C-level callable: one Python frame less on every request Locust logs.
+    route_request_log(stats, methodcaller("endswith", FACET_SUFFIXES))

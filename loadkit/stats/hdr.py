@@ -28,7 +28,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from loadkit.stats.facets import is_facet
+from loadkit.stats.facets import FACET_SUFFIXES, is_facet
 
 #: Smallest and largest recordable values, in microseconds (1 µs .. 1 hour).
 LOWEST_US = 1
@@ -156,6 +156,11 @@ class HdrRecorder:
         self._past: list[tuple[int, dict[EntryKey, Counts], dict[EntryKey, int]]] = []
         #: Folded slots not yet taken: epoch second -> entry -> [bucketed counts, failures].
         self._slots: dict[int, dict[EntryKey, list[Any]]] = {}
+        #: Requests and failed ones seen by :meth:`on_request` since this recorder was made (facets
+        #: left out; never reset): worker health reads its rates here, so the plugin needs one
+        #: ``request`` listener, not two (:class:`loadkit.fleet.collectors.Requests`).
+        self.requests = 0
+        self.failures = 0
 
     def record(self, request_type: str, name: str, response_time_ms: float, failed: bool = False) -> None:
         """Record one sample (ms, as in Locust's request event)."""
@@ -165,6 +170,10 @@ class HdrRecorder:
         self, request_type: str, name: str, response_time: float | None, exception: Any = None, **_kw: Any
     ) -> None:
         """Listener for Locust's ``request`` event (one call per request: keep it lean)."""
+        if not request_type.endswith(FACET_SUFFIXES):  # is_facet, inlined
+            self.requests += 1
+            if exception is not None:
+                self.failures += 1
         if response_time is None:
             return
         if _clock() >= self._slot_end:

@@ -68,6 +68,8 @@ class GrpcClient:
         self._on_unknown_method = on_unknown_method
         self._closed = False
         self.stub = GrpcStub(self)
+        #: call(): method name -> (timed callable, spec), so a call by name costs one lookup.
+        self._by_name: dict[str, tuple[Any, MethodSpec, bool]] = {}
 
     def specs(self) -> dict[str, MethodSpec]:
         """The service's methods by name (loads them on first use)."""
@@ -101,10 +103,16 @@ class GrpcClient:
         ``self.client.call("GetItem", {"id": "1"})``; keyword arguments are those of
         the stub methods (``timeout``, ``metadata``, ``name``).
         """
-        wrapper = getattr(self.stub, method)
-        spec = self.specs()[method]
-        if spec.kind.startswith("stream"):
+        found = self._by_name.get(method)
+        if found is None:  # first call of this method: resolve once (raises for an unknown name)
+            wrapper = getattr(self.stub, method)  # an unknown name or a failed lookup raises here
+            spec = self.specs()[method]
+            found = self._by_name[method] = (wrapper, spec, spec.kind.startswith("stream"))
+        wrapper, spec, streams = found
+        if streams:
             return wrapper(_to_messages(request or (), spec), **kwargs)
+        if isinstance(request, Message):
+            return wrapper(request, **kwargs)
         return wrapper(_to_message(request, spec), **kwargs)
 
     def close(self) -> None:

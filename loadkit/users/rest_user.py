@@ -15,7 +15,10 @@ from typing import Any
 from gevent.pool import Group
 from locust import FastHttpUser
 
+from loadkit._locust import report_caught
+
 _NO_KWARGS: dict[str, Any] = {}
+_decode_json = jsonlib.JSONDecoder().decode
 #: A body check: return True/None when fine, False or a reason string when not.
 Check = Callable[[Any], "bool | str | None"]
 
@@ -98,14 +101,13 @@ class RestUser(FastHttpUser):
         url = path.format(**path_params) if path_params else path
         send_headers = {**self.headers, **headers} if headers else self.headers
         extra = {**kwargs, "params": query} if kwargs else ({"params": query} if query else _NO_KWARGS)
-        with self.client.request(
+        response = self.client.request(
             method, url, name=name or path, json=json, headers=send_headers, catch_response=True, **extra
-        ) as response:
-            data, error = _validate(method, path, response, expect, check)
-            if error is None:
-                response.success()
-            else:
-                response.failure(error)
+        )
+        data, error = _validate(method, path, response, expect, check)
+        # = response.success() / .failure(error) in a with-block: one request event (if the
+        # body check raised, none, as Locust does for an exception that is no ResponseError).
+        report_caught(self.environment, response, error)
         return RestResult(response, data, error)
 
 
@@ -122,9 +124,14 @@ def _validate(
         data = None
     else:
         try:
-            data = jsonlib.loads(content)
+            # str input skips json.loads' encoding detection on bytes; anything but plain
+            # UTF-8 JSON (a BOM, UTF-16, not JSON) takes the bytes path for the same result.
+            data = _decode_json(content.decode())
         except ValueError:
-            return None, RestError(f"{method} {path}: response is not JSON: {content[:100]!r}")
+            try:
+                data = jsonlib.loads(content)
+            except ValueError:
+                return None, RestError(f"{method} {path}: response is not JSON: {content[:100]!r}")
     if check is not None:
         verdict = check(data)
         if verdict is False or isinstance(verdict, str):

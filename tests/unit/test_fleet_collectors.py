@@ -54,6 +54,21 @@ def test_requests_counts_requests_and_failures() -> None:
     assert sample["rps"] > 0 and sample["fail_per_s"] > 0
 
 
+def test_requests_read_from_the_hdr_recorder_count_the_same_without_a_listener() -> None:
+    from loadkit.stats.hdr import HdrRecorder
+
+    recorder = HdrRecorder()
+    req = c.Requests(counts=recorder)
+    recorder.on_request("GET", "/a", 1.0)
+    recorder.on_request("GET", "/a", 2.0, exception=RuntimeError("x"))
+    recorder.on_request("grpc-ttfm", "/s", 0.5)  # a facet: part of a request counted elsewhere
+    recorder.on_request("GET-service", "/a", 0.9)  # the open model's service time: a facet too
+    recorder.reset()  # Locust's reset-stats empties the histograms, not the health counts
+    sample = req.collect()
+    assert (sample["requests"], recorder.failures) == (2, 1)
+    assert sample["rps"] > 0 and sample["fail_per_s"] > 0
+
+
 def test_a_failing_collector_costs_only_its_fields() -> None:
     class Broken:
         def collect(self) -> dict[str, float]:

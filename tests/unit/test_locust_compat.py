@@ -369,3 +369,29 @@ def test_environment_creates_every_runner_through_create_runner() -> None:
     assert source.count("self._create_runner(") == 2, (
         "Locust's Environment no longer creates runners via _create_runner: the fleet secret is not read first"
     )
+
+
+# --- caught response ---------------------------------------------------------------------------
+def test_caught_response_fires_its_request_meta_with_the_outcome_as_the_with_block_does() -> None:
+    from locust.contrib.fasthttp import ResponseContextManager
+
+    env = Environment()
+    fired: list[dict[str, Any]] = []
+    env.events.request.add_listener(lambda **kw: fired.append(kw))
+    meta = {"request_type": "GET", "name": "/x", "response_time": 1.5, "response_length": 3, "context": {"a": 1}}
+
+    class Response:  # what ResponseContextManager copies its attributes from (a FastResponse)
+        pass
+
+    error = ValueError("bad body")
+    for outcome in (None, error):
+        with ResponseContextManager(Response(), env.events.request, {**meta, "exception": None}, True) as r:
+            r.success() if outcome is None else r.failure(outcome)
+        caught = ResponseContextManager(Response(), env.events.request, {**meta, "exception": None}, True)
+        _locust.report_caught(env, caught, outcome)
+        assert fired[-1] == fired[-2], (
+            f"{LOCUST}: success()/failure() in a with-block no longer fires request_meta with the outcome "
+            "(RestUser reports through loadkit._locust.report_caught)"
+        )
+        assert fired[-1]["exception"] is outcome
+    assert len(fired) == 4
