@@ -227,8 +227,8 @@ def open_model(url: str, window: Window) -> None:
     from locust.exception import StopUser
 
     import loadkit
-    from loadkit.load.node import NodeScheduler
     from loadkit.load.profile import RateProfile
+    from loadkit.load.runtime import open_model_for
     from loadkit.load.schedule import Assignment
 
     done = Event()
@@ -248,9 +248,10 @@ def open_model(url: str, window: Window) -> None:
     runner.greenlet.kill(block=True)
     loadkit.attach(env)
     _stop_periodic(env)
-    scheduler = NodeScheduler(
-        env, [Fast], "bench", RateProfile.constant(1e6), time.time(), Assignment(0, 0, 1), 1, 3600.0
-    )
+    # The open model's own way to a node scheduler (it also wraps the request event's fire then).
+    model = open_model_for(env)
+    model.profile, model.run, model.epoch = RateProfile.constant(1e6), "bench", time.time()
+    scheduler = model._scheduler(Assignment(0, 0, 1), 1, 3600.0)
     done.wait()
     scheduler.stop()
 

@@ -304,10 +304,11 @@ def check(
     """Compare ``results`` with ``budgets``; returns (report lines, failures).
 
     A variant fails when it exceeds its budget by more than ``tolerance`` — its instructions
-    per call when this machine matches the budgets' ``environment`` (same Python build and
-    library versions), and always its ratio to its reference (e.g. grpc-unary+plugin over
-    bare-unary), which moves far less with versions since both sides run the same gRPC and
-    Python. On another environment only the ratios are checked, and the report says why.
+    per call (calling thread, :attr:`Result.per_call`) when this machine matches the budgets'
+    ``environment`` (same Python build and library versions), and always its ratio to its
+    reference (e.g. grpc-unary+plugin over bare-unary), which moves far less with versions
+    since both sides run the same gRPC and Python. On another environment only the ratios are
+    checked, and the report says why.
     """
     recorded = budgets["variants"]
     assert isinstance(recorded, dict)
@@ -360,7 +361,8 @@ def write_budgets(results: Sequence[Result], calls: int, warmup: int, path: Path
         variants[variant] = entry
     variants = {v: variants[v] for v in ORDER if v in variants}
     document = {
-        "about": "instructions per call per variant; python -m bench.instructions --update-budgets rewrites this file",
+        "about": "instructions per call (calling thread) per variant; "
+        "python -m bench.instructions --update-budgets rewrites this file",
         "calls": calls,
         "warmup": warmup,
         "tolerance": TOLERANCE,
