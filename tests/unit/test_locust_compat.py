@@ -353,6 +353,19 @@ def test_the_master_listener_hands_each_message_to_handle_message() -> None:
     assert getattr(runners.MasterRunner.handle_message, "_loadkit", False), "the gate is not installed"
 
 
+def test_the_master_handles_exactly_these_message_types() -> None:
+    import inspect
+    import re
+
+    from locust import runners
+
+    _locust_rpc.install()
+    cases = set(re.findall(r'case "([a-z_]+)"', inspect.getsource(runners.MasterRunner.handle_message.__wrapped__)))
+    assert cases == _locust_rpc.LOCUST_MESSAGES, (
+        f"Locust's master handles {sorted(cases)}: update loadkit._locust_rpc.LOCUST_MESSAGES (others are dropped)"
+    )
+
+
 def test_a_message_is_type_data_node_id_in_msgpack() -> None:
     import msgpack
     from locust.rpc import Message
