@@ -60,8 +60,9 @@ def test_one_task_per_iteration_with_weights(http_target: Any) -> None:
     assert SEEN["heavy"] + SEEN["light"] + SEEN["nested"] == started  # one task per iteration
     assert SEEN["heavy"] / started == pytest.approx(3 / 5, abs=0.07)  # {Browse: 1, heavy: 3, light: 1}
     assert 1 <= SEEN["on_start"] <= 5  # once per pool user, never above max_users
-    assert result.percentiles["GET-service heavy"]["p50"] > 0  # the uncorrected time, apart
-    assert "calc-service light" in result.percentiles
+    # the uncorrected time is kept apart for the requests of late iterations only
+    service = sum(row.count for row in result.snapshot.entries if row.request_type.endswith("-service"))
+    assert service <= load["iterations_late"]
     keys = {row.key for row in result.snapshot.entries}
     assert {"GET heavy", "GET nested", "calc light"} <= keys
     # facets stay out of the total; an iteration in flight when the run ends has no event
