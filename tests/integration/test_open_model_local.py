@@ -83,7 +83,7 @@ def test_late_iterations_are_timed_from_their_intended_start(http_target: Any) -
         arrival_rate=20,
         max_users=1,
         max_lateness=1,
-        run_time=3,
+        run_time=4,
         thresholds=["late_ratio<0.01", "dropped_iterations==0"],
     ).run()
     load = result.snapshot.meta["load"]
@@ -91,7 +91,7 @@ def test_late_iterations_are_timed_from_their_intended_start(http_target: Any) -
     assert [r.passed for r in result.thresholds] == [False, False]
     assert result.exit_code == 99
     corrected, service = result.percentiles["GET slow"], result.percentiles["GET-service slow"]
-    assert service["p50"] == pytest.approx(200, rel=0.5)
+    assert service["p50"] >= 190  # the target's 200 ms delay
     assert corrected["max"] > 800  # waited up to --max-lateness (1 s) for the one user
     assert corrected["p50"] > 2 * service["p50"]
 
