@@ -31,7 +31,7 @@ def charts(document: Mapping[str, Any]) -> list[Chart]:
         *latency_charts(timeline),
         *rate_charts(timeline),
         *health_charts(((document.get("fleet") or {}).get("health") or {}).get("workers") or {}),
-        *open_model_charts(document.get("load") or {}),
+        *open_model_charts((document.get("run") or {}).get("load") or document.get("load") or {}),
     ]
 
 
@@ -183,23 +183,52 @@ def _saturation_bands(workers: Mapping[str, Sequence[Mapping[str, float]]]) -> l
 
 
 def open_model_charts(load: Mapping[str, Any]) -> list[Chart]:
-    """Open-model runs: target vs achieved arrival rate, and late/dropped iterations.
+    """Open-model runs (the ``run.load`` section, ``"model": "open"``): target vs achieved rate.
 
-    Reads ``load["timeline"] = {"t": [...], "target_rps": [...], "achieved_rps": [...],
-    "late": [...], "dropped": [...]}`` (columns per interval); absent for closed-model runs.
+    Columns per interval when the section has them — ``load["timeline"] = {"t": [...],
+    "target_rps": [...], "achieved_rps": [...], "late": [...], "dropped": [...]}`` — else its
+    ``per_second`` starts (``[[second from epoch, starts], ...]``) as the achieved rate, and
+    as the target the iterations its profile (``arrival_rate`` or ``arrival_stages``) schedules
+    in each of those seconds; late/dropped totals in the title.
     """
-    timeline = load.get("timeline") or {}
+    timeline = dict(load.get("timeline") or {})
+    if not timeline.get("t") and load.get("model") == "open" and load.get("per_second"):
+        epoch = float(load.get("epoch") or 0.0)
+        timeline = {
+            "t": [epoch + float(s) for s, _ in load["per_second"]],
+            "achieved_rps": [float(n) for _, n in load["per_second"]],
+        }
+        profile = _profile(load)
+        if profile is not None:
+            seconds = [float(s) for s, _ in load["per_second"]]
+            timeline["target_rps"] = [round(profile.cumulative(s + 1) - profile.cumulative(s), 3) for s in seconds]
     xs = list(timeline.get("t") or [])
     if not xs:
         return []
     out = []
-    rates = [{"label": k, "values": list(timeline[k])} for k in ("target_rps", "achieved_rps") if k in timeline]
+    totals = ""
+    if load.get("iterations_late") is not None:
+        totals = f" (late {load['iterations_late']}, dropped {load.get('iterations_dropped', 0)} in all)"
+    labels = {"target_rps": "target it/s", "achieved_rps": "achieved it/s"}
+    rates = [{"label": labels[k], "values": list(timeline[k])} for k in labels if k in timeline]
     if rates:
-        out.append(_open_chart("open-rate", "Open model: target vs achieved arrival rate", "per second", xs, rates))
+        title = f"Open model: target vs achieved arrival rate{totals}"
+        out.append(_open_chart("open-rate", title, "iterations/s", xs, rates))
     misses = [{"label": k, "values": list(timeline[k])} for k in ("late", "dropped") if k in timeline]
     if misses:
         out.append(_open_chart("open-misses", "Open model: late and dropped iterations", "iterations", xs, misses))
     return out
+
+
+def _profile(load: Mapping[str, Any]) -> Any:
+    """The run's rate profile from its ``load`` section (None when it names none)."""
+    from loadkit.load.profile import RateProfile, Stage
+
+    if load.get("arrival_stages"):
+        return RateProfile.ramping([Stage(float(d), float(t)) for d, t in load["arrival_stages"]])
+    if load.get("arrival_rate") is not None:
+        return RateProfile.constant(float(load["arrival_rate"]))
+    return None
 
 
 def _open_chart(chart_id: str, title: str, unit: str, xs: list[Any], series: list[dict[str, Any]]) -> Chart:

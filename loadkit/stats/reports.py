@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import stat
 import xml.etree.ElementTree as ET
@@ -224,8 +225,15 @@ def _node_kind(path: Path) -> str | None:
     return next((name for test, name in kinds if test(mode)), None)
 
 
+#: An indented JSON array holding only numbers, null, true/false (no string, array or object);
+#: the newline after ``[`` is indentation (a JSON string holds none), so strings are never touched.
+_SCALAR_ARRAY = re.compile(r"\[\n\s+([-+.\deEnulltrfas,\s]*?)\n\s*\]")
+
+
 def dumps_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=False, default=str) + "\n"
+    """Indented JSON, with each array of numbers on one line (a 1-hour timeline stays small)."""
+    text = json.dumps(document, indent=2, sort_keys=False, default=str)
+    return _SCALAR_ARRAY.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
 
 
 def _row_cells(row: EntryStats, labels: Sequence[str]) -> list[str]:

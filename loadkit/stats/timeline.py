@@ -42,6 +42,7 @@ _PCTS = (50.0, 90.0, 99.0)
 MAX_SLOTS = 900
 MAX_ENTRIES = 2000
 MAX_BUCKETS = 24_000
+MAX_REPORT_BUCKETS = 2_000_000  # in all, per report: a worker sends a few thousand
 _CLOCK_SLACK_S = 86_400
 
 
@@ -220,6 +221,7 @@ def decode_slots(payload: Any, now: float | None = None) -> dict[int, dict[Entry
     if not isinstance(payload, list) or len(payload) > MAX_SLOTS:
         raise ValueError(f"timeline: expected a list of at most {MAX_SLOTS} slots")
     slots: dict[int, dict[EntryKey, tuple[Counts, int]]] = {}
+    budget = MAX_REPORT_BUCKETS
     for item in payload:
         if not (isinstance(item, list | tuple) and len(item) == 2 and type(item[0]) is int):
             raise ValueError("timeline: a slot is [epoch_seconds, {entry: [...]}]")
@@ -228,7 +230,10 @@ def decode_slots(payload: Any, now: float | None = None) -> dict[int, dict[Entry
             raise ValueError(f"timeline: slot {t!r} is out of range or has too many entries")
         decoded = slots.setdefault(t, {})
         for raw_key, value in entries.items():
-            decoded[_key(raw_key)] = _entry(raw_key, value)
+            counts, _failures = decoded[_key(raw_key)] = _entry(raw_key, value)
+            budget -= len(counts)
+            if budget < 0:
+                raise ValueError(f"timeline: more than {MAX_REPORT_BUCKETS} buckets in one report")
     return slots
 
 

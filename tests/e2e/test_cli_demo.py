@@ -45,6 +45,8 @@ def test_demo_runs_every_call_kind_on_workers_and_passes(tmp_path: Path) -> None
     cases = junit.findall(".//testcase")
     assert len(cases) >= 4, "one testcase per threshold"
     assert not junit.findall(".//failure")
+    page = (reports / "demo.html").read_text()
+    assert "PASS" in page and all(f"{kind}: latency over time" in page for kind in KINDS)  # the pictures too
 
 
 def test_demo_rejects_a_bad_option_before_starting_anything(tmp_path: Path) -> None:

@@ -164,7 +164,7 @@ def test_default_settings_are_valid(svc: dict[str, Service]) -> None:
     rows = load_rows(map_path(env["LOADKIT_DATA"], master.mounts()))
     assert len({row["id"] for row in rows}) == len(rows) > 0, "data rows need unique ids"
     assert int(env["LOCUST_USERS"]) > 0 and int(env["LOCUST_EXPECT_WORKERS"]) > 0
-    for report in ("LOADKIT_REPORT_JSON", "LOADKIT_REPORT_JUNIT"):
+    for report in ("LOADKIT_REPORT_JSON", "LOADKIT_REPORT_JUNIT", "LOADKIT_REPORT_HTML"):
         assert Path(env[report]).parent.as_posix() in master.mounts(), f"{report} is not on a mounted directory"
 
 

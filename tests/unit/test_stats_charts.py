@@ -81,6 +81,23 @@ def test_open_model_charts_render_only_with_their_data() -> None:
     load = {"timeline": {"t": [T0], "target_rps": [10.0], "achieved_rps": [9.5], "late": [1], "dropped": [0]}}
     ids = [c["id"] for c in charts({**DOC, "load": load})]
     assert ids[-2:] == ["open-rate", "open-misses"]
+    # The open model's own summary (run.load): starts per second from its epoch, a constant target.
+    run_load = {
+        "model": "open",
+        "epoch": T0,
+        "arrival_rate": 50.0,
+        "arrival_stages": [],
+        "iterations_late": 3,
+        "iterations_dropped": 1,
+        "per_second": [[0, 48], [1, 50]],
+    }
+    rate = charts({**DOC, "run": {**DOC["run"], "load": run_load}})[-1]
+    assert rate["xs"] == [T0, T0 + 1] and rate["title"].endswith("(late 3, dropped 1 in all)")
+    assert [s["values"] for s in rate["series"]] == [[50.0, 50.0], [48.0, 50.0]]
+    assert open_model_charts({"model": "closed"}) == []
+    ramp = {**run_load, "arrival_rate": None, "arrival_stages": [[2.0, 20.0]], "per_second": [[0, 5], [1, 15], [2, 0]]}
+    target = open_model_charts(ramp)[0]["series"][0]["values"]
+    assert target == [5.0, 15.0, 0.0]  # 0 -> 20 it/s over 2 s, then the schedule ends
 
 
 def test_page_is_self_contained_and_escapes_run_strings() -> None:

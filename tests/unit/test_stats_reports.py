@@ -149,3 +149,12 @@ def test_a_failed_write_leaves_neither_a_partial_nor_a_changed_report(tmp_path: 
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_json_report_puts_arrays_of_numbers_on_one_line_and_leaves_strings_alone() -> None:
+    from loadkit.stats.reports import dumps_json
+
+    document = {"p99": [1.5, None, 2], "names": ["a", "b"], "odd": "GET /x[\n 1, 2\n]", "nested": [[1, 2], [3]]}
+    text = dumps_json(document)
+    assert json.loads(text) == document
+    assert '"p99": [1.5, null, 2]' in text and '"nested": [\n    [1, 2],\n    [3]\n  ]' in text

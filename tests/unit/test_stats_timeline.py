@@ -125,3 +125,12 @@ def test_percentiles_of_an_empty_slot_are_none_and_inf_settles_all() -> None:
     assert series["entries"]["GET /a"]["p50"] == [0.1, None]
     assert series["entries"]["GET /b"]["count"] == [0, 1]
     assert TOTAL_KEY[1] in series["entries"]
+
+
+def test_a_report_too_big_in_all_is_refused_before_anything_is_merged(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loadkit.stats import timeline
+
+    monkeypatch.setattr(timeline, "MAX_REPORT_BUCKETS", 5)
+    payload = [[T0 + i, {"GET\t/a": [[1, 2], [1, 1], 0]}] for i in range(3)]
+    with pytest.raises(ValueError, match="more than 5 buckets"):
+        decode_slots(payload, now=T0)
