@@ -78,6 +78,7 @@ class PoolUser:
                     self.user.on_stop()
             except Exception:
                 log.error("Uncaught exception in on_stop:\n%s", traceback.format_exc())
+            _close_http(self.user)
 
     def _one(self, node: NodeScheduler, env: Any) -> bool:
         """Take, wait for and run (or drop) one iteration; False: this user leaves the pool."""
@@ -126,3 +127,12 @@ class PoolUser:
         finally:
             LATENESS_MS.pop(me, None)
         return True
+
+
+def _close_http(user: Any) -> None:
+    """Close a leaving user's HTTP session (``HttpUser``): its pooled sockets go with it."""
+    import requests
+
+    client = getattr(user, "client", None)
+    if isinstance(client, requests.Session):
+        client.close()
