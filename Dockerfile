@@ -15,16 +15,19 @@ RUN useradd --create-home --uid 1000 --shell /usr/sbin/nologin loadkit
 # loadkit's code rebuilds only the small layer below, not the dependency install.
 WORKDIR /src
 COPY pyproject.toml ./
-RUN mkdir loadkit targets \
-    && touch README.md loadkit/__init__.py targets/__init__.py \
+RUN mkdir loadkit \
+    && touch README.md loadkit/__init__.py \
     && pip install . \
     && pip uninstall -y loadkit \
     && rm -rf /src/*
 
 # The package itself (no test extra: no pytest, ruff, mypy or browsers in the image).
+# loadkit/targets and loadkit/proto are symlinks to ../targets and ../proto: copy those too,
+# the wheel then holds them as loadkit.targets and loadkit/proto.
 COPY README.md pyproject.toml ./
 COPY loadkit ./loadkit
 COPY targets ./targets
+COPY proto ./proto
 RUN pip install --no-deps . && rm -rf /src
 
 # Defaults baked in; compose mounts ./locustfiles and ./data over them.

@@ -1,4 +1,4 @@
-"""Shared harness of bench/grpc_user.py and bench/rest_user.py (not a benchmark itself).
+"""Shared harness of bench.grpc_user and bench.rest_user (not a benchmark itself).
 
 The parent starts a bundled target (``loadkit target KIND --port 0``) and runs each
 variant in its own child process (one process each, same user count, same duration),
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from targets.launcher import launch
+from loadkit.targets.launcher import launch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,10 +31,11 @@ def target(kind: str) -> Iterator[str]:
         yield running.address
 
 
-def run_child(script: str, variant: str, address: str, users: int, seconds: float) -> dict[str, float]:
+def run_child(module: str, variant: str, address: str, users: int, seconds: float) -> dict[str, float]:
     cmd = [
         sys.executable,
-        script,
+        "-m",
+        module,
         "--child",
         variant,
         "--address",
@@ -52,7 +53,7 @@ def run_child(script: str, variant: str, address: str, users: int, seconds: floa
 
 
 def compare(
-    script: str,
+    module: str,
     address: str,
     groups: Sequence[tuple[str, Sequence[str]]],
     users: int,
@@ -66,7 +67,7 @@ def compare(
         rows: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
         for _ in range(rounds):
             for variant in variants:
-                rows[variant].append(run_child(script, variant, address, users, seconds))
+                rows[variant].append(run_child(module, variant, address, users, seconds))
         ref = variants[0]
         for variant in variants:
             rps = [r["calls"] / r["wall"] for r in rows[variant]]
@@ -90,7 +91,7 @@ def compare(
 
 
 def main(
-    script: str,
+    module: str,
     kind: str,
     groups: Sequence[tuple[str, Sequence[str]]],
     child: Callable[[str, str, int, float], None],
@@ -111,7 +112,7 @@ def main(
     if before is not None:
         before()
     with target(kind) as address:
-        compare(script, address, groups, args.users, args.seconds, args.rounds, pairs=pairs)
+        compare(module, address, groups, args.users, args.seconds, args.rounds, pairs=pairs)
 
 
 def child_report(calls: int, wall: float, cpu: float) -> None:

@@ -1,6 +1,6 @@
 """The fleet image: build time cold and after a code edit, and its size (README "Containers").
 
-    python3 scripts/container_engine.py setup && .venv/bin/python bench/compose_image.py
+    python3 scripts/container_engine.py setup && .venv/bin/python -m bench.compose_image
 
 Builds the repository's Dockerfile as ``loadkit:bench`` (removed at the end; ``loadkit:local``
 is left alone): once with ``--no-cache`` (every layer, pip downloading the dependencies), then

@@ -1,6 +1,6 @@
 """``faker:COUNT`` set-up cost: one Faker call per field per row (before) vs lazy rows (now).
 
-    .venv/bin/python bench/fleet_faker.py
+    .venv/bin/python -m bench.fleet_faker
 
 Issue 14 measured 21 s for ``faker:100000`` and ~30 min for ``faker:10000000`` with the
 former generator (``Faker().name()/.email()/.city()`` per row, all rows made up front). Both

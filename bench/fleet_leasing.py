@@ -1,6 +1,6 @@
 """Figures of test-data leasing: rows/s, message overhead per worker, re-lease time after a kill.
 
-    .venv/bin/python bench/fleet_leasing.py
+    .venv/bin/python -m bench.fleet_leasing
 
 1. the pool alone (lease + ack in batches of 50, in-process);
 2. a real master + 3 ``locust --worker`` processes whose users only take rows
@@ -15,20 +15,14 @@ The machine may be shared: read the figures as orders of magnitude.
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 
 import msgpack
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-
-from fleet_procs import Procs  # noqa: E402
-
-from loadkit.fleet.pool import DataPool  # noqa: E402
-from loadkit.fleet.sources import fake_rows  # noqa: E402
-from loadkit.messages import DATA_GRANT, DATA_REQUEST, DataGrant, DataRequest  # noqa: E402
+from loadkit.fleet.pool import DataPool
+from loadkit.fleet.sources import fake_rows
+from loadkit.messages import DATA_GRANT, DATA_REQUEST, DataGrant, DataRequest
+from tests.support.procs import ROOT, Procs
 
 LOCUSTFILE = str(ROOT / "bench" / "fleet_take.py")
 BATCH = 50

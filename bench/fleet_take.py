@@ -1,4 +1,4 @@
-"""Locustfile of bench/fleet_leasing.py: users only take rows (no network), as fast as they can."""
+"""Locustfile of bench.fleet_leasing: users only take rows (no network), as fast as they can."""
 
 from __future__ import annotations
 

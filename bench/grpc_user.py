@@ -1,6 +1,6 @@
 """GrpcUser vs a bare gevent loop on the same stub vs Locust's example GrpcUser pattern.
 
-    .venv/bin/python bench/grpc_user.py [--users 20] [--seconds 5] [--rounds 3]
+    .venv/bin/python -m bench.grpc_user [--users 20] [--seconds 5] [--rounds 3]
 
 Starts ``loadkit target grpc`` itself; every variant runs in its own process with the
 same users for the same time. Goals (issue 4): unary GrpcUser ≥ 0.85x the bare loop and
@@ -13,14 +13,11 @@ loadkit's plugin (HDR stats) is not attached: this measures the user classes onl
 from __future__ import annotations
 
 import os
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _user_bench import child_report, run_locust_users
-from _user_bench import main as bench_main
+from bench._user_bench import child_report, run_locust_users
+from bench._user_bench import main as bench_main
 
 GROUPS = [
     ("unary GetItem", ["bare", "loadkit", "example"]),
@@ -197,4 +194,4 @@ def child(variant: str, address: str, users: int, seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    bench_main(__file__, "grpc", GROUPS, child, pairs=[("loadkit", "example")], before=wrapper_overhead)
+    bench_main("bench.grpc_user", "grpc", GROUPS, child, pairs=[("loadkit", "example")], before=wrapper_overhead)

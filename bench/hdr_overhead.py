@@ -13,8 +13,8 @@
 4. **Report size** of a synthetic 1-hour run with 50 entries (the JSON and the HTML report),
    and the master's timeline memory while it runs (``tracemalloc`` peak).
 
-    .venv/bin/python bench/hdr_overhead.py            # all of it (~1 min)
-    .venv/bin/python bench/hdr_overhead.py --wall     # also RPS rounds with/without slots
+    .venv/bin/python -m bench.hdr_overhead            # all of it (~1 min)
+    .venv/bin/python -m bench.hdr_overhead --wall     # also RPS rounds with/without slots
 
 ``--wall`` alternates the two recorders under a real FastHttpUser load and prints the median
 RPS ratio. On this shared 2-core machine wall-clock ratios carry at least ±10 % of noise (other
@@ -53,7 +53,7 @@ from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, new_histogram 
 from loadkit.stats.html import to_html  # noqa: E402
 from loadkit.stats.reports import dumps_json  # noqa: E402
 from loadkit.stats.timeline import Timeline, decode_slots, encode_slots  # noqa: E402
-from targets.launcher import launch  # noqa: E402
+from loadkit.targets.launcher import launch  # noqa: E402
 
 
 class CumulativeOnly(HdrRecorder):

@@ -1,6 +1,6 @@
 """RestUser vs Locust's FastHttpUser on the same endpoint (GET /health of the bundled HTTP target).
 
-    .venv/bin/python bench/rest_user.py [--users 20] [--seconds 5] [--rounds 3]
+    .venv/bin/python -m bench.rest_user [--users 20] [--seconds 5] [--rounds 3]
 
 Goal (issue 4): RestUser ≥ 0.9x FastHttpUser. RestUser does more per call on purpose
 (status check, JSON parse); FastHttpUser here only checks the status, as by default.
@@ -8,12 +8,8 @@ Goal (issue 4): RestUser ≥ 0.9x FastHttpUser. RestUser does more per call on p
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _user_bench import main as bench_main
-from _user_bench import run_locust_users
+from bench._user_bench import main as bench_main
+from bench._user_bench import run_locust_users
 
 GROUPS = [("GET /health", ["fasthttp", "loadkit"])]
 
@@ -50,4 +46,4 @@ def child(variant: str, address: str, users: int, seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    bench_main(__file__, "http", GROUPS, child)
+    bench_main("bench.rest_user", "http", GROUPS, child)

@@ -8,6 +8,12 @@ Names are imported lazily (PEP 562): ``import loadkit`` alone imports neither Lo
 nor gevent, so ``loadkit target grpc`` can serve gRPC from a process that gevent never
 patched (a grpcio server in a patched process serves nothing). The first access to a
 User class imports Locust, which patches the process, as under ``locust -f``.
+
+Inside a Locust process (Locust already imported: a locustfile run by ``locust -f``),
+``import loadkit`` also loads :mod:`loadkit.plugin`, so a locustfile with plain Locust
+users gets loadkit's options (``--loadkit-data``, ``--threshold``, ...) and listeners from
+``import loadkit`` alone. Locust parses its full command line after importing the
+locustfile, so the options are known in time.
 """
 
 from __future__ import annotations
@@ -106,3 +112,13 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+def _load_plugin_in_a_locust_process() -> None:
+    import sys
+
+    if "locust" in sys.modules:  # never imports Locust itself: a target process stays unpatched
+        importlib.import_module("loadkit.plugin")
+
+
+_load_plugin_in_a_locust_process()

@@ -32,9 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from loadkit import config
-from loadkit.cli import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS
-from loadkit.exceptions import ConfigError, LoadkitError
+from loadkit import _locust, config
+from loadkit.exceptions import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS, ConfigError, LoadkitError
 from loadkit.stats.snapshot import EntryStats, RunSnapshot
 from loadkit.stats.thresholds import ThresholdResult, all_passed
 
@@ -255,9 +254,7 @@ class LoadTest:
             runner.quit()
             if web_ui is not None:
                 web_ui.stop()
-            server = getattr(runner, "server", None)
-            if server is not None:
-                server.close(linger=0)
+            _locust.close_master_socket(runner)
             _stop_processes(procs)
 
     def _locust_options(self) -> argparse.Namespace:
@@ -286,7 +283,7 @@ class LoadTest:
         import gevent
 
         deadline = time.monotonic() + self.worker_timeout
-        while len(runner.clients.ready) < len(procs):
+        while _locust.ready_workers(runner) < len(procs):
             dead = [p for p in procs if p.poll() is not None]
             if dead:
                 err = _read_stderr(dead[0])
@@ -294,7 +291,7 @@ class LoadTest:
                 raise LoadkitError(f"a loadkit worker exited with code {dead[0].returncode}: {last}")
             if time.monotonic() > deadline:
                 raise LoadkitError(
-                    f"only {len(runner.clients.ready)} of {len(procs)} workers connected within "
+                    f"only {_locust.ready_workers(runner)} of {len(procs)} workers connected within "
                     f"{self.worker_timeout:g} s; raise LoadTest(worker_timeout=...) on a slow machine"
                 )
             gevent.sleep(0.1)

@@ -1,6 +1,7 @@
 """Locust's own start-up failures, told as loadkit's one-line errors (problem, value, fix).
 
-Two failures happen inside Locust's ``main`` where no event lets loadkit raise first:
+Two failures happen inside Locust's ``main`` where no event lets loadkit raise first (the
+texts matched here are Locust's, kept in :mod:`loadkit._locust` with a contract test):
 
 - the master cannot bind ``--master-bind-port``: Locust dies with a traceback of
   ``RPCError("Socket bind failure: ...")``. :func:`install_excepthook` prints one line
@@ -19,7 +20,9 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-_GAVE_UP = "Gave up waiting for workers to connect"
+from loadkit._locust import BIND_FAILURE_PREFIX, GAVE_UP_MESSAGE, MAIN_LOGGER, RPC_ERROR_NAME, ready_workers
+
+_GAVE_UP = GAVE_UP_MESSAGE
 _ADDR = re.compile(r"\s*\(addr='[^']*:(\d+)'\)")
 
 
@@ -29,11 +32,11 @@ def bind_failure_line(exc: BaseException) -> str | None:
     Locust's message: ``Socket bind failure: Address already in use (addr='tcp://127.0.0.1:5557')``.
     """
     text = str(exc)
-    if type(exc).__name__ != "RPCError" or "Socket bind failure" not in text:
+    if type(exc).__name__ != RPC_ERROR_NAME or not text.startswith(BIND_FAILURE_PREFIX):
         return None
     match = _ADDR.search(text)
     port = match.group(1) if match else "?"
-    reason = _ADDR.sub("", text.removeprefix("Socket bind failure: ")).strip()
+    reason = _ADDR.sub("", text.removeprefix(BIND_FAILURE_PREFIX)).strip()
     return (
         f"loadkit: error: the master cannot listen on --master-bind-port {port} ({reason}): "
         "stop what listens there or pass another --master-bind-port (and the same --master-port to the workers)"
@@ -82,9 +85,9 @@ class ExpectWorkersHint(logging.Filter):
 
 def install_expect_workers_hint(runner: Any, options: Any) -> None:
     """On a master, complete Locust's give-up line (idempotent per process)."""
-    logger = logging.getLogger("locust.main")
+    logger = logging.getLogger(MAIN_LOGGER)
     if any(isinstance(f, ExpectWorkersHint) for f in logger.filters):
         return
     expected = int(getattr(options, "expect_workers", 1) or 1)
     max_wait = float(getattr(options, "expect_workers_max_wait", 0) or 0)
-    logger.addFilter(ExpectWorkersHint(lambda: len(runner.clients.ready), expected, max_wait))
+    logger.addFilter(ExpectWorkersHint(lambda: ready_workers(runner), expected, max_wait))

@@ -1,28 +1,27 @@
 """The one module that subscribes to Locust's events and wires loadkit's parts to them.
 
-Importing it (``loadkit.users`` does; a locustfile with plain Locust users can
-``import loadkit.plugin``) registers two listeners on Locust's global ``events``:
+Importing it registers two listeners on Locust's global ``events``. ``import loadkit`` does
+that in a process where Locust is already imported (a locustfile under ``locust -f``, plain
+Locust users included), and so does ``loadkit.users``:
 
 - ``init_command_line_parser``: adds loadkit's options (:mod:`loadkit.config`);
 - ``init``: :func:`install` on the new environment.
 
-Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselves.
+Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselves. A
+``LoadkitError`` from ``init`` (bad option, data file, host) exits before any load through
+:func:`loadkit._stop.exit_before_load`; later, runs end through :func:`loadkit._stop.end_run`.
 """
 
 from __future__ import annotations
 
-import sys
 from functools import partial
 from typing import Any
 
 from locust import events
 from locust.env import Environment
 
-from loadkit import _pid1, config, locust_errors
-from loadkit.cli import EXIT_USAGE
+from loadkit import _pid1, _stop, config, locust_errors, run
 from loadkit.exceptions import LoadkitError
-
-_INSTALLED_ATTR = "_loadkit_installed"
 
 
 @events.init_command_line_parser.add_listener
@@ -40,11 +39,8 @@ def _on_init(environment: Environment, **_kw: Any) -> None:
             locust_errors.install_expect_workers_hint(environment.runner, environment.parsed_options)
         _preflight(environment)
     except LoadkitError as exc:
-        # The one place outside loadkit.cli that exits: inside a `locust` process nothing
-        # else can. Locust logs an exception from an init listener with a traceback and
-        # exits 1; a bad --threshold must be one line and exit 2 (usage), before any load.
-        print(f"loadkit: error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USAGE)
+        # Before any load there is no run to end: exit now, with one line (loadkit._stop explains).
+        _stop.exit_before_load(exc)
 
 
 def _preflight(environment: Environment) -> None:
@@ -63,9 +59,12 @@ def _preflight(environment: Environment) -> None:
 
 def install(environment: Environment) -> None:
     """Wire every loadkit part to ``environment``'s events and runner; once per environment."""
-    if getattr(environment, _INSTALLED_ATTR, False):
+    context = run.run_context(environment)
+    if context.installed:
         return
-    setattr(environment, _INSTALLED_ATTR, True)
+    context.installed = True
+    run.make_current(environment)  # loadkit.data resolves through the current run
+    environment.events.test_start.add_listener(_stop.on_test_start)
     if environment.parsed_options is not None:
         config.check(environment.parsed_options)  # numbers in range, before any part starts
     # Parts add their wiring here, each as a small function of the environment.

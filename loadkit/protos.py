@@ -17,8 +17,9 @@ from pathlib import Path
 
 from loadkit.exceptions import ProtoError
 
-#: Repository folder holding the bundled .proto files.
-PROTO_ROOT = Path(__file__).resolve().parent.parent / "proto"
+#: The bundled .proto files: ``loadkit/proto`` (in a checkout a symlink to the repository's
+#: ``proto/``; in an installed copy, package data), so codegen works without a checkout.
+PROTO_ROOT = Path(__file__).resolve().parent / "proto"
 #: Package the generated code lives in.
 GEN_PACKAGE = "loadkit.gen"
 GEN_DIR = Path(__file__).resolve().parent / "gen"

@@ -18,6 +18,9 @@ from typing import Any
 
 from locust.env import Environment
 
+from loadkit import _locust
+from loadkit.run import run_context
+
 FLEET_KEY = "loadkit-fleet"
 LATENCY_KEY = "loadkit-latency"
 
@@ -55,16 +58,15 @@ def _num(sample: dict[str, Any], key: str, digits: int = 1) -> str:
 
 def worker_rows(environment: Environment) -> list[dict[str, Any]]:
     """One table row per load generator and per agent."""
-    health = getattr(environment, "loadkit_health", None)
-    leasing = getattr(environment, "loadkit_leasing", None)
+    context = run_context(environment)
+    health, leasing = context.health, context.leasing
     pool = leasing.pool.summary()["workers"] if leasing is not None and leasing.pool is not None else {}
     rows = []
     store = health.store if health is not None else None
-    clients = getattr(environment.runner, "clients", None)  # a master's connected workers
     for node, sample in (store.latest if store else {}).items():
         lease = pool.get(node, {})
         status = "ok"
-        if clients is not None and node not in clients:
+        if _locust.has_worker(environment.runner, node) is False:  # a master that no longer has it
             status = "gone"
         elif store and node in store.saturated:
             status = "saturated: " + store.saturated[node]
@@ -124,8 +126,8 @@ def latency_rows(environment: Environment) -> list[dict[str, Any]]:
 
 def fleet_snapshot(environment: Environment) -> dict[str, Any]:
     """Everything the Fleet tab shows, JSON-ready (``GET /loadkit/fleet``)."""
-    health = getattr(environment, "loadkit_health", None)
-    leasing = getattr(environment, "loadkit_leasing", None)
+    context = run_context(environment)
+    health, leasing = context.health, context.leasing
     store = health.store if health is not None else None
     return {
         "workers": {n: {**s, "saturated": store.saturated.get(n)} for n, s in store.latest.items()} if store else {},

@@ -16,7 +16,6 @@ from __future__ import annotations
 from locust import HttpUser, constant, task
 
 import loadkit
-import loadkit.plugin  # loadkit's options and wiring, for plain Locust users
 
 
 class DataWriter(HttpUser):

@@ -57,11 +57,11 @@ def configure_logging() -> None:
 def serve_forever(kind: Kind, host: str, port: int, on_ready: Callable[[int], None]) -> None:
     """Serve the target until SIGTERM/SIGINT; imports the target only here (grpc stays out of the CLI)."""
     if kind == "grpc":
-        from targets.grpc import server as grpc_server
+        from loadkit.targets.grpc import server as grpc_server
 
         grpc_server.run(host, port, on_ready)
     else:
-        from targets.http import server as http_server
+        from loadkit.targets.http import server as http_server
 
         http_server.run(host, port, on_ready)
 

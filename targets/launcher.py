@@ -5,7 +5,7 @@ gevent-patched (Locust) process serves nothing, so a target is always a separate
 ``loadkit target KIND`` process. It prints one ready line on stderr, which :data:`READY`
 parses; with ``--port 0`` that line is the only way to learn the port::
 
-    from targets.launcher import launch
+    from loadkit.targets.launcher import launch
 
     with launch("grpc") as target:       # waits for the ready line
         print(target.url)                # grpc://127.0.0.1:PORT

@@ -11,25 +11,28 @@ from loadkit._gevent import init_gevent
 
 init_gevent()
 
-# --- bundled targets (helper T) -------------------------------------------------------
+# --- bundled targets -------------------------------------------------------------------
 # Real ``loadkit target grpc|http`` subprocesses on 127.0.0.1, free ports. The Target class
-# and launch() live in tests/_targets.py (importable: ``from _targets import Target, launch``).
-import sys  # noqa: E402
+# and launch() live in tests/support/targets.py; everything shared is in tests/support/.
 from collections.abc import Callable, Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-if str(Path(__file__).parent) not in sys.path:  # also under --import-mode=importlib
-    sys.path.insert(0, str(Path(__file__).parent))
-from _targets import Target, launch  # noqa: E402
+from tests.support.requirements import need_chromium  # noqa: E402
+from tests.support.targets import Target, launch  # noqa: E402
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A ``browser`` test needs Debian's Chromium: skip with one line, or fail under LOADKIT_TESTS_STRICT=1."""
+    if item.get_closest_marker("browser") is not None:
+        need_chromium()
 
 
 @pytest.fixture(scope="session")
 def grpc_target() -> Iterator[Target]:
     """The bundled gRPC target (``demo.v1.Demo`` + health + reflection + ``demo.v1.Admin``), one per session.
 
-    Yields a :class:`_targets.Target`: ``host``, ``port``, ``address`` ("127.0.0.1:PORT"),
+    Yields a :class:`tests.support.targets.Target`: ``host``, ``port``, ``address`` ("127.0.0.1:PORT"),
     ``url`` ("grpc://127.0.0.1:PORT"), ``counters()`` -> ``{"/demo.v1.Demo/GetItem": n, ...}``
     (calls counted when the server starts handling them, failures included; Admin calls
     not counted) and ``reset_counters()``. Shared by the whole session: call
@@ -47,7 +50,7 @@ def grpc_target() -> Iterator[Target]:
 def http_target() -> Iterator[Target]:
     """The bundled HTTP (FastAPI) target, one per session.
 
-    Yields a :class:`_targets.Target` with ``url`` "http://127.0.0.1:PORT" and ``counters()`` ->
+    Yields a :class:`tests.support.targets.Target` with ``url`` "http://127.0.0.1:PORT" and ``counters()`` ->
     ``{"GET /items/{item_id}": n, ...}`` (keyed by "METHOD /route/template"). Routes: /health,
     POST/GET /items, GET/PUT/DELETE /items/{item_id}, POST /login, GET /me, /metrics; faults via
     ``?delay_ms=&status=`` or headers ``x-delay-ms``/``x-status``. ``GET /items`` also returns
@@ -65,7 +68,7 @@ def start_target() -> Iterator[Callable[..., Target]]:
     """Factory for a test's own target, to kill or restart: ``start_target("grpc", "--reload")``.
 
     Arguments after the kind are passed to ``loadkit target KIND`` (``--port 0`` unless given);
-    ``env=`` adds environment variables. Returns a ready :class:`_targets.Target`; use
+    ``env=`` adds environment variables. Returns a ready :class:`tests.support.targets.Target`; use
     ``target.kill()`` / ``target.stop()`` freely. Everything started is stopped at teardown.
     """
     started: list[Target] = []

@@ -1,8 +1,10 @@
-"""The ``loadkit`` command: the only code in loadkit that exits.
+"""The ``loadkit`` command: argument parsing, and the ``sys.exit`` of the console script.
 
 Each subcommand is a module here with ``add_parser(subparsers)`` and ``run(args) -> int``;
 ``main`` maps :class:`~loadkit.exceptions.LoadkitError` to a one-line message and an exit
-code (see :data:`EXIT_CODES` and the README).
+code (:func:`loadkit.exceptions.exit_code_for`, codes in the README). Inside a Locust
+process it is Locust's ``main`` that exits; loadkit ends such a run through
+:func:`loadkit._stop.end_run`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import sys
 from collections.abc import Sequence
 
 from loadkit import __version__
-from loadkit.exceptions import ConfigError, DataError, LoadkitError, ProtoError, TargetError
+from loadkit.exceptions import (
+    EXIT_CODES,
+    EXIT_FAILURES,
+    EXIT_OK,
+    EXIT_THRESHOLDS,
+    EXIT_USAGE,
+    LoadkitError,
+    exit_code_for,
+)
 
 #: Modules of the subcommands, in help order. Each keeps heavy imports inside ``run``:
 #: ``loadkit target grpc`` must not import Locust, which would gevent-patch the server.
@@ -24,18 +34,8 @@ SUBCOMMANDS: list[str] = [
     "loadkit.cli.agent",
 ]
 
-#: Exit codes of ``loadkit`` (and of Locust runs with loadkit's plugin), as in the README.
-EXIT_OK = 0
-EXIT_FAILURES = 1  # Locust's own: requests failed (or a target could not start)
-EXIT_USAGE = 2  # bad command line, option, file or expression: nothing was run
-EXIT_THRESHOLDS = 99  # thresholds failed (k6 uses the same code)
-
-EXIT_CODES: dict[type[LoadkitError], int] = {
-    ConfigError: EXIT_USAGE,
-    ProtoError: EXIT_USAGE,
-    DataError: EXIT_USAGE,
-    TargetError: EXIT_FAILURES,
-}
+#: Re-exported for callers that used to import the codes from here (defined in loadkit.exceptions).
+__all__ = ["EXIT_CODES", "EXIT_FAILURES", "EXIT_OK", "EXIT_THRESHOLDS", "EXIT_USAGE", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,5 +60,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 130
     except LoadkitError as exc:
         print(f"loadkit: error: {exc}", file=sys.stderr)
-        code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)), EXIT_FAILURES)
+        code = exit_code_for(exc)
     sys.exit(code)

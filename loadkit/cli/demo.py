@@ -50,7 +50,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from targets.launcher import launch
+    from loadkit.targets.launcher import launch
 
     _check(args)
     args.report_dir.mkdir(parents=True, exist_ok=True)

@@ -96,7 +96,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from targets import daemon
+    from loadkit.targets import daemon
 
     _check(args)
     if args.daemon:
@@ -129,7 +129,7 @@ def _start_agent(args: argparse.Namespace) -> Any:
 
 
 def _run_reloading(args: argparse.Namespace) -> int:
-    from targets import daemon, reloader
+    from loadkit.targets import daemon, reloader
 
     daemon.configure_logging()
     folder = Path(os.environ.get(RELOAD_DIR_ENV) or reloader.TARGETS_DIR)
@@ -142,7 +142,7 @@ def _run_reloading(args: argparse.Namespace) -> int:
 
 
 def run_stop(args: argparse.Namespace) -> int:
-    from targets import daemon
+    from loadkit.targets import daemon
 
     pid = daemon.stop(args.pidfile, args.timeout)
     print(f"loadkit target stopped (pid {pid})" if pid else f"loadkit target not running ({args.pidfile})")
@@ -150,7 +150,7 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from targets import daemon
+    from loadkit.targets import daemon
 
     pid = daemon.running_pid(args.pidfile)
     if pid is None:
@@ -161,7 +161,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from targets.probe import probe
+    from loadkit.targets.probe import probe
 
     problem = probe(args.check_kind, args.address, args.timeout)
     if problem is not None:

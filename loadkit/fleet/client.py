@@ -125,20 +125,33 @@ class DataClient:
         self._transport(DataRequest(want=self.batch, acks=acks, releases=[]))
 
 
+def _current_client() -> DataClient | None:
+    """The data client of the calling user's run, else of the run loadkit was last installed on."""
+    from loadkit import _locust
+    from loadkit.run import current, run_context
+
+    environment = _locust.calling_environment()
+    context = run_context(environment) if environment is not None else current()
+    return context.leasing.client if context is not None and context.leasing is not None else None
+
+
 class DataAccessor:
-    """``loadkit.data``: the data client of the running environment, usable from any User."""
+    """``loadkit.data``: the data client of the current run, usable from any User.
 
-    def __init__(self) -> None:
-        self._client: DataClient | None = None
+    Resolved on every call through the run context: of the calling user's environment, or
+    outside a user :func:`loadkit.run.current` (the run loadkit was last installed on), so
+    nothing is rebound when a new run starts. ``resolve`` is for tests.
+    """
 
-    def bind(self, client: DataClient | None) -> None:
-        self._client = client
+    def __init__(self, resolve: Callable[[], DataClient | None] = _current_client) -> None:
+        self._resolve = resolve
 
     @property
     def client(self) -> DataClient:
-        if self._client is None:
+        client = self._resolve()
+        if client is None:
             raise DataError("test data is not set up: run locust with --loadkit-data FILE (or faker:COUNT)")
-        return self._client
+        return client
 
     def next(self, timeout: float = NEXT_TIMEOUT) -> Row:
         """The next row for the calling user (see :class:`DataClient`).

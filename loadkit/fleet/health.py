@@ -30,6 +30,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from loadkit import messages
 from loadkit.fleet.collectors import WORKER_COLLECTORS, Collector, LoopLag, Requests, Sample, collect_all
 from loadkit.messages import HEALTH, HealthReport
+from loadkit.run import run_context
 
 log = logging.getLogger("loadkit.fleet")
 
@@ -94,7 +95,7 @@ class HealthStore:
 
 @dataclass
 class Health:
-    """The health state of one environment (``environment.loadkit_health``)."""
+    """The health state of one environment (``run_context(environment).health``)."""
 
     store: HealthStore
     requests: Requests
@@ -111,7 +112,7 @@ class Health:
 
 
 def on_quitting(environment: Environment, **_kw: Any) -> None:
-    health: Health | None = getattr(environment, "loadkit_health", None)
+    health = run_context(environment).health
     if health is not None:
         health.stop()
 
@@ -124,7 +125,7 @@ def install(environment: Environment) -> Health:
     agents = list(getattr(options, "loadkit_agent", None) or [])
     requests = Requests()
     health = Health(HealthStore(), requests, [])
-    environment.loadkit_health = health  # type: ignore[attr-defined]
+    run_context(environment).health = health
     if isinstance(runner, MasterRunner):
         messages.register_handler(runner, HEALTH, lambda _env, rep, node: health.store.add(node, rep.sample))
     else:

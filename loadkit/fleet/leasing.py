@@ -19,13 +19,16 @@ from typing import Any
 
 import gevent
 from locust.env import Environment
-from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
-from loadkit import messages
-from loadkit.fleet.client import DataClient, data
+from loadkit import _locust, messages
+from loadkit._stop import end_run
+from loadkit.exceptions import EXIT_OK
+from loadkit.fleet.client import DataClient
 from loadkit.fleet.pool import DataPool, check_mode
 from loadkit.fleet.sources import load_rows
 from loadkit.messages import DATA_GRANT, DATA_REQUEST, DataGrant, DataRequest
+from loadkit.run import run_context
 
 log = logging.getLogger("loadkit.fleet")
 
@@ -36,7 +39,7 @@ FLUSH_INTERVAL = 1.0
 
 @dataclass
 class Leasing:
-    """The leasing state of one environment (``environment.loadkit_leasing``)."""
+    """The leasing state of one environment (``run_context(environment).leasing``)."""
 
     pool: DataPool | None = None
     client: DataClient | None = None
@@ -70,7 +73,7 @@ def install(environment: Environment) -> Leasing:
     options = environment.parsed_options
     batch = int(getattr(options, "loadkit_data_batch", 50) or 50)
     state = Leasing()
-    environment.loadkit_leasing = state  # type: ignore[attr-defined]
+    run_context(environment).leasing = state
     if isinstance(runner, WorkerRunner):
         client = state.client = DataClient(lambda req: messages.send(runner, DATA_REQUEST, req), batch)
         messages.register_handler(runner, DATA_GRANT, lambda _env, grant, _node: client.on_grant(grant))
@@ -82,20 +85,19 @@ def install(environment: Environment) -> Leasing:
             state.greenlets.append(gevent.spawn(_reap_loop, runner, state))
         elif state.pool is not None:
             state.client = DataClient(lambda req: _serve_local(environment, state, req), batch)
-    data.bind(state.client)
     return state
 
 
 def on_test_stop(environment: Environment, **_kw: Any) -> None:
     """Give buffered rows back and send the last acks, so a next run starts clean."""
-    state: Leasing | None = getattr(environment, "loadkit_leasing", None)
+    state = run_context(environment).leasing
     if state is not None and state.client is not None:
         state.client.release()
 
 
 def on_quitting(environment: Environment, **_kw: Any) -> None:
     """End the greenlets; on the master, log the run's leasing figures (one JSON line)."""
-    state: Leasing | None = getattr(environment, "loadkit_leasing", None)
+    state = run_context(environment).leasing
     if state is not None:
         state.stop()
         if state.pool is not None and state.started is not None:
@@ -134,10 +136,9 @@ def _answer(environment: Environment, state: Leasing, request: DataRequest, node
         return None
     lease = pool.lease(node, request.want)
     stop_test = lease.status == "exhausted" and pool.exhausted_policy == "stop-test"
-    if stop_test and not state.stopping and environment.runner is not None:
+    if stop_test and not state.stopping:
         state.stopping = True
-        log.info("test data exhausted (policy stop-test): stopping the test")
-        gevent.spawn(environment.runner.quit)
+        end_run(environment, EXIT_OK, "loadkit: test data exhausted (policy stop-test): stopping the test")
     return DataGrant(rows=[[seq, row] for seq, row in lease.rows], status=lease.status)
 
 
@@ -159,8 +160,7 @@ def reap(runner: MasterRunner, state: Leasing) -> int:
         return 0
     total = 0
     for worker in state.pool.holders():
-        node = runner.clients.get(worker)
-        if node is None or node.state == STATE_MISSING:
+        if _locust.worker_gone(runner, worker):
             count = state.pool.release(worker)
             if count:
                 state.reaped.append((worker, time.monotonic(), count))

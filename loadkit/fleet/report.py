@@ -7,12 +7,13 @@ from typing import Any
 from locust.env import Environment
 
 from loadkit.fleet import leasing
+from loadkit.run import run_context
 
 
 def report_section(environment: Environment) -> dict[str, Any]:
     """``{"health": {workers: {id: [samples]}, warnings, agents}, "data": {...} | None}``."""
-    health = getattr(environment, "loadkit_health", None)
-    state: leasing.Leasing | None = getattr(environment, "loadkit_leasing", None)
+    context = run_context(environment)
+    health, state = context.health, context.leasing
     data = None
     if state is not None and state.pool is not None:
         data = {**state.pool.summary(), "figures": leasing.figures(state)}

@@ -9,8 +9,10 @@ init a worker sends :data:`~loadkit.messages.HELLO` with its version; the master
 Until its hello matched, a new worker is *pending*: left out of ``runner.clients.ready``
 (and spawning/running), so Locust neither counts it towards ``--expect-workers`` nor gives it
 users — it would as soon as the worker connected, which is before the hello arrives (the
-worker sends it from its ``init``, right after connecting). A worker without loadkit's plugin
-sends no hello: its first heartbeat (1 s later, always after a hello) accepts it.
+worker sends it from its ``init``, right after connecting). The table and the removal of a
+refused worker are Locust internals: :mod:`loadkit._locust` (worker table, forget a worker).
+A worker without loadkit's plugin sends no hello: its first heartbeat (1 s later, always
+after a hello) accepts it.
 """
 
 from __future__ import annotations
@@ -19,38 +21,15 @@ import logging
 from typing import Any
 
 from locust.env import Environment
-from locust.runners import STATE_MISSING, MasterRunner, WorkerNode, WorkerNodes, WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 import loadkit
-from loadkit import messages
+from loadkit import _locust, messages
 from loadkit._stop import stop_run
 from loadkit.exceptions import ConfigError
 from loadkit.messages import HELLO, REFUSED, Hello, Refusal
 
 log = logging.getLogger("loadkit.fleet")
-
-
-class PendingWorkerNodes(WorkerNodes):
-    """Locust's table of workers, where one that connected counts only once :meth:`accept`-ed.
-
-    Node states stay Locust's (its ``check_stopped`` reads them); only the lists by state
-    that Locust uses to count and dispatch leave pending workers out.
-    """
-
-    def __init__(self, nodes: WorkerNodes) -> None:
-        super().__init__()
-        self._worker_nodes = nodes._worker_nodes
-        self._accepted: set[str] = set(nodes._worker_nodes)
-
-    def get_by_state(self, state: str) -> list[WorkerNode]:
-        nodes = super().get_by_state(state)
-        return nodes if state == STATE_MISSING else [n for n in nodes if n.id in self._accepted]
-
-    def pending(self, node_id: str) -> bool:
-        return node_id in self._worker_nodes and node_id not in self._accepted
-
-    def accept(self, node_id: str) -> None:
-        self._accepted.add(node_id)
 
 
 def mismatch(worker: str, worker_version: str, master_version: str) -> str | None:
@@ -71,7 +50,7 @@ def install(environment: Environment) -> None:
     """Master: check each worker's hello. Worker: say hello, and exit on a refusal."""
     runner = environment.runner
     if isinstance(runner, MasterRunner):
-        runner.clients = PendingWorkerNodes(runner.clients)
+        _locust.gate_workers(runner)
         messages.register_handler(runner, HELLO, _on_hello)
     elif isinstance(runner, WorkerRunner):
         messages.register_handler(runner, REFUSED, _on_refused)
@@ -85,12 +64,7 @@ def _on_hello(environment: Environment, hello: Hello, node_id: str) -> None:
         _accept(runner, node_id, f"runs loadkit {hello.version}")
         return
     log.error("loadkit: error: %s", reason)
-    node = runner.clients.get(node_id)
-    if node is not None:
-        dispatcher = getattr(runner, "_users_dispatcher", None)  # set once a test started
-        if dispatcher is not None:
-            dispatcher.remove_worker(node)
-        del runner.clients[node_id]
+    _locust.forget_worker(runner, node_id)
     messages.send(runner, REFUSED, Refusal(reason), client_id=node_id)
 
 
@@ -100,8 +74,8 @@ def on_heartbeat(environment: Environment, client_id: str, **_kw: Any) -> None:
 
 
 def _accept(runner: Any, node_id: str, why: str) -> None:
-    clients = getattr(runner, "clients", None)
-    if not isinstance(clients, PendingWorkerNodes) or not clients.pending(node_id):
+    clients = _locust.worker_table(runner)
+    if clients is None or not clients.pending(node_id):
         return
     clients.accept(node_id)
     # Locust's own "reported as ready. N workers connected" line did not count it yet.

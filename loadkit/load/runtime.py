@@ -52,15 +52,16 @@ RESPLIT_LEAD_S = 0.3
 POLL_S = 0.25
 STATUS_INTERVAL_S = 0.5
 STALE_AFTER_S = 2.0
-_ATTR = "_loadkit_load"
 
 
 def open_model_for(environment: Any) -> OpenModel:
-    part = getattr(environment, _ATTR, None)
-    if part is None:
-        part = OpenModel(environment)
-        setattr(environment, _ATTR, part)
-    return part
+    """The environment's open model (``run_context(environment).load``), created on first use."""
+    from loadkit.run import run_context
+
+    context = run_context(environment)
+    if context.load is None:
+        context.load = OpenModel(environment)
+    return context.load
 
 
 def correct_latency(fire: Callable[..., None]) -> Callable[..., None]:
@@ -190,7 +191,7 @@ class OpenModel:
 
     def on_test_stop(self, environment: Any, **_kw: Any) -> None:
         self.on_test_stopping(environment)
-        if self.is_master:
+        if self.is_master and self.run:  # a closed-model run has no schedule (and ArrivalPlan refuses run="")
             stop = messages.ArrivalPlan(self.run, False)
             for worker in self.shares:
                 messages.send(self.environment.runner, messages.ARRIVAL_PLAN, stop, worker)

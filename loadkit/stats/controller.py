@@ -10,7 +10,8 @@ One :class:`StatsController` per Locust ``Environment`` (see :func:`controller_f
   :class:`~loadkit.stats.timeline.Timeline`, which a greenlet settles every few seconds;
 - the master (or local runner) checks thresholds periodically with
   ``--abort-on-threshold`` and once more at ``quitting``, writes the reports, prints the
-  table and sets ``environment.process_exit_code`` to 99 when a threshold failed.
+  table and records exit code 99 when a threshold failed (:func:`loadkit._stop.set_exit_code`);
+  ``--abort-on-threshold`` ends the run through :func:`loadkit._stop.end_run`.
 
 Final numbers: when a headless master quits, Locust sends ``quit`` to the workers and
 waits a fixed 0.5 s for their last reports. At ``test_stop`` in that path (workers still
@@ -26,18 +27,18 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import gevent
 from locust.env import Environment
-from locust.rpc import Message
-from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
-from loadkit import __version__, config
-from loadkit.cli import EXIT_THRESHOLDS
+from loadkit import __version__, _locust, config
+from loadkit._stop import end_run, set_exit_code
+from loadkit.exceptions import EXIT_THRESHOLDS
+from loadkit.run import run_context
 from loadkit.stats import reports
 from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, distribution
 from loadkit.stats.snapshot import RunSnapshot, take_snapshot
@@ -58,18 +59,16 @@ REPORT_KEY = "loadkit_hdr"
 #: Key of loadkit's one-second slots (latency over time) inside the same report.
 TIMELINE_KEY = "loadkit_timeline"
 _PUMP_INTERVAL = 2.0
-_ATTR = "_loadkit_stats"
 _CHECK_INTERVAL = 1.0
 _DRAIN_TIMEOUT = 30.0
 
 
 def controller_for(environment: Environment) -> StatsController:
-    """The environment's controller, created on first use."""
-    controller = getattr(environment, _ATTR, None)
-    if controller is None:
-        controller = StatsController(environment)
-        setattr(environment, _ATTR, controller)
-    return controller
+    """The environment's controller (``run_context(environment).stats``), created on first use."""
+    context = run_context(environment)
+    if context.stats is None:
+        context.stats = StatsController(environment)
+    return context.stats
 
 
 class StatsController:
@@ -196,7 +195,7 @@ class StatsController:
             _drain_workers(runner)  # a signal: quitting comes before runner.quit() (module docstring)
         results = self.finish()
         if results and not all_passed(results):
-            environment.process_exit_code = EXIT_THRESHOLDS
+            set_exit_code(environment, EXIT_THRESHOLDS)  # the verdict; the run is ending already
 
     def finish(self) -> list[ThresholdResult]:
         """Take the final snapshot, evaluate thresholds, write reports, print the table."""
@@ -243,7 +242,7 @@ class StatsController:
             "runner": type(runner).__name__ if runner is not None else None,
             "workers": len(self._workers_seen),  # that reported; at the end they have quit
             # Users when the test stopped (Locust keeps that count), else the current ones.
-            "user_count": _users(runner),
+            "user_count": _locust.users_at_stop(runner),
             "aborted": self.abort_reason is not None,
             "abort_reason": self.abort_reason,
             **{name: section() for name, section in self.meta_sections.items()},
@@ -260,20 +259,14 @@ class StatsController:
                 self.abort_reason = "; ".join(
                     f"{r.threshold.expression} (actual {r.describe_actual()})" for r in failed
                 )
-                log.error("loadkit: threshold failed, aborting the test: %s", self.abort_reason)
                 self._checker = None
-                gevent.spawn(self._abort)
+                end_run(
+                    self.environment,
+                    EXIT_THRESHOLDS,
+                    f"loadkit: threshold failed, aborting the test: {self.abort_reason}",
+                )
                 return
             gevent.sleep(_CHECK_INTERVAL)
-
-    def _abort(self) -> None:
-        runner = self.environment.runner
-        if runner is None:
-            return
-        if self.environment.web_ui is None:
-            runner.quit()  # headless: ends the runner's greenlets, so locust shuts down
-        else:
-            runner.stop()
 
     def _write_reports(self, snapshot: RunSnapshot, results: list[ThresholdResult]) -> None:
         """Write each report asked for; one that cannot be written is one error line, not a new verdict."""
@@ -312,23 +305,6 @@ class StatsController:
 
 
 def _drain_workers(runner: MasterRunner) -> None:
-    """Ask every worker to quit and wait until each has sent its final report and gone."""
-    if gevent.getcurrent() in runner.greenlet:
-        return  # called from the runner's own listener: it could not receive the replies
-    # A missing worker (no heartbeat) will send nothing: waiting for it would only delay the end.
-    ids = {client.id for client in runner.clients.all if client.state != STATE_MISSING}
-    for client_id in ids:
-        runner.server.send_to_client(Message("quit", None, client_id))
-    deadline = time.monotonic() + _DRAIN_TIMEOUT + float(runner.environment.stop_timeout or 0)
-    while ids & {client.id for client in runner.clients.all if client.state != STATE_MISSING}:
-        if time.monotonic() > deadline:
-            log.warning("loadkit: some workers sent no final report; the numbers may miss their last seconds")
-            return
-        gevent.sleep(0.05)
-
-
-def _users(runner: Any) -> int:
-    if runner is None:
-        return 0
-    at_stop = sum(getattr(runner, "final_user_classes_count", {}).values())
-    return int(at_stop or runner.user_count)
+    """Ask every worker to quit and wait for its final report (:func:`loadkit._locust.drain_workers`)."""
+    if not _locust.drain_workers(runner, _DRAIN_TIMEOUT + float(runner.environment.stop_timeout or 0)):
+        log.warning("loadkit: some workers sent no final report; the numbers may miss their last seconds")

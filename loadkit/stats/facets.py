@@ -8,7 +8,7 @@ rate. Any request type ending in :data:`FACET_SUFFIX` is a facet, and so is one 
 :data:`SERVICE_SUFFIX`: in an open-model run a request is timed from its iteration's
 intended start, and its uncorrected service time is kept beside it as ``<type>-service``.
 
-Pure: no Locust import; :func:`keep_out_of_total` works on the ``RequestStats`` it is given.
+Pure but for :func:`keep_out_of_total`, which wires :func:`is_facet` into Locust (lazily).
 """
 
 from __future__ import annotations
@@ -28,19 +28,10 @@ def is_facet(request_type: str) -> bool:
 def keep_out_of_total(stats: Any) -> None:
     """Make Locust's ``RequestStats`` log facets into their own entry only, not into its total.
 
-    Locust's runner logs every ``request`` event with ``stats.log_request``, which adds to
-    the entry and to the total; this wraps that one method of this one ``stats`` object.
+    Locust's runner logs every ``request`` event into the entry and the total; this routes
+    facets apart on this one ``stats`` object (:func:`loadkit._locust.route_request_log`).
     A master needs nothing more: it takes its total from the workers' totals.
     """
-    if getattr(stats.log_request, "_loadkit_facets", False):
-        return
-    log_request = stats.log_request
+    from loadkit._locust import route_request_log
 
-    def log_request_facets_apart(method: str, name: str, response_time: float, content_length: int) -> None:
-        if method.endswith(_SUFFIXES):
-            stats.get(name, method).log(response_time, content_length)
-        else:
-            log_request(method, name, response_time, content_length)
-
-    log_request_facets_apart._loadkit_facets = True  # type: ignore[attr-defined]
-    stats.log_request = log_request_facets_apart
+    route_request_log(stats, is_facet)

@@ -37,6 +37,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from loadkit import __version__
 from loadkit.exceptions import ConfigError
+from loadkit.run import run_context
 from loadkit.stats.facets import is_facet
 from loadkit.stats.hdr import PERCENTILES, TOTAL_KEY
 
@@ -69,8 +70,9 @@ class LoadkitCollector(Collector):
         yield from self._requests()
         yield from _durations(controller, document)
         yield from self._run(document)
-        yield from _health(getattr(self.environment, "loadkit_health", None))
-        yield from _data(getattr(self.environment, "loadkit_leasing", None))
+        context = run_context(self.environment)
+        yield from _health(context.health)
+        yield from _data(context.leasing)
         yield from _open_model((document.get("run") or {}).get("load") or {})
 
     def _requests(self) -> Iterator[Metric]:

@@ -3,7 +3,9 @@
 Every loadkit user reports a call the same way: one Locust ``request`` event when the
 call ends, ``response_time`` in milliseconds as a float taken from
 :func:`time.perf_counter` (microsecond precision; Locust itself rounds only its own
-display), ``exception`` set on failure and a ``context`` dict for the details.
+display), ``exception`` set on failure and a ``context`` dict for the details, merged as Locust's
+own clients merge it: ``{**user.context(), **call_context}`` (the call's keys win), so a
+locustfile that tags requests through ``User.context()`` sees its tags on loadkit's events.
 """
 
 from __future__ import annotations
@@ -16,6 +18,29 @@ from typing import Any, TypeVar
 from locust.env import Environment
 
 F = TypeVar("F", bound=Callable[..., Any])
+Fire = Callable[..., None]
+
+
+def _overrides_context(user: Any) -> bool:
+    from locust import User
+
+    method = getattr(type(user), "context", None)
+    return method is not None and method is not User.context
+
+
+def user_fire(user: Any, fire: Fire) -> Fire:
+    """``fire`` with ``user.context()`` merged into each event's context, as Locust's HttpSession does.
+
+    A user class that keeps Locust's ``context()`` (always ``{}``) gets ``fire`` itself: no cost per call.
+    """
+    if not _overrides_context(user):
+        return fire
+
+    def fire_with_user_context(**kwargs: Any) -> None:
+        kwargs["context"] = {**user.context(), **(kwargs.get("context") or {})}
+        fire(**kwargs)
+
+    return fire_with_user_context
 
 
 class MeasureFailure(Exception):
@@ -75,7 +100,8 @@ class measure:
         self._reraise = reraise
 
     def __enter__(self) -> Measurement:
-        self._fire = _environment_of(self._owner).events.request.fire
+        fire = _environment_of(self._owner).events.request.fire
+        self._fire = user_fire(self._owner, fire) if hasattr(self._owner, "context") else fire
         self._m = Measurement()
         self._start = perf_counter()
         return self._m

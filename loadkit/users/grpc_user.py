@@ -18,6 +18,7 @@ from locust.env import Environment
 
 from loadkit._stop import stop_run
 from loadkit.exceptions import ConfigError
+from loadkit.users._events import user_fire
 from loadkit.users.grpc_channel import ChannelSpec, parse_host
 from loadkit.users.grpc_client import GrpcClient, GrpcStub, SpecSource
 from loadkit.users.grpc_methods import MethodSpec, specs_from_stub
@@ -86,7 +87,7 @@ class GrpcUser(User):
         self.client = GrpcClient(
             spec,
             self._spec_source(spec.target),
-            environment.events.request.fire,
+            user_fire(self, environment.events.request.fire),  # context() merged into every event
             service_name=self.service or "",
             timeout=DEFAULT_TIMEOUT if timeout is None else (timeout or None),
             metadata=self.metadata,

@@ -2,11 +2,11 @@
 
 Start it with ``loadkit target grpc`` or from Python::
 
-    from targets.grpc import serve
+    from loadkit.targets.grpc import serve
 
     server, port = serve("127.0.0.1", 0)
 """
 
-from targets.grpc.server import run, serve
+from loadkit.targets.grpc.server import run, serve
 
 __all__ = ["run", "serve"]

@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 
 from loadkit.gen.demo.v1 import admin_pb2, admin_pb2_grpc
-from targets.counters import ServedCounters
+from loadkit.targets.counters import ServedCounters
 
 ADMIN_PREFIX = "/demo.v1.Admin/"
 

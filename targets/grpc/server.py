@@ -27,8 +27,8 @@ from grpc_reflection.v1alpha import reflection
 
 from loadkit.exceptions import TargetError
 from loadkit.gen.demo.v1 import admin_pb2, admin_pb2_grpc, demo_pb2, demo_pb2_grpc
-from targets.grpc.admin import AdminServicer, CallCounters, CountingInterceptor
-from targets.grpc.servicer import DemoServicer
+from loadkit.targets.grpc.admin import AdminServicer, CallCounters, CountingInterceptor
+from loadkit.targets.grpc.servicer import DemoServicer
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The servicer of ``demo.v1.Demo``: one method of each gRPC kind, with injectable faults.
 
-Every method reads its faults from the call's metadata (see :mod:`targets.grpc.faults`)::
+Every method reads its faults from the call's metadata (see :mod:`loadkit.targets.grpc.faults`)::
 
     stub.GetItem(req, metadata=[("x-delay-ms", "50"), ("x-status", "NOT_FOUND")])
 """
@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import grpc
 
 from loadkit.gen.demo.v1 import demo_pb2, demo_pb2_grpc, types_pb2
-from targets.grpc.faults import BadFaultMetadata, Faults, parse_faults
+from loadkit.targets.grpc.faults import BadFaultMetadata, Faults, parse_faults
 
 #: Largest payload a request may ask for; larger sizes are INVALID_ARGUMENT.
 MAX_PAYLOAD = 16 * 1024 * 1024

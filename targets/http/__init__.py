@@ -3,12 +3,12 @@
 Start it with ``loadkit target http`` or from Python::
 
     import uvicorn
-    from targets.http import create_app
+    from loadkit.targets.http import create_app
 
     uvicorn.run(create_app(), port=8080)
 """
 
-from targets.http.app import create_app
-from targets.http.server import run
+from loadkit.targets.http.app import create_app
+from loadkit.targets.http.server import run
 
 __all__ = ["create_app", "run"]

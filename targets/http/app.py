@@ -24,7 +24,7 @@ from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request, Resp
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 from pydantic import BaseModel
 
-from targets.http.store import ItemStore, RouteCounters, Sessions
+from loadkit.targets.http.store import ItemStore, RouteCounters, Sessions
 
 #: Routes that serve the counters and are therefore not counted.
 UNCOUNTED = frozenset({"GET /counters", "DELETE /counters"})

@@ -1,4 +1,4 @@
-"""Serve :func:`targets.http.app.create_app` with uvicorn on a socket bound up front.
+"""Serve :func:`loadkit.targets.http.app.create_app` with uvicorn on a socket bound up front.
 
 Binding the socket ourselves turns "port in use" into a one-line
 :class:`~loadkit.exceptions.TargetError` and tells us the real port when ``port=0``.
@@ -15,7 +15,7 @@ from types import FrameType
 import uvicorn
 
 from loadkit.exceptions import TargetError
-from targets.http.app import create_app
+from loadkit.targets.http.app import create_app
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from targets.counters import ServedCounters
+from loadkit.targets.counters import ServedCounters
 
 
 class ItemStore:

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
+from tests.support.requirements import require
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -50,10 +50,7 @@ def need_engine() -> ModuleType:
     try:
         module.ensure(install=False)
     except module.EngineUnavailable as exc:
-        line = f"needs a container engine: {exc}"
-        if os.environ.get("LOADKIT_TESTS_STRICT") == "1":
-            pytest.fail(line, pytrace=False)
-        pytest.skip(line)
+        require(f"needs a container engine: {exc}")
     return module
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fleet_procs import Procs
+
+from tests.support.procs import Procs
 
 
 @pytest.fixture

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from _targets import READY, Target
-from fleet_procs import free_port, wait_for
+
+from tests.support.procs import free_port, wait_for
+from tests.support.targets import READY, Target
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,8 @@ import socket
 import sys
 
 import pytest
-from fleet_procs import Procs, get_json, wait_for
+
+from tests.support.procs import Procs, get_json, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -34,8 +34,9 @@ from compose_fleet import (
     need_engine,
     python_in,
 )
-from fleet_procs import free_port, wait_for
 from test_fleet_faults import DOWN_ERRORS
+
+from tests.support.procs import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet_procs import Proc, Procs, get_json, wait_for
+
+from tests.support.procs import Proc, Procs, get_json, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import psutil
 import pytest
-from _targets import Target
-from fleet_procs import Proc, Procs, free_port, wait_for
+
+from tests.support.procs import Proc, Procs, free_port, wait_for
+from tests.support.targets import Target
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -16,6 +15,7 @@ import pytest
 from locust import User, task
 
 from loadkit import ConfigError, LoadTest
+from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -130,9 +130,7 @@ def test_web_port_serves_the_running_test(tmp_path: Path) -> None:
     import gevent
     import requests
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     seen: list[dict[str, Any]] = []
 
     def poll() -> None:

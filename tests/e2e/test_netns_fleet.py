@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _compose import BIN, ROOT, Service, map_path, services
-from fleet_procs import Proc, Procs, wait_for
+
+from tests.support.compose import BIN, ROOT, Service, map_path, services
+from tests.support.procs import Proc, Procs, wait_for
+from tests.support.requirements import need_command, need_root, require
 
 pytestmark = pytest.mark.e2e
 
@@ -212,9 +214,9 @@ def _host(hex_address: str) -> str:
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    reason = namespaces_permitted()
-    if reason is not None:
-        pytest.skip(reason)
+    need_root("network namespaces")
+    need_command("ip", "iproute2")
+    require(namespaces_permitted())
     network, procs = Network(TAG), Procs()
     try:
         network.create(list(NODES))

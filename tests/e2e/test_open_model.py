@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _targets import Target
-from fleet_procs import Proc, Procs, wait_for
+
+from tests.support.procs import Proc, Procs, wait_for
+from tests.support.targets import Target
 
 pytestmark = pytest.mark.e2e
 

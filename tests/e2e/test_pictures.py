@@ -14,8 +14,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from fleet_procs import Procs, free_port, wait_for
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.procs import Procs, free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -208,9 +209,10 @@ def test_live_charts_tab_and_prometheus_quantiles_agree_with_the_report(procs: P
     print(f"tab screenshot: {tmp_path / 'tab.png'}")
 
 
-def test_open_model_run_draws_target_vs_achieved_rate(tmp_path: Path) -> None:
+def test_open_model_run_draws_target_vs_achieved_rate_and_serves_its_metrics(procs: Procs, tmp_path: Path) -> None:
     html = tmp_path / "open.html"
-    run = subprocess.run(
+    run = procs.start(
+        "open",
         [
             sys.executable,
             "-m",
@@ -221,17 +223,28 @@ def test_open_model_run_draws_target_vs_achieved_rate(tmp_path: Path) -> None:
             "--arrival-rate",
             "100",
             "-t",
-            "4s",
+            "5s",
+            "--prometheus-port",
+            "0",
             "--report-html",
             str(html),
         ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
-    assert run.returncode == 1, run.stdout + run.stderr  # synthetic failures: Locust's 1
+    line = wait_for(lambda: run.find("Prometheus metrics on "), 60, "the metrics server")[0][1]
+    metrics = line.split("Prometheus metrics on ")[1].strip()
+    live = wait_for(
+        lambda: (
+            (s := _scrape(metrics))
+            and _values(s, "loadkit_open_model_iterations_started_total") > [0]
+            and _values(s, "loadkit_open_model_target_iterations_per_second") > [0]  # 0 before the schedule starts
+            and s
+        ),
+        30,
+        "open-model metrics",
+    )
+    assert _one(live, "loadkit_open_model_target_iterations_per_second") == pytest.approx(100.0)
+    assert _one(live, "loadkit_open_model_iterations_started_total") > 0
+    assert run.wait(timeout=60) == 1, run.output  # synthetic failures: Locust's 1
     page = _browse(html, tmp_path / "open.png")
     assert page["errors"] == [], page
     rate = next(c for c in page["charts"] if c["id"] == "open-rate")

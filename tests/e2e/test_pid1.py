@@ -17,9 +17,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from fleet_procs import ROOT, Procs, free_port, wait_for
 
 from loadkit import _pid1
+from tests.support.procs import ROOT, Procs, free_port, wait_for
+from tests.support.requirements import require
 
 pytestmark = pytest.mark.e2e
 
@@ -33,10 +34,10 @@ def test_nothing_is_installed_outside_pid_1() -> None:
 
 def pid_namespaces_permitted() -> str | None:
     if shutil.which("unshare") is None:
-        return "util-linux's `unshare` is not installed"
+        return "needs the `unshare` command: apt-get install util-linux"
     probe = subprocess.run(["unshare", "--pid", "--fork", "true"], capture_output=True, text=True, check=False)
     if probe.returncode != 0:
-        return f"a PID namespace cannot be made here: {probe.stderr.strip()}"
+        return f"needs root for a PID namespace ({probe.stderr.strip()}): run as root (CI does)"
     return None
 
 
@@ -47,9 +48,7 @@ def pid_in_namespace(pid: int) -> int:
 
 
 def test_worker_waiting_for_its_master_as_pid_1_ends_on_sigterm(procs: Procs, tmp_path: Path) -> None:
-    reason = pid_namespaces_permitted()
-    if reason is not None:
-        pytest.skip(reason)
+    require(pid_namespaces_permitted())
     locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker"]
     nowhere = ["--master-host", "127.0.0.1", "--master-port", str(free_port())]  # nothing listens there
     wrapper = procs.start("worker-pid1", ["unshare", "--pid", "--fork", "--kill-child", *locust, *nowhere])

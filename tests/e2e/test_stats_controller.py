@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -13,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -123,17 +124,11 @@ def test_thresholds_from_env_var_semicolon_separated(tmp_path: Path) -> None:
     assert "count>0" in proc.stdout and "p50<0.01ms" in proc.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def distributed(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     """A headless master + 2 workers on 127.0.0.1 running known_latencies.py; all waited for."""
     sys.path.insert(0, str(FILES))
-    port = str(_free_port())
+    port = str(free_port())
     lf = str(FILES / "known_latencies.py")
     master = subprocess.Popen(
         [
@@ -221,7 +216,7 @@ def test_merged_percentiles_of_a_million_known_latencies(distributed: tuple[subp
 
 
 def test_distributed_abort_stops_master_and_worker(tmp_path: Path) -> None:
-    port = str(_free_port())
+    port = str(free_port())
     lf = str(FILES / "synthetic.py")
     master_args = ["-f", lf, "--headless", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port]
     master_args += ["--expect-workers", "1", "-u", "2", "-r", "2", "-t", "120s", "--report-json", "r.json"]

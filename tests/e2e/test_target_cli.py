@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from _targets import READY, ROOT, Target
-from fleet_procs import wait_for
+
+from tests.support.procs import wait_for
+from tests.support.targets import READY, ROOT, Target
 
 pytestmark = pytest.mark.e2e
 
@@ -159,7 +160,7 @@ def test_stop_kills_a_target_that_ignores_sigterm_and_says_so(pidfile: Path) -> 
     stubborn_code = (
         "import signal, sys, time\n"
         "from pathlib import Path\n"
-        "from targets.daemon import PidLock\n"
+        "from loadkit.targets.daemon import PidLock\n"
         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
         "with PidLock(Path(sys.argv[1])):\n"
         "    print('locked', flush=True)\n"

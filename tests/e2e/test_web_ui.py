@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fleet_procs import Proc, Procs, free_port, wait_for
+
+from tests.support.procs import Proc, Procs, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -110,3 +111,4 @@ def test_login_page_then_loadkit_tabs_filled_under_base_path_tls_and_a_ui_extens
     probe = next(row for row in seen["latency"] if row and row[0].endswith("web probe"))
     assert all(probe), seen["latency"]  # every HDR percentile filled
     assert ["extension row", "42"] in seen["content"], seen["content"]
+    assert seen["state_after_stop"] == "stopped", "the UI's own Stop (a POST from the page) was refused"

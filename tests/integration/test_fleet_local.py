@@ -17,6 +17,7 @@ from loadkit import config
 from loadkit.exceptions import ConfigError, DataError
 from loadkit.fleet.agent import start_agent
 from loadkit.plugin import install
+from loadkit.run import run_context
 
 SEEN: list[int] = []
 
@@ -53,7 +54,8 @@ def test_local_run_uses_every_row_once_then_stops_users() -> None:
             gevent.sleep(0.05)
         assert sorted(SEEN) == list(range(1, 301))
         assert env.runner.user_count == 0  # stop-user: every user stopped when the pool ran dry
-        assert "local" in env.loadkit_health.store.latest  # type: ignore[attr-defined]
+        health = run_context(env).health
+        assert health is not None and "local" in health.store.latest
     finally:
         stop(env)
 

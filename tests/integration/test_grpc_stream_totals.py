@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import gevent
-from _targets import Target
 from locust import constant, task
 from locust.env import Environment
 
@@ -14,6 +13,7 @@ from loadkit import GrpcUser
 from loadkit.gen.demo.v1 import demo_pb2, demo_pb2_grpc, types_pb2
 from loadkit.stats.controller import controller_for
 from loadkit.stats.hdr import TOTAL_KEY
+from tests.support.targets import Target
 
 
 class Streams(GrpcUser):

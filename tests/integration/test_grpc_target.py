@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from _targets import Target
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from loadkit.gen.demo.v1 import demo_pb2, demo_pb2_grpc, types_pb2
+from tests.support.targets import Target
 
 TIMEOUT = 30  # per call: generous, the machine is shared
 

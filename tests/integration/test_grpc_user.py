@@ -6,7 +6,6 @@ runner, or a user instance whose methods a test calls directly.
 
 from __future__ import annotations
 
-import socket
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +13,6 @@ from typing import Any
 
 import gevent
 import pytest
-from _targets import Target
 from locust import constant, task
 from locust.env import Environment
 
@@ -22,6 +20,8 @@ import loadkit
 from loadkit import GrpcCallError, GrpcUser
 from loadkit.gen.demo.v1 import demo_pb2, demo_pb2_grpc, types_pb2
 from loadkit.protos import PROTO_ROOT
+from tests.support import free_port
+from tests.support.targets import Target
 
 GET_ITEM = "/demo.v1.Demo/GetItem"
 LIST_ITEMS = "/demo.v1.Demo/ListItems"
@@ -236,12 +236,6 @@ def test_mid_stream_failure_counts_messages_received(env: Environment, grpc_targ
     (event,) = recorder.of(LIST_ITEMS)
     assert len(received) == event["context"]["messages_received"] == 2
     assert event["response_length"] == sum(i.ByteSize() for i in received)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Failing(AllKinds):

@@ -7,7 +7,6 @@ servers are tests/integration/tls_server.py processes (unpatched, 127.0.0.1).
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,12 +18,10 @@ from locust.env import Environment
 
 from loadkit import GrpcCallError, GrpcUser
 from loadkit.gen.demo.v1 import demo_pb2, demo_pb2_grpc
+from tests.support.requirements import need_command
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = Path(__file__).with_name("tls_server.py")
-pytestmark = pytest.mark.skipif(
-    shutil.which("openssl") is None, reason="needs the openssl command to make certificates"
-)
 
 
 def openssl(*args: str, cwd: Path) -> None:
@@ -92,6 +89,7 @@ def make_ca(name: str, cwd: Path) -> None:
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    need_command("openssl", "openssl")  # it makes the certificates
     folder = tmp_path_factory.mktemp("certs")
     make_ca("ca", folder)
     make_ca("other-ca", folder)

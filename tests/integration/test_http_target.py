@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from _targets import Target
+
+from tests.support.targets import Target
 
 TIMEOUT = 30.0
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import gevent
 import pytest
-from _targets import Target
 from locust import constant, task
 from locust.env import Environment
 
 from loadkit import RestError, RestUser
+from tests.support.targets import Target
 
 
 class Api(RestUser):

@@ -126,3 +126,29 @@ def test_hdr_charts_tab_serves_its_scripts_and_live_chart_data(env: Environment)
         "grpc-ttfm /s: latency over time",
     ]
     assert client.get("/loadkit/charts").headers["Content-Type"] == "application/json"
+
+
+def test_grafana_dashboard_queries_only_metrics_loadkit_exposes(env: Environment) -> None:
+    """docs/grafana-dashboard.json loads, and each query names a metric a real run serves."""
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).parents[2] / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert exprs and all(p["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"])
+    _run_until(env, 100)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(LoadkitCollector(env))
+    served = {s.name for f in text_string_to_metric_families(generate_latest(registry).decode()) for s in f.samples}
+    served |= {
+        f"loadkit_open_model_{m}"
+        for m in (  # open-model runs only (tested in tests/e2e/test_pictures.py)
+            "target_iterations_per_second",
+            "achieved_iterations_per_second",
+            "iterations_dropped_total",
+        )
+    }
+    for expr in exprs:
+        names = set(re.findall(r"\bloadkit_[a-z_]+", expr))
+        assert names and names <= served, (expr, names - served)

@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 
 from loadkit.gen.demo.v1 import demo_pb2_grpc
-from targets.grpc.servicer import DemoServicer
+from loadkit.targets.grpc.servicer import DemoServicer
 
 
 def main() -> None:

@@ -49,7 +49,8 @@ def test_the_target_command_imports_neither_locust_nor_gevent() -> None:
         "import sys\n"
         "from loadkit.cli import build_parser\n"
         "build_parser()\n"
-        "import targets.daemon, targets.reloader, targets.grpc.server, targets.http.server\n"
+        "import loadkit.targets.daemon, loadkit.targets.reloader\n"
+        "import loadkit.targets.grpc.server, loadkit.targets.http.server\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'locust', 'gevent'}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -14,11 +14,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from _compose import DOCKERFILE, ROOT, Service, interpolate, load, map_path, services
 
 from loadkit.config import OPTIONS
 from loadkit.fleet.sources import load_rows
 from loadkit.stats.thresholds import parse_thresholds
+from tests.support.compose import DOCKERFILE, ROOT, Service, interpolate, load, map_path, services
 
 SERVICES = {"master", "worker", "target-http", "target-grpc", "agent"}
 

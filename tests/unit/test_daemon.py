@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from loadkit.exceptions import TargetError
-from targets.daemon import PidLock, read_pid, ready_line, running_pid, stop
+from loadkit.targets.daemon import PidLock, read_pid, ready_line, running_pid, stop
 
 
 def test_ready_line_is_what_tests_and_scripts_parse() -> None:

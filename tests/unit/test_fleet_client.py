@@ -99,16 +99,34 @@ def test_no_answer_is_a_data_error_after_the_timeout() -> None:
 
 
 def test_accessor_without_data_says_how_to_set_it_up() -> None:
-    accessor = DataAccessor()
+    clients: list[DataClient] = []
+    accessor = DataAccessor(lambda: clients[-1] if clients else None)
     with pytest.raises(DataError, match="--loadkit-data"):
         accessor.next()
     client, _ = make(2)
-    accessor.bind(client)
+    clients.append(client)
     assert accessor.next() == {"id": 0}
 
 
-def test_next_without_data_names_the_option_and_the_import() -> None:
+def test_the_process_accessor_follows_the_current_run() -> None:
+    """``loadkit.data`` resolves through the run context: no rebinding when a new run is installed."""
+    from loadkit import run
+    from loadkit.fleet.client import data
+    from loadkit.fleet.leasing import Leasing
 
-    accessor = DataAccessor()
+    class Env:  # stands for a Locust Environment: contexts are keyed by identity
+        pass
+
+    first, second = Env(), Env()
+    for env, rows in ((first, 2), (second, 3)):
+        run.run_context(env).leasing = Leasing(client=make(rows)[0])
+    run.make_current(first)
+    assert data.client is run.run_context(first).leasing.client  # type: ignore[union-attr]
+    run.make_current(second)
+    assert data.client is run.run_context(second).leasing.client  # type: ignore[union-attr]
+
+
+def test_next_without_data_names_the_option_and_the_import() -> None:
+    accessor = DataAccessor(lambda: None)
     with pytest.raises(DataError, match=r"--loadkit-data FILE \(or faker:COUNT\).*'import loadkit'"):
         accessor.next()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from locust.runners import STATE_INIT, STATE_MISSING, WorkerNode, WorkerNodes
 
-from loadkit.fleet.version import PendingWorkerNodes, mismatch
+from loadkit._locust import PendingWorkerNodes
+from loadkit.fleet.version import mismatch
 from loadkit.messages import HELLO, REFUSED, Direction, Hello, MessageError, Refusal
 
 

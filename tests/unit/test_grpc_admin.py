@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 
 from loadkit.gen.demo.v1 import admin_pb2
-from targets.grpc.admin import AdminServicer, CallCounters, CountingInterceptor
+from loadkit.targets.grpc.admin import AdminServicer, CallCounters, CountingInterceptor
 
 
 class _Details:

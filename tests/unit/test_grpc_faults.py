@@ -7,7 +7,7 @@ import random
 import grpc
 import pytest
 
-from targets.grpc.faults import BadFaultMetadata, Faults, parse_faults, parse_status
+from loadkit.targets.grpc.faults import BadFaultMetadata, Faults, parse_faults, parse_status
 
 
 def test_no_metadata_means_no_faults() -> None:

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from loadkit.exceptions import TargetError
-from targets.http.server import bind
+from loadkit.targets.http.server import bind
 
 
 def test_bound_socket_is_tcp_so_asyncio_sets_nodelay() -> None:

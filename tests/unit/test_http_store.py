@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from targets.http.store import ItemStore, RouteCounters, Sessions
+from loadkit.targets.http.store import ItemStore, RouteCounters, Sessions
 
 
 def test_create_keeps_fields_and_generates_missing_ids() -> None:

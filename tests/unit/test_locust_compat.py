@@ -1,21 +1,34 @@
 """Contract tests: each assumption loadkit._locust makes about Locust's internals, by name.
 
 A Locust (or Flask, flask-cors, flask-login) upgrade that breaks one fails here with a
-message naming the assumption, instead of silently emptying a tab or opening the UI.
+message naming the assumption and the loadkit feature it breaks, instead of silently
+emptying a tab, opening the UI or changing a run. The master-side tests use a real
+``MasterRunner`` bound to 127.0.0.1 (port 0).
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 import sys
 from collections.abc import Iterator
+from typing import Any
 
+import gevent
+import locust
 import pytest
 from flask import Response
 from locust import User, task
 from locust.env import Environment
+from locust.exception import RPCError
+from locust.rpc import Message
+from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner, WorkerNode, WorkerNodes
+from locust.stats import RequestStats
 from locust.web import WebUI
 
 from loadkit import _locust
+
+LOCUST = f"Locust {locust.__version__}"
 
 
 class Idle(User):
@@ -100,6 +113,148 @@ def test_a_users_greenlet_carries_the_user_as_its_first_argument() -> None:
     Probe(environment).start(Group()).join(timeout=5)
     assert seen == [environment], "Locust no longer spawns a user's greenlet with the User as args[0]"
     assert gevent.spawn(_locust.calling_environment).get(timeout=5) is None
+
+
+# --- runner internals -----------------------------------------------------------------------
+@pytest.fixture
+def master() -> Iterator[MasterRunner]:
+    env = Environment()
+    runner = env.create_master_runner("127.0.0.1", 0)
+    try:
+        yield runner
+    finally:
+        runner.quit()
+        runner.server.close(linger=0)
+        runner.server.socket.context.term()  # else an "unclosed context" ResourceWarning at some later gc
+
+
+def add_worker(runner: MasterRunner, node_id: str, state: str = STATE_INIT) -> WorkerNode:
+    node = WorkerNode(node_id)
+    node.state = state
+    runner.clients[node_id] = node
+    return node
+
+
+def test_worker_table_is_a_worker_nodes_mapping_with_lists_by_state(master: MasterRunner) -> None:
+    assert isinstance(master.clients, WorkerNodes), (
+        f"{LOCUST}: MasterRunner.clients is no longer a WorkerNodes; loadkit's worker gating "
+        "(fleet version check) replaces that table: update loadkit._locust.PendingWorkerNodes"
+    )
+    assert isinstance(getattr(master.clients, "_worker_nodes", None), dict), (
+        f"{LOCUST}: WorkerNodes keeps its nodes elsewhere than the _worker_nodes dict; "
+        "loadkit._locust.PendingWorkerNodes shares that dict: update it"
+    )
+    table = _locust.gate_workers(master)
+    add_worker(master, "w1")
+    assert [n.id for n in master.clients.ready] == [], (
+        f"{LOCUST}: WorkerNodes.ready no longer goes through get_by_state; a worker whose loadkit "
+        "version was not checked yet would get users (loadkit._locust, worker table)"
+    )
+    table.accept("w1")
+    assert [n.id for n in master.clients.ready] == ["w1"]
+    assert _locust.ready_workers(master) == 1 and _locust.live_workers(master) == {"w1"}
+
+
+def test_worker_table_replacement_is_what_the_master_counts(master: MasterRunner) -> None:
+    """Locust must read ``self.clients`` at each use (not a reference taken at start-up)."""
+    _locust.gate_workers(master)
+    add_worker(master, "w1")
+    assert master.worker_count == 0, (
+        f"{LOCUST}: MasterRunner.worker_count ignores the replaced clients table; a pending worker "
+        "counts towards --expect-workers (loadkit._locust, worker table)"
+    )
+
+
+def test_forget_a_worker_is_what_locust_does_on_quit(master: MasterRunner) -> None:
+    source = inspect.getsource(MasterRunner)
+    assert "self._users_dispatcher.remove_worker(" in source and "del self.clients[" in source, (
+        f"{LOCUST}: MasterRunner no longer removes a quitting worker with "
+        "_users_dispatcher.remove_worker + del clients[id]; loadkit._locust.forget_worker "
+        "(refused worker) must do what Locust does now"
+    )
+    assert hasattr(master, "_users_dispatcher"), f"{LOCUST}: MasterRunner has no _users_dispatcher attribute"
+    add_worker(master, "w1")
+    _locust.forget_worker(master, "w1")
+    assert "w1" not in master.clients and _locust.has_worker(master, "w1") is False
+
+
+def test_worker_gone_reads_missing_state(master: MasterRunner) -> None:
+    add_worker(master, "w1", STATE_MISSING)
+    assert _locust.worker_gone(master, "w1") and _locust.worker_gone(master, "nobody")
+    assert _locust.live_workers(master) == set()
+
+
+def test_final_report_drain_quit_message_and_removal(master: MasterRunner) -> None:
+    assert 'Message("quit", None, client.id)' in inspect.getsource(MasterRunner.quit), (
+        f"{LOCUST}: MasterRunner.quit no longer sends Message('quit') to each worker; "
+        "loadkit._locust.drain_workers (final report on SIGTERM/headless end) sends the same"
+    )
+    add_worker(master, "w1")
+    sent: list[Message] = []
+    master.server.send_to_client = sent.append  # type: ignore[method-assign]
+    # The worker answers the quit with its final stats and then "quit", which Locust handles:
+    gevent.spawn_later(0.2, master.clients.__delitem__, "w1")
+    assert _locust.drain_workers(master, timeout=5)
+    assert [(m.type, m.node_id) for m in sent] == [("quit", "w1")]
+
+
+def test_final_report_drain_not_from_the_runner_greenlet(master: MasterRunner) -> None:
+    assert isinstance(master.greenlet, gevent.pool.Group), (
+        f"{LOCUST}: runner.greenlet is no greenlet group; loadkit._locust.in_runner_greenlet cannot tell "
+        "whether a listener runs inside the runner"
+    )
+    seen = master.greenlet.spawn(_locust.in_runner_greenlet, master).get(timeout=5)
+    assert seen and not _locust.in_runner_greenlet(master)
+
+
+def test_users_at_stop_uses_final_user_classes_count() -> None:
+    env = Environment()
+    runner = env.create_local_runner()
+    assert isinstance(getattr(runner, "final_user_classes_count", None), dict), (
+        f"{LOCUST}: runners no longer keep final_user_classes_count; the report's user_count "
+        "(loadkit._locust.users_at_stop) would show 0 users after a run"
+    )
+    runner.final_user_classes_count = {"A": 2, "B": 3}
+    assert _locust.users_at_stop(runner) == 5
+    runner.quit()
+
+
+def test_facet_routing_wraps_the_instance_log_request() -> None:
+    env = Environment()
+    runner = env.create_local_runner()
+    _locust.route_request_log(runner.stats, lambda kind: kind.endswith("-ttfm"))
+    env.events.request.fire(request_type="grpc", name="/a", response_time=5.0, response_length=1, exception=None)
+    env.events.request.fire(request_type="grpc-ttfm", name="/a", response_time=1.0, response_length=0, exception=None)
+    assert runner.stats.get("/a", "grpc-ttfm").num_requests == 1
+    assert runner.stats.total.num_requests == 1, (
+        f"{LOCUST}: the runner no longer logs request events through stats.log_request looked up on the "
+        "RequestStats instance; time-to-first-message facets now count as requests (loadkit._locust, facet routing)"
+    )
+    assert isinstance(runner.stats, RequestStats)
+    runner.quit()
+
+
+def test_locust_messages_loadkit_rewrites() -> None:
+    import locust.main
+    import locust.rpc.zmqrpc
+
+    assert _locust.GAVE_UP_MESSAGE in inspect.getsource(locust.main), (
+        f"{LOCUST}: locust.main no longer logs {_locust.GAVE_UP_MESSAGE!r}; loadkit's --expect-workers "
+        "hint (loadkit.locust_errors) would never fire: update loadkit._locust.GAVE_UP_MESSAGE"
+    )
+    assert logging.getLogger(_locust.MAIN_LOGGER) is logging.getLogger(locust.main.__name__)
+    source = inspect.getsource(locust.rpc.zmqrpc)
+    assert f'RPCError(f"{_locust.BIND_FAILURE_PREFIX}' in source and RPCError.__name__ == _locust.RPC_ERROR_NAME, (
+        f"{LOCUST}: the master's bind failure is no longer RPCError('{_locust.BIND_FAILURE_PREFIX}...'); "
+        "loadkit.locust_errors would print Locust's traceback instead of one line"
+    )
+
+
+def test_close_master_socket(master: MasterRunner) -> None:
+    server: Any = master.server
+    assert callable(getattr(server, "close", None)), f"{LOCUST}: the master's rpc server has no close()"
+    _locust.close_master_socket(master)
+    assert server.socket.closed, f"{LOCUST}: runner.server.close(linger=0) did not close the master's socket"
 
 
 # --- open model (loadkit.load) ---------------------------------------------------------------

@@ -11,6 +11,7 @@ from locust import FastHttpUser, HttpUser, User
 from loadkit import GrpcUser, RestUser
 from loadkit.exceptions import ConfigError
 from loadkit.preflight import GRPC, HTTP, Endpoint, check_reachable, endpoint, endpoints, unreachable, user_kind
+from tests.support import free_port as closed_port  # nothing listens there once it is picked
 
 
 @pytest.fixture
@@ -19,12 +20,6 @@ def listener() -> Iterator[tuple[str, int]]:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         yield sock.getsockname()
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize(

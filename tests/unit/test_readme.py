@@ -25,3 +25,15 @@ def test_quick_start_has_exactly_two_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert quick_start_commands()[1] in ci, ".ci/run must run the README's test command verbatim"
+
+
+def test_ci_tests_the_oldest_supported_locust_too() -> None:
+    """pyproject's floor `locust>=MIN,<3` is the version .ci/run installs for its second, non-e2e run."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    found = re.search(r'"locust>=([\d.]+),<3"', pyproject)
+    assert found, "pyproject.toml must pin locust as >=MIN,<3"
+    floor = found.group(1)
+    ci = (ROOT / ".ci" / "run").read_text()
+    pins = re.findall(r"'locust==([\d.]+)'", ci)
+    assert pins and all(p == floor or p.startswith(f"{floor}.") for p in pins), (floor, pins)
+    assert '-m "not e2e"' in ci

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from targets.reloader import run_with_reload, snapshot
+from loadkit.targets.reloader import run_with_reload, snapshot
 
 
 def test_snapshot_sees_new_changed_and_removed_python_files(tmp_path: Path) -> None:

@@ -54,6 +54,13 @@ def main(url: str, user: str, password: str) -> None:
                 "latency": tab_rows(page, "Latency (HDR)", "web probe", deadline),
                 "content": tab_rows(page, "Content", "extension row", deadline),
             }
+            # The page's own POST (Origin: the UI itself) passes the origin check: stop the run.
+            page.get_by_role("button", name="Stop").click()
+            state = ""
+            while time.monotonic() < deadline and state != "stopped":
+                time.sleep(0.3)
+                state = page.evaluate("fetch('stats/requests').then(r => r.json()).then(b => b.state)")
+            result["state_after_stop"] = state
             print(json.dumps(result))
         finally:
             browser.close()

@@ -1,8 +1,8 @@
 """Launch bundled targets as real ``loadkit target`` subprocesses, for tests of every layer.
 
-Import it from any test module (``tests/`` is on ``sys.path`` through the root conftest)::
+Import it from any test module or bench::
 
-    from _targets import Target, launch
+    from tests.support.targets import Target, launch
 
     target = launch("grpc")            # waits for the ready line, port 0 → a free port
     try:
@@ -16,18 +16,15 @@ Most tests use the fixtures in ``tests/conftest.py`` instead (``grpc_target``,
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from targets import launcher
-from targets.launcher import READY, START_TIMEOUT, TargetExited
+from loadkit.targets import launcher
+from loadkit.targets.launcher import READY, START_TIMEOUT, TargetExited
+from tests.support import ROOT
 
 __all__ = ["READY", "ROOT", "START_TIMEOUT", "Target", "TargetExited", "launch", "spawn"]
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 class Target(launcher.TargetProcess):
-    """A target process (see :class:`targets.launcher.TargetProcess`) plus its served-call counters."""
+    """A target process (see :class:`loadkit.targets.launcher.TargetProcess`) plus its served-call counters."""
 
     def counters(self) -> dict[str, int]:
         """Served calls per method ("/demo.v1.Demo/GetItem") or route ("GET /items/{item_id}")."""

@@ -1,4 +1,4 @@
-"""Process helpers of the fleet e2e tests: free ports, a loadkit agent, locust master and workers.
+"""Processes of the end-to-end tests and benches: a loadkit agent, locust masters and workers.
 
 Every process started here is terminated and waited by :meth:`Procs.close` (a fixture's
 finally); output is collected line by line in a thread, so tests poll it with a deadline.
@@ -6,46 +6,16 @@ finally); output is collected line by line in a thread, so tests poll it with a 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT, free_port, get_json, wait_for
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except OSError:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(interval)
-
-
-def get_json(url: str, timeout: float = 5.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return json.loads(resp.read())
+__all__ = ["ROOT", "Proc", "Procs", "free_port", "get_json", "wait_for"]
 
 
 class Proc:
