@@ -38,7 +38,7 @@ from locust.env import Environment  # noqa: E402
 import loadkit  # noqa: E402
 from loadkit import measure  # noqa: E402
 from loadkit.load.runtime import open_model_for  # noqa: E402
-from targets.launcher import launch  # noqa: E402
+from loadkit.targets.launcher import launch  # noqa: E402
 
 POOL = 50
 TASKS = [0]

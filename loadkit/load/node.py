@@ -22,6 +22,9 @@ from loadkit.load.pool import PoolUser
 from loadkit.load.profile import RateProfile
 from loadkit.load.schedule import Assignment, NodeSchedule
 
+#: How long iterations in flight when the run stops may take to finish (seconds).
+STOP_GRACE_S = 1.0
+
 
 class NodeScheduler:
     """The iterations of one node in one schedule (``run``); :meth:`stop` ends it."""
@@ -51,6 +54,7 @@ class NodeScheduler:
         self.members: set[PoolUser] = set()
         self.idle = 0  # users holding a future iteration (or waiting for a re-split)
         self.generation = 0
+        self.stopping = False
         self.reassigned = Event()
         self.group = Group()
         self._resplits: list[int] = []  # from-iteration of each re-split, by generation
@@ -96,7 +100,13 @@ class NodeScheduler:
             self.start_errors.append(lateness_s)
 
     def stop(self) -> None:
-        """Stop every user (running iterations are killed; ``on_stop`` runs)."""
+        """End the schedule: iterations in flight get :data:`STOP_GRACE_S` to finish, then are killed.
+
+        Users leave through ``on_stop`` either way; a request cut off by the kill is not recorded.
+        """
+        self.stopping = True
+        self.reassigned.set()
+        self.group.join(timeout=STOP_GRACE_S)
         self.group.kill(block=True, timeout=5)
         self.members.clear()
 

@@ -82,8 +82,8 @@ class PoolUser:
 
     def _one(self, node: NodeScheduler, env: Any) -> bool:
         """Take, wait for and run (or drop) one iteration; False: this user leaves the pool."""
-        if len(node.members) > node.size:
-            return False  # the pool shrank (a re-split)
+        if len(node.members) > node.size or node.stopping:
+            return False  # the pool shrank (a re-split), or the run ends
         generation = node.generation
         nxt = node.schedule.next()
         if nxt is None:
@@ -99,10 +99,12 @@ class PoolUser:
         at = node.origin + due
         node.idle += 1
         try:
-            while (wait := at - perf_counter()) > 0 and generation == node.generation:
+            while (wait := at - perf_counter()) > 0 and generation == node.generation and not node.stopping:
                 gevent.sleep(min(wait, _MAX_SLEEP_S))
         finally:
             node.idle -= 1
+        if node.stopping:
+            return False
         if generation != node.generation and k >= node.resplit_from(generation):
             return True  # a re-split dealt this index again: not ours to run
         started = perf_counter()
