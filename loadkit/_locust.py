@@ -25,6 +25,9 @@ Assumptions (section names match the contract tests):
   (``locust.main`` logs :data:`GAVE_UP_MESSAGE`; the master's bind failure is an ``RPCError``
   starting with :data:`BIND_FAILURE_PREFIX`).
 
+- **rpc sockets and messages** (the fleet secret's CURVE, frame checks, the message gate):
+  in :mod:`loadkit._locust_rpc`, this seam's second module (split for size; the same rules).
+
 Web UI (:class:`locust.web.WebUI`, a Flask app):
 
 - Locust registers its pages on a blueprint named ``locust`` with ``url_prefix`` the

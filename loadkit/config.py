@@ -192,6 +192,32 @@ OPTIONS += [
 ]
 
 
+# --- fleet: security (loadkit.fleet.security, loadkit.fleet.trust) ------------------
+OPTIONS += [
+    Option(
+        "--fleet-secret",
+        "LOADKIT_FLEET_SECRET",
+        "Fleet secret (16-64 chars), the same on master and workers: they authenticate each other and "
+        "encrypt their traffic (ZeroMQ CURVE). Set it through the env var or --fleet-secret-file: a "
+        "command line is visible to every user of the host.",
+    ),
+    Option(
+        "--fleet-secret-file",
+        "LOADKIT_FLEET_SECRET_FILE",
+        "File holding the fleet secret (e.g. a mounted Kubernetes Secret); see --fleet-secret.",
+    ),
+    Option(
+        "--fleet-max-workers",
+        "LOADKIT_FLEET_MAX_WORKERS",
+        "Workers the master accepts at most; a client_ready beyond is dropped (default 1000).",
+        default=1000,
+        type=int,
+        minimum=1,
+        maximum=100000,
+    ),
+]
+
+
 # --- users: gRPC defaults (loadkit.users) --------------------------------------------
 OPTIONS += [
     Option(

@@ -71,21 +71,22 @@ def declare(name: str, payload: type[P], direction: Direction) -> MessageType[P]
 # (one block per feature: payload dataclass(es), then declare(...))
 
 
-def register_handler(runner: Any, message: MessageType[P], handler: Any) -> None:
+def register_handler(runner: Any, message: MessageType[P], handler: Any, offenders: Any = None) -> None:
     """Register ``handler(environment, payload, node_id)`` for ``message`` on a Locust runner.
 
-    The payload is decoded against the declaration first; a malformed one is logged and
-    dropped, so a bad message never reaches the handler nor crashes the runner.
+    The payload is decoded against the declaration first; a malformed one is dropped (and
+    its sender named once, :class:`loadkit.fleet.trust.Offenders`), so a bad message never
+    reaches the handler nor crashes the runner.
     """
-    import logging
+    from loadkit.fleet.trust import OFFENDERS
 
-    log = logging.getLogger("loadkit.messages")
+    told = OFFENDERS if offenders is None else offenders
 
     def on_message(environment: Any, msg: Any, **_kw: Any) -> None:
         try:
             payload = message.decode(msg.data)
-        except MessageError as exc:
-            log.warning("dropped malformed %s message from %s: %s", message.name, msg.node_id, exc)
+        except MessageError as exc:  # one line per offender, not per message
+            told.drop(str(msg.node_id), f"a malformed {message.name} message ({exc})")
             return
         handler(environment, payload, msg.node_id)
 
@@ -103,6 +104,12 @@ def _require(ok: bool, what: str) -> None:
 
 
 # --- fleet: test-data leasing (loadkit.fleet.leasing) --------------------------------
+#: Rows one request may ask for (--loadkit-data-batch is at most this).
+MAX_ROWS_PER_REQUEST = 10_000  # = the --loadkit-data-batch maximum (loadkit.config)
+#: Row numbers one request may acknowledge or give back.
+MAX_SEQS_PER_REQUEST = 100_000
+
+
 @dataclass(frozen=True)
 class DataRequest:
     """A worker wants ``want`` more rows; it acknowledges ``acks`` and gives back ``releases``."""
@@ -112,10 +119,16 @@ class DataRequest:
     releases: list[int]
 
     def __post_init__(self) -> None:
-        _require(isinstance(self.want, int) and self.want >= 0, f"want must be an int >= 0, got {self.want!r}")
+        _require(
+            isinstance(self.want, int) and 0 <= self.want <= MAX_ROWS_PER_REQUEST,
+            f"want must be an int from 0 to {MAX_ROWS_PER_REQUEST}, got {self.want!r}",
+        )
         for name in ("acks", "releases"):
             seqs = getattr(self, name)
-            _require(isinstance(seqs, list) and all(isinstance(s, int) for s in seqs), f"{name} must be ints")
+            _require(
+                isinstance(seqs, list) and len(seqs) <= MAX_SEQS_PER_REQUEST and all(isinstance(s, int) for s in seqs),
+                f"{name} must be at most {MAX_SEQS_PER_REQUEST} ints",
+            )
 
 
 @dataclass(frozen=True)
@@ -142,6 +155,11 @@ DATA_GRANT = declare("loadkit:data_grant", DataGrant, Direction.TO_WORKER)
 
 
 # --- fleet: load-generator health (loadkit.fleet.health) -----------------------------
+#: Metrics in one health sample, and characters in a metric's name.
+MAX_HEALTH_METRICS = 64
+MAX_METRIC_NAME = 64
+
+
 @dataclass(frozen=True)
 class HealthReport:
     """One health sample of a worker: metric name -> number (see loadkit.fleet.health)."""
@@ -151,8 +169,12 @@ class HealthReport:
     def __post_init__(self) -> None:
         _require(
             isinstance(self.sample, dict)
-            and all(isinstance(k, str) and isinstance(v, int | float) for k, v in self.sample.items()),
-            "sample must map names to numbers",
+            and len(self.sample) <= MAX_HEALTH_METRICS
+            and all(
+                isinstance(k, str) and len(k) <= MAX_METRIC_NAME and isinstance(v, int | float)
+                for k, v in self.sample.items()
+            ),
+            f"sample must map at most {MAX_HEALTH_METRICS} names (<= {MAX_METRIC_NAME} chars) to numbers",
         )
 
 

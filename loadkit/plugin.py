@@ -20,13 +20,16 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
-from loadkit import _pid1, _stop, config, locust_errors, run
+from loadkit import _locust_rpc, _pid1, _stop, config, locust_errors, run
 from loadkit.exceptions import LoadkitError
+
+_locust_rpc.install()  # before Locust creates its runner and rpc sockets (see loadkit._locust_rpc)
 
 
 @events.init_command_line_parser.add_listener
 def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     config.add_arguments(parser)
+    _locust_rpc.SETTINGS.cli = True  # a bad fleet secret ends this process with one line (loadkit._locust)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
     _pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
 
@@ -101,8 +104,9 @@ def _install_fleet(environment: Environment) -> None:
     from loadkit.stats.controller import controller_for
 
     version.install(environment)  # a worker of another loadkit version is refused
-    leasing.install(environment)  # raises DataError/ConfigError on bad --loadkit-data, before any load
     events_ = environment.events
+    events_.quitting.add_listener(_tell_drops)
+    leasing.install(environment)  # raises DataError/ConfigError on bad --loadkit-data, before any load
     events_.heartbeat_sent.add_listener(partial(version.on_heartbeat, environment))
     events_.test_stop.add_listener(leasing.on_test_stop)
     events_.quitting.add_listener(leasing.on_quitting)
@@ -144,3 +148,14 @@ def _install_pictures(environment: Environment) -> None:
     server = prometheus.install(environment)  # raises ConfigError when its port is taken, before any load
     if server is not None:
         environment.events.quitting.add_listener(lambda **_kw: server.stop())
+
+
+def _tell_drops(**_kw: Any) -> None:
+    """At the end of the run: how many messages were dropped, from how many peers (loadkit.fleet.trust)."""
+    import logging
+
+    from loadkit.fleet.trust import OFFENDERS
+
+    line = OFFENDERS.summary()
+    if line:
+        logging.getLogger("loadkit.fleet").warning(line)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from loadkit.fleet.health import Health
     from loadkit.fleet.leasing import Leasing
+    from loadkit.fleet.trust import Gate
     from loadkit.load.runtime import OpenModel
     from loadkit.stats.controller import StatsController
 
@@ -45,6 +46,8 @@ class RunContext:
     leasing: Leasing | None = None
     #: Worker and agent health (:mod:`loadkit.fleet.health`).
     health: Health | None = None
+    #: The master's message gate: who may send what, repeated client_ready (:mod:`loadkit.fleet.trust`).
+    gate: Gate | None = None
     #: The open model: arrival-rate scheduling, fleet split, late/dropped counts (:mod:`loadkit.load`).
     load: OpenModel | None = None
     #: :func:`loadkit._stop.end_run` stopped or quit the runner (reset when a new test starts).

@@ -78,6 +78,9 @@ def _accept(runner: Any, node_id: str, why: str) -> None:
     if clients is None or not clients.pending(node_id):
         return
     clients.accept(node_id)
+    from loadkit._locust_rpc import dispatch_to_accepted
+
+    dispatch_to_accepted(runner, node_id)  # mid-run: its users, only now (loadkit._locust_rpc)
     # Locust's own "reported as ready. N workers connected" line did not count it yet.
     connected = len(clients.ready) + len(clients.spawning) + len(clients.running)
     log.info("%s %s: accepted. %d workers connected.", node_id, why, connected)

@@ -34,6 +34,8 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadkit import messages
 from loadkit._locust import override_user_count, wrap_request_fire
+from loadkit._stop import end_run
+from loadkit.exceptions import EXIT_OK
 from loadkit.load.accounting import LATE_AFTER_S, FleetCounters, check_timeline, check_totals
 from loadkit.load.node import NodeScheduler
 from loadkit.load.pool import LATENESS_MS
@@ -320,14 +322,10 @@ class OpenModel:
     def _end_after_profile(self, run: str) -> None:
         assert self.profile is not None
         gevent.sleep(max(self.epoch + self.profile.duration - time.time(), 0.0) + 0.5)
-        runner = self.environment.runner
-        if self.run != run or runner is None:
+        if self.run != run or self.environment.runner is None:
             return
-        log.info("loadkit: the last arrival stage ended, stopping the test")
-        if self.environment.web_ui is None:
-            runner.quit()
-        else:
-            runner.stop()
+        # No verdict of its own (Locust's, or the thresholds'); headless quits, the web UI stops.
+        end_run(self.environment, EXIT_OK, "loadkit: the last arrival stage ended, stopping the test")
 
     def _stop_all(self) -> None:
         current = getcurrent()

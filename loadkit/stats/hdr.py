@@ -259,7 +259,7 @@ class HdrRecorder:
         """
         decoded: list[tuple[EntryKey, HdrHistogram]] = []
         for raw_key, encoded in deltas.items():
-            request_type, sep, name = raw_key.partition("\t")
+            request_type, sep, name = raw_key.partition("\t") if isinstance(raw_key, str) else ("", "", "")
             if not sep or not isinstance(encoded, str | bytes):
                 raise ValueError(f"bad HDR delta key {raw_key!r}")
             try:

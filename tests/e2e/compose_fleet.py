@@ -61,6 +61,10 @@ def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.C
     return done
 
 
+#: The fleet secret every project's .env holds (docker-compose.yml refuses to start without one).
+FLEET_SECRET = "compose-e2e-fleet-secret-0123456789"
+
+
 @dataclass
 class ComposeFleet:
     """One compose project of docker-compose.yml, with its own env file, override and reports."""
@@ -78,7 +82,8 @@ class ComposeFleet:
         if not self.reports.exists():  # README: `install -d -m 777 loadkit-reports`, whoever runs it
             subprocess.run(["install", "-d", "-m", "777", str(self.reports)], check=True)
         env_file = self.workdir / ".env"
-        env_file.write_text("".join(f"{k}={v}\n" for k, v in self.settings.items()))
+        settings = {"LOADKIT_FLEET_SECRET": FLEET_SECRET, **self.settings}  # what the README's one-liner writes
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         override = self.workdir / "override.yml"
         reports = json.dumps(f"{self.reports}:/app/loadkit-reports")
         override.write_text(f"services:\n  master:\n    volumes:\n      - {reports}\n")

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from compose_fleet import (
@@ -90,6 +91,11 @@ def first_line(fleet: ComposeFleet, container: str, text: str) -> str | None:
     return next((ln for ln in fleet.logs(container, timestamps=True).splitlines() if text in ln), None)
 
 
+def fetch_json(request: urllib.request.Request) -> Any:
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
 def error_report(master_log: str) -> list[str]:
     """The error lines of Locust's final "Error report" table in the master's log."""
     table = master_log.split("Error report", 1)[-1].split("\n\n", 1)[0] if "Error report" in master_log else ""
@@ -135,7 +141,7 @@ def test_headless_fleet_passes_and_reports_both_workers(fleet: ComposeFleet) -> 
 
 def test_scaled_mid_run_targets_restarted_and_a_failing_threshold(fleet: ComposeFleet) -> None:
     """4 workers join a running test; both targets restarted mid-run and served again; exit 99."""
-    run_time = 60
+    run_time = 40  # the scale and restarts take ~15-20 s after the start, ~2x that under load
     fleet.settings = {
         **HEADLESS,
         "LOCUST_RUN_TIME": f"{run_time}s",
@@ -168,7 +174,9 @@ def test_scaled_mid_run_targets_restarted_and_a_failing_threshold(fleet: Compose
     assert len(report["fleet"]["health"]["workers"]) == 4, sorted(report["fleet"]["health"]["workers"])
     assert report["total"]["failures"] > 0, "no failure while the targets were down"
     errors = error_report(log)  # the fault tests' expectation: failures only of a target that is down
-    assert errors and all(any(text in e for texts in DOWN_ERRORS.values() for text in texts) for e in errors), errors
+    # `docker restart` stops gracefully (SIGTERM): the HTTP target also closes its kept-alive connections.
+    down = [text for texts in DOWN_ERRORS.values() for text in texts] + ["connection closed"]
+    assert errors and all(any(text in e for text in down) for e in errors), errors
     for container in [master, *fleet.ids("worker")]:
         assert "Traceback" not in fleet.logs(container), fleet.logs(container)[-3000:]
     print(f"\ncompose: 4 workers in {joined:.1f} s; targets serving {recovered:.1f} s after the restart")
@@ -184,12 +192,13 @@ def test_every_role_stops_on_sigterm_within_3s_without_init(fleet: ComposeFleet)
     assert docker("port", master, "8089").stdout.split() == [f"127.0.0.1:{port}"]
     url = f"http://127.0.0.1:{port}/stats/requests"
     with pytest.raises(urllib.error.HTTPError) as refused:  # its login: the token the master logged
-        urllib.request.urlopen(url, timeout=10)
+        fetch_json(urllib.request.Request(url))
+    refused.value.close()
     assert refused.value.code == 401
     pattern = re.compile(r"web UI login: user \S+ password (\S+) \(")
     login = wait_for(lambda: pattern.search(fleet.logs(master)), 30, "the web UI's login line", interval=0.5)
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {login[1]}"})
-    stats = wait_for(lambda: json.loads(urllib.request.urlopen(request, timeout=10).read()), 30, "the web UI")
+    stats = wait_for(lambda: fetch_json(request), 30, "the web UI")
     assert stats["worker_count"] == 2 and stats["state"] == "ready", stats
 
     containers = [c for s in ("agent", "target-http", "target-grpc", "master", "worker") for c in fleet.ids(s)]

@@ -59,6 +59,7 @@ SETTINGS = {
     "LOCUST_RUN_TIME": "10s",
     "LOCUST_EXPECT_WORKERS": "2",
     "LOADKIT_HEALTH_INTERVAL": "1",
+    "LOADKIT_FLEET_SECRET": "netns-fleet-test-secret-0123456789",  # README's one-liner writes .env
 }
 REPORTS = "/app/loadkit-reports"
 ETC_NETNS = Path("/etc/netns")
@@ -94,11 +95,13 @@ class Network:
     namespaces: dict[str, str] = field(default_factory=dict)
     links: list[str] = field(default_factory=list)
     etc_dirs: list[Path] = field(default_factory=list)
+    forward_rules: list[list[str]] = field(default_factory=list)
 
     def create(self, hosts: list[str]) -> None:
         self.bridge = f"{self.tag}br"
         ip("link", "add", self.bridge, "type", "bridge")
         self.links.append(self.bridge)
+        self._accept_forwarding()
         ip("link", "set", self.bridge, "up")
         for number, host in enumerate(hosts, start=2):
             ns, veth = f"{self.tag}-{host}", f"{self.tag}v{number}"
@@ -124,6 +127,16 @@ class Network:
         assignments = [f"{k}={v}" for k, v in {**base, "PYTHONUNBUFFERED": "1", **env}.items()]
         return ["ip", "netns", "exec", self.namespaces[host], "env", "-i", *assignments, *argv]
 
+    def _accept_forwarding(self) -> None:
+        """Let frames cross the bridge where a Docker engine runs: dockerd sets the FORWARD policy to
+        DROP and loads br_netfilter, so bridged frames between namespaces were dropped too."""
+        if shutil.which("iptables") is None:
+            return
+        rule = ["FORWARD", "-i", self.bridge, "-o", self.bridge, "-j", "ACCEPT"]
+        done = subprocess.run(["iptables", "-I", *rule], capture_output=True, text=True, timeout=30, check=False)
+        if done.returncode == 0:
+            self.forward_rules.append(rule)
+
     def close(self) -> list[str]:
         """Remove everything made, even half-made; returns what is still left (should be nothing)."""
         for ns in self.namespaces.values():
@@ -131,12 +144,19 @@ class Network:
         for link in reversed(self.links):
             if Path("/sys/class/net", link).exists():
                 ip("link", "del", link, check=False)
+        for rule in self.forward_rules:
+            subprocess.run(["iptables", "-D", *rule], capture_output=True, timeout=30, check=False)
         for etc in self.etc_dirs:
             shutil.rmtree(etc, ignore_errors=True)
         with contextlib.suppress(OSError):  # /etc/netns itself, unless another run still uses it
             ETC_NETNS.rmdir()
         left = [ns for ns in ip("netns", "list").stdout.split() if ns.startswith(f"{self.tag}-")]
         left += [link for link in self.links if Path("/sys/class/net", link).exists()]
+        left += [
+            " ".join(rule)
+            for rule in self.forward_rules
+            if subprocess.run(["iptables", "-C", *rule], capture_output=True, timeout=30, check=False).returncode == 0
+        ]
         return left + [str(etc) for etc in self.etc_dirs if etc.exists()]
 
 

@@ -24,7 +24,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 BIN = Path(sys.executable).parent
 
-_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>[^}]*))?\}")
+_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<default>[^}]*))?\}")
 
 
 def load(path: Path = COMPOSE_FILE) -> dict[str, Any]:
@@ -36,13 +36,18 @@ def load(path: Path = COMPOSE_FILE) -> dict[str, Any]:
 
 
 def interpolate(value: str, env: Mapping[str, str]) -> str:
-    """Expand Compose variables in ``value`` from ``env``; an unset variable without default is ""."""
+    """Expand Compose variables in ``value`` from ``env``; an unset variable without default is "".
+
+    ``${NAME:?message}`` raises ValueError when NAME is unset or empty, as Compose refuses to start.
+    """
 
     def expand(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
         name, op, default = match.group("name"), match.group("op"), match.group("default")
         current = env.get(name)
+        if (op == ":?" and not current) or (op == "?" and current is None):
+            raise ValueError(f"compose refuses to start: {name}: {default}")
         if op == ":-" and not current:
             return default or ""
         if op == "-" and current is None:

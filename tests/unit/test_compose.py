@@ -62,6 +62,9 @@ def test_interpolation_follows_compose(value: str, env: dict[str, str], expected
     assert interpolate(value, env) == expected
 
 
+#: What the README's one-liner writes into .env.
+SECRET = {"LOADKIT_FLEET_SECRET": "s" * 43}
+
 # --- services ----------------------------------------------------------------------------
 
 
@@ -93,9 +96,9 @@ def test_master_serves_the_web_ui_on_loopback_and_headless_is_an_env_switch(svc:
     assert interpolate(published, {}) == "127.0.0.1:8089:8089"
     assert interpolate(published, {"WEB_UI_PORT": "18089"}) == "127.0.0.1:18089:8089"
     assert interpolate(published, {"WEB_UI_BIND": "0.0.0.0"}) == "0.0.0.0:8089:8089"  # told otherwise
-    assert "LOADKIT_WEB_TOKEN" in master.environment({})  # the login's secret reaches the master
-    assert master.environment({})["LOCUST_HEADLESS"] == "false"
-    assert master.environment({"LOCUST_HEADLESS": "true"})["LOCUST_HEADLESS"] == "true"
+    assert "LOADKIT_WEB_TOKEN" in master.environment(SECRET)  # the login's secret reaches the master
+    assert master.environment(SECRET)["LOCUST_HEADLESS"] == "false"
+    assert master.environment({**SECRET, "LOCUST_HEADLESS": "true"})["LOCUST_HEADLESS"] == "true"
 
 
 def test_agent_measures_the_http_targets_network(svc: dict[str, Service]) -> None:
@@ -112,11 +115,11 @@ def test_workers_scale_and_find_the_master_by_name(svc: dict[str, Service]) -> N
     assert worker.spec["restart"] == "on-failure"
     assert "master" in worker.spec["depends_on"]
     replicas = worker.spec["deploy"]["replicas"]
-    assert svc["master"].environment({})["LOCUST_EXPECT_WORKERS"] == str(replicas)
+    assert svc["master"].environment(SECRET)["LOCUST_EXPECT_WORKERS"] == str(replicas)
 
 
 def test_locust_nodes_share_the_locustfile_and_target_urls(svc: dict[str, Service]) -> None:
-    master, worker = svc["master"].environment({}), svc["worker"].environment({})
+    master, worker = svc["master"].environment(SECRET), svc["worker"].environment(SECRET)
     for name in ("LOCUST_LOCUSTFILE", "DEMO_HTTP_HOST", "DEMO_GRPC_HOST"):
         assert master[name] == worker[name], name
     locustfile = map_path(master["LOCUST_LOCUSTFILE"], svc["worker"].mounts())
@@ -145,7 +148,7 @@ def test_master_starts_once_the_targets_are_healthy(svc: dict[str, Service]) -> 
     assert depends["target-http"]["condition"] == "service_healthy"
     assert depends["target-grpc"]["condition"] == "service_healthy"
     assert "agent" in depends
-    agents = svc["master"].environment({})["LOADKIT_AGENTS"]
+    agents = svc["master"].environment(SECRET)["LOADKIT_AGENTS"]
     assert urlsplit(agents).hostname == "agent"
     assert str(urlsplit(agents).port) == option_value(svc["agent"].command, "--port")
 
@@ -153,13 +156,13 @@ def test_master_starts_once_the_targets_are_healthy(svc: dict[str, Service]) -> 
 def test_every_variable_is_one_locust_or_loadkit_reads(svc: dict[str, Service]) -> None:
     known = locust_env_vars() | {opt.env_var for opt in OPTIONS} | {"DEMO_HTTP_HOST", "DEMO_GRPC_HOST"}
     for service in svc.values():
-        unknown = set(service.environment({})) - known
+        unknown = set(service.environment(SECRET)) - known
         assert not unknown, f"{service.name}: nothing reads {sorted(unknown)}"
 
 
 def test_default_settings_are_valid(svc: dict[str, Service]) -> None:
     master = svc["master"]
-    env = master.environment({})
+    env = master.environment(SECRET)
     assert len(parse_thresholds(env["LOADKIT_THRESHOLDS"])) >= 2
     rows = load_rows(map_path(env["LOADKIT_DATA"], master.mounts()))
     assert len({row["id"] for row in rows}) == len(rows) > 0, "data rows need unique ids"
@@ -226,3 +229,16 @@ def test_loadkit_commands_and_healthchecks_parse(svc: dict[str, Service]) -> Non
     assert len(loadkit_argvs) == 5  # two targets, the agent, two healthchecks
     for argv in loadkit_argvs:
         assert callable(parser.parse_args(argv[1:]).run), argv
+
+
+def test_master_and_workers_need_the_same_fleet_secret(svc: dict[str, Service]) -> None:
+    for name in ("master", "worker"):
+        assert svc[name].environment(SECRET)["LOADKIT_FLEET_SECRET"] == SECRET["LOADKIT_FLEET_SECRET"]
+        with pytest.raises(ValueError, match=r"LOADKIT_FLEET_SECRET: create \.env with the fleet secret first"):
+            svc[name].environment({})
+
+
+def test_env_file_is_never_committed_nor_copied_into_the_image() -> None:
+    root = Path(__file__).resolve().parents[2]
+    assert ".env" in (root / ".gitignore").read_text().split()
+    assert ".env" in (root / ".dockerignore").read_text().split()

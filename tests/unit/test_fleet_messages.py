@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from loadkit import messages as m
+from loadkit.fleet.trust import Offenders
 
 
 class FakeRunner:
@@ -57,12 +58,15 @@ def test_round_trip_through_send_and_handler() -> None:
 def test_malformed_payload_is_logged_and_dropped(
     message: m.MessageType[Any], data: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    runner, got = FakeRunner(), []
-    m.register_handler(runner, message, lambda *a: got.append(a))
-    with caplog.at_level(logging.WARNING, logger="loadkit.messages"):
-        runner.handlers[message.name](environment=None, msg=SimpleNamespace(data=data, node_id="w9"))
+    runner, got, offenders = FakeRunner(), [], Offenders()
+    m.register_handler(runner, message, lambda *a: got.append(a), offenders)
+    with caplog.at_level(logging.WARNING, logger="loadkit.fleet"):
+        for _ in range(3):  # one line per offender, not per message
+            runner.handlers[message.name](environment=None, msg=SimpleNamespace(data=data, node_id="w9"))
     assert got == []
-    assert f"dropped malformed {message.name} message from w9" in caplog.text
+    assert caplog.text.count(f"dropped a malformed {message.name} message") == 1, caplog.text
+    assert "from w9" in caplog.text
+    assert offenders.dropped == {"w9": 3}
 
 
 def test_encode_refuses_the_wrong_payload_type() -> None:

@@ -1,0 +1,186 @@
+"""The compatibility seam's second module: Locust's rpc sockets and its master's message loop.
+
+Like :mod:`loadkit._locust` (split from it for size), everything here reads or patches
+Locust's internals, each assumption with a contract test in tests/unit/test_locust_compat.py.
+
+:func:`install` runs once, when :mod:`loadkit.plugin` is imported — which is when the
+locustfile is imported, before Locust parses the full command line, builds the environment
+and creates its runner (and with it the rpc sockets). It patches:
+
+- ``locust.rpc.zmqrpc.Server`` / ``Client`` (``runners.py`` creates them as
+  ``rpc.Server(...)`` / ``rpc.Client(...)``, looked up at call time, on start and on every
+  reset of the connection) with :class:`Server` / :class:`Client`: the same sockets with
+  a fleet secret's CURVE set up before bind/connect (:mod:`loadkit.fleet.security`), a
+  message size cap, and a receive that drops malformed frames instead of raising into
+  Locust's listener greenlet (:func:`loadkit.fleet.trust.parse`);
+- ``MasterRunner.handle_message``: each message passes :class:`loadkit.fleet.trust.Gate`
+  first, and an exception of its handler is dropped with one line per offender instead of
+  ending Locust's ``client_listener`` greenlet (and with it the run); a new worker's
+  ``client_ready`` mid-run no longer hands it users before loadkit accepted it;
+- ``Environment._create_runner``: reads the fleet secret from the parsed options right
+  before the runner (and its sockets) exist; a bad secret is one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import zmq.error as zmqerr
+import zmq.green as zmq
+from locust.env import Environment
+from locust.exception import RPCError
+from locust.rpc import Message, zmqrpc
+from locust.runners import STATE_RUNNING, MasterRunner
+
+from loadkit.exceptions import EXIT_USAGE, ConfigError
+from loadkit.fleet import security, trust
+
+#: Hard cap in ZeroMQ itself: a peer sending more is disconnected before Python sees a byte.
+ZMQ_MAX_MESSAGE_BYTES = 2 * trust.MAX_MESSAGE_BYTES
+SETTINGS = security.SETTINGS
+
+
+class Server(zmqrpc.Server):
+    """Locust's master socket (ROUTER), secured and checked; see the module docstring."""
+
+    def __init__(self, host: str, port: int) -> None:
+        # Locust's Server.__init__, with loadkit's set-up between creating the socket and binding it.
+        zmqrpc.BaseSocket.__init__(self, zmq.ROUTER, self.ipv4_only(host, port))
+        self.socket.setsockopt(zmq.MAXMSGSIZE, ZMQ_MAX_MESSAGE_BYTES)
+        self.zap = security.secure_server(self.socket, SETTINGS.keys) if SETTINGS.keys is not None else None
+        security.warn_if_open(host, port)
+        if port == 0:
+            self.port = self.socket.bind_to_random_port(f"tcp://{host}")
+        else:
+            try:
+                self.socket.bind(f"tcp://{host}:{int(port)}")
+                self.port = port
+            except zmqerr.ZMQError as e:
+                raise RPCError(f"Socket bind failure: {e}") from e
+
+    def recv_from_client(self) -> tuple[str, Message]:
+        while True:
+            try:
+                frames = self.socket.recv_multipart()
+            except zmqerr.ZMQError as e:
+                raise RPCError("ZMQ network broken") from e
+            try:
+                return trust.parse(frames)
+            except trust.Dropped as dropped:
+                trust.OFFENDERS.drop(dropped.offender, dropped.reason)
+
+    def close(self, linger: Any = None) -> None:
+        if self.zap is not None:
+            self.zap.close()
+        super().close(linger=linger)
+
+
+class Client(zmqrpc.Client):
+    """Locust's worker socket (DEALER), secured, watching its handshake; see the module docstring."""
+
+    def __init__(self, host: str, port: int, identity: str) -> None:
+        zmqrpc.BaseSocket.__init__(self, zmq.DEALER, self.ipv4_only(host, port))
+        self.socket.setsockopt(zmq.IDENTITY, identity.encode())
+        self.socket.setsockopt(zmq.MAXMSGSIZE, ZMQ_MAX_MESSAGE_BYTES)
+        if SETTINGS.keys is not None:
+            security.secure_client(self.socket, SETTINGS.keys)
+        self.watch = security.HandshakeWatch(self.socket, f"{host}:{port}", SETTINGS.keys is not None)
+        self.socket.connect(f"tcp://{host}:{int(port)}")
+
+    def recv(self) -> Message:
+        while True:
+            try:
+                frame = self.socket.recv()
+            except zmqerr.ZMQError as e:
+                raise RPCError("ZMQ network broken") from e
+            try:
+                return Message.unserialize(frame)
+            except Exception as exc:
+                trust.OFFENDERS.drop("the master", f"a frame that is not a Locust message ({type(exc).__name__})")
+
+
+class _Fleet:
+    """The master's table of workers as the gate sees it."""
+
+    def __init__(self, runner: MasterRunner) -> None:
+        self.clients = runner.clients
+
+    def registered(self, node_id: str) -> bool:
+        return node_id in self.clients
+
+    def pending(self, node_id: str) -> bool:
+        pending = getattr(self.clients, "pending", None)  # loadkit.fleet.version.PendingWorkerNodes
+        return bool(pending(node_id)) if pending is not None else False
+
+    def count(self) -> int:
+        return len(self.clients)
+
+
+def gate(runner: MasterRunner) -> trust.Gate:
+    """The master runner's gate, in its run context (created on first use)."""
+    from loadkit.run import run_context
+
+    context = run_context(runner.environment)
+    if context.gate is None:
+        context.gate = trust.Gate(trust.OFFENDERS, SETTINGS.max_workers)
+    return context.gate
+
+
+def _handle_message(original: Any) -> Any:
+    def handle_message(self: MasterRunner, client_id: str, msg: Message) -> None:
+        if not gate(self).admit(_Fleet(self), client_id, msg.type, msg.data):
+            return
+        # Mid-run, Locust hands a new worker users at its client_ready (dispatcher.add_worker, then
+        # start): a peer that never says a matching hello would get users. Hide the dispatcher then;
+        # loadkit.fleet.version adds the worker to it once it is accepted (dispatch_to_accepted).
+        hide = msg.type == "client_ready" and client_id not in self.clients and self._users_dispatcher is not None
+        dispatcher = self._users_dispatcher
+        if hide:
+            self._users_dispatcher = None
+        try:
+            original(self, client_id, msg)
+        except Exception as exc:  # a bad payload must not end Locust's client_listener greenlet
+            trust.OFFENDERS.drop(client_id, f"a {msg.type!r} message its handler failed on ({type(exc).__name__})")
+        finally:
+            if hide and self._users_dispatcher is None:  # (with rebalancing, Locust made a new one)
+                self._users_dispatcher = dispatcher
+
+    handle_message._loadkit = True  # type: ignore[attr-defined]
+    return handle_message
+
+
+def _create_runner(original: Any) -> Any:
+    def create_runner(self: Environment, runner_class: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            security.configure(self.parsed_options)
+        except ConfigError as exc:
+            if not SETTINGS.cli:
+                raise  # library mode: LoadTest raises, as for any bad option
+            # `locust`: nothing between its option parsing and this call can end it more cleanly.
+            print(f"loadkit: error: {exc}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_USAGE)
+        return original(self, runner_class, *args, **kwargs)
+
+    create_runner._loadkit = True  # type: ignore[attr-defined]
+    return create_runner
+
+
+def dispatch_to_accepted(runner: MasterRunner, node_id: str) -> None:
+    """A worker was accepted mid-run: give it users as Locust does for a new worker (see above)."""
+    dispatcher, node = runner._users_dispatcher, runner.clients.get(node_id)
+    if dispatcher is None or node is None:
+        return
+    dispatcher.add_worker(worker_node=node)
+    if not dispatcher.dispatch_in_progress and runner.state == STATE_RUNNING:
+        runner.start(runner.target_user_count, runner.spawn_rate)
+
+
+def install() -> None:
+    """Patch Locust once per process (see the module docstring); idempotent."""
+    if getattr(MasterRunner.handle_message, "_loadkit", False):
+        return
+    zmqrpc.Server = Server  # type: ignore[misc]
+    zmqrpc.Client = Client  # type: ignore[misc]
+    MasterRunner.handle_message = _handle_message(MasterRunner.handle_message)  # type: ignore[method-assign]
+    Environment._create_runner = _create_runner(Environment._create_runner)  # type: ignore[method-assign]
