@@ -16,7 +16,7 @@ import os
 import time
 from typing import Any
 
-from bench._user_bench import child_report, run_locust_users
+from bench._user_bench import NOISE, child_report, run_locust_users, spread
 from bench._user_bench import main as bench_main
 
 GROUPS = [
@@ -145,11 +145,12 @@ def example_user(address: str, users: int, seconds: float) -> None:
     run_locust_users(Bench, users, seconds, lambda: calls[0])
 
 
-def wrapper_overhead(calls: int = 200_000) -> None:
-    """Noise-free figure: CPU µs per call our unary wrapper adds to a no-I/O multi-callable.
+def wrapper_overhead(calls: int = 40_000, rounds: int = 5) -> None:
+    """CPU µs per call our unary wrapper adds to a no-I/O multi-callable (median of rounds, min-max).
 
     Measured without Locust's stats listener (events fired to nobody) and with it (a local
-    runner's ``request`` listener), against calling the same fake directly.
+    runner's ``request`` listener), against calling the same fake directly. bench/instructions.py
+    gives the noise-free figure (instructions per call).
     """
     from loadkit._gevent import init_gevent
 
@@ -167,6 +168,9 @@ def wrapper_overhead(calls: int = 200_000) -> None:
     env = Environment()
     bare_fire = env.events.request.fire
     wrapped = UnaryUnary(fake, "/demo.v1.Demo/GetItem", bare_fire, 60.0, None)
+    stats_env = Environment()
+    stats_env.create_local_runner()  # subscribes Locust's stats to the request event
+    with_stats = UnaryUnary(fake, "/demo.v1.Demo/GetItem", stats_env.events.request.fire, 60.0, None)
 
     def per_call(fn: Any) -> float:
         start = time.process_time()
@@ -174,13 +178,17 @@ def wrapper_overhead(calls: int = 200_000) -> None:
             fn(item)
         return (time.process_time() - start) / calls * 1e6
 
-    direct = per_call(lambda r: fake(r, 60.0, None))
-    alone = per_call(wrapped)
-    env.create_local_runner()  # subscribes Locust's stats to the request event
-    with_stats = per_call(UnaryUnary(fake, "/demo.v1.Demo/GetItem", env.events.request.fire, 60.0, None))
+    rows: dict[str, list[float]] = {"direct": [], "wrapper": [], "stats": []}
+    for _ in range(rounds):  # interleaved, so the three share the machine's state
+        direct = per_call(lambda r: fake(r, 60.0, None))
+        rows["direct"].append(direct)
+        rows["wrapper"].append(per_call(wrapped) - direct)
+        rows["stats"].append(per_call(with_stats) - direct)
+    stats_env.runner.quit()  # type: ignore[union-attr]
     print(
-        f"\n== unary wrapper overhead (no I/O, {calls} calls): direct {direct:.2f} µs, wrapper {alone:.2f} µs "
-        f"(+{alone - direct:.2f}), wrapper + Locust stats {with_stats:.2f} µs (+{with_stats - direct:.2f})"
+        f"\n== unary wrapper overhead (no I/O, {rounds} rounds of {calls} calls): direct "
+        f"{spread(rows['direct'], '.2f')} µs, wrapper +{spread(rows['wrapper'], '.2f')} µs, "
+        f"wrapper + Locust stats +{spread(rows['stats'], '.2f')} µs\n{NOISE}"
     )
 
 

@@ -272,7 +272,7 @@ def test_request_fire_is_one_hook_every_client_looks_up(monkeypatch: pytest.Monk
 
     _locust.wrap_request_fire(environment, wrapper)  # type: ignore[arg-type]
     session = HttpSession("http://127.0.0.1:9", environment.events.request, user=None)
-    with pytest.raises(Exception):  # noqa: B017 - nothing listens on port 9; the event still fires
+    with session, pytest.raises(Exception):  # noqa: B017 - nothing listens on port 9; the event still fires
         session.get("/", catch_response=False).raise_for_status()
     assert seen and "response_time" in seen[0], "HttpSession no longer fires events.request.fire(**kwargs)"
 
