@@ -11,11 +11,14 @@ One process, one Locust local runner (the scheduler a worker runs), rounds alter
   bursts are not what makes the closed model cheaper.
 
 Measured (2 shared cores): the open model costs ~33 us per noop iteration against ~17 us
-closed (1.9x; goal 1.05x not met) and ~1.4x with a real HTTP request. A bare gevent loop
-that sleeps until each of 1,000 evenly spaced instants per second spends ~19 us per
-wake-up (an ``epoll_wait`` rounded up to a millisecond by libev, and its bookkeeping): the
-open model pays that once per iteration, which is the gap; closed users sleeping 50 ms
-apparently share wake-ups. Not resolved; see the issue's closing note.
+closed (1.9x; the goal of 1.05x is not met) and ~1.4x with a real HTTP request. Why, from
+bare gevent loops (no Locust): 1,000 evenly spaced wake-ups per second cost ~19 us each
+(an ``epoll_wait`` that libev rounds up to a whole millisecond, plus its bookkeeping);
+50 greenlets sleeping 50 ms with random phases cost ~10 us per wake-up, because timers
+that fall in the same millisecond share one loop wake-up. The open model spaces
+iterations evenly and starts none early, so none share; sharing would mean starting them
+up to a millisecond late, against the precision goal. At 1,000 it/s on gevent, the two
+goals pull against each other.
 
 CPU per iteration is ``time.process_time()`` over the round divided by the tasks run (the
 task counts itself), so the two models are compared per unit of work, whatever rate each
