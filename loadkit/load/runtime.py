@@ -132,14 +132,13 @@ class OpenModel:
         return bool(self.run) and self.ended_at is None
 
     def install(self, check_users: bool) -> None:
-        """Check the options (ConfigError before any load) and wire messages and the fire wrapper."""
+        """Check the options (ConfigError before any load) and wire the messages."""
         env, runner = self.environment, self.environment.runner
         options = env.parsed_options
         if not self.is_worker and options is not None:
             self.settings = from_options(options, check_users=check_users)
             if self.settings is not None and getattr(options, "num_users", None) is None:
                 options.num_users = 0  # headless: Locust starts no users of its own
-        wrap_request_fire(env, correct_latency)
         if runner is None:
             return
         if self.is_worker:
@@ -307,6 +306,8 @@ class OpenModel:
     def _scheduler(self, assignment: Assignment, pool: int, max_lateness_s: float) -> NodeScheduler:
         assert self.profile is not None
         env, profile = self.environment, self.profile
+        # Only a node that runs iterations re-times requests: a closed-model run keeps Locust's fire.
+        wrap_request_fire(env, correct_latency)
         return NodeScheduler(env, env.user_classes, self.run, profile, self.epoch, assignment, pool, max_lateness_s)
 
     def _monitor(self) -> None:
