@@ -127,9 +127,20 @@ def gate(runner: MasterRunner) -> trust.Gate:
     return context.gate
 
 
+#: The message types Locust's master handles itself (``MasterRunner.handle_message``'s cases).
+LOCUST_MESSAGES = frozenset(
+    {"client_ready", "locustfile", "client_stopped", "heartbeat", "stats", "spawning", "spawning_complete"}
+    | {"logs", "quit", "exception"}
+)
+
+
 def _handle_message(original: Any) -> Any:
     def handle_message(self: MasterRunner, client_id: str, msg: Message) -> None:
         if not gate(self).admit(_Fleet(self), client_id, msg.type, msg.data):
+            return
+        if msg.type not in LOCUST_MESSAGES and msg.type not in self.custom_messages:
+            # Locust would warn once per message: a flood of them is a flood of lines
+            trust.OFFENDERS.drop(client_id, f"a message of unknown type {msg.type[:40]!r}")
             return
         # Mid-run, Locust hands a new worker users at its client_ready (dispatcher.add_worker, then
         # start): a peer that never says a matching hello would get users. Hide the dispatcher then;
@@ -147,6 +158,7 @@ def _handle_message(original: Any) -> Any:
                 self._users_dispatcher = dispatcher
 
     handle_message._loadkit = True  # type: ignore[attr-defined]
+    handle_message.__wrapped__ = original  # type: ignore[attr-defined]
     return handle_message
 
 

@@ -24,6 +24,7 @@ import ipaddress
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,13 +252,13 @@ class HandshakeWatch:
         while True:
             timeout = None
             if self.connected_at is not None and not self.succeeded:
-                timeout = max(self.connected_at + self.deadline - _now(), 0.0)
+                timeout = max(self.connected_at + self.deadline - time.monotonic(), 0.0)
             if not monitor.poll(None if timeout is None else timeout * 1000):
                 self.exit(self.line())  # connected, but no handshake within the deadline
                 return
             event = parse_monitor_message(monitor.recv_multipart())["event"]
             if event == zmq.EVENT_CONNECTED and self.connected_at is None:
-                self.connected_at = _now()
+                self.connected_at = time.monotonic()
             elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self.succeeded, self.failures = True, 0
             elif event & _FAILED:
@@ -267,12 +268,6 @@ class HandshakeWatch:
                 if self.failures >= FAILURES:
                     self.exit(self.line())
                     return
-
-
-def _now() -> float:
-    import time
-
-    return time.monotonic()
 
 
 def _exit_process(main: Any) -> Callable[[str], None]:

@@ -1,33 +1,29 @@
-"""One node's scheduler: starts its iterations at their intended times on pool users.
+"""One node's part of the schedule: its iterations, its pool of users, its counts.
 
 Runs on a worker (or a local runner). The schedule's origin is a ``perf_counter`` time,
-derived once from the plan's wall-clock epoch, and every iteration ``k`` is due at
+derived once from the plan's wall-clock epoch, and iteration ``k`` is due at
 ``origin + profile.due(k)``: absolute times on a monotonic clock, so nothing drifts however
-long the run. When the pool has no free user at that time the iteration waits for the
-first one freed and starts late (its requests are timed from the intended start; see
-:mod:`loadkit.load.pool`); one that cannot start within ``max_lateness`` is dropped.
+long the run. The pool users (:mod:`loadkit.load.pool`) take the node's iterations in
+order and start each at its time, late when none was free, dropped past ``max_lateness``.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from time import perf_counter
 from typing import Any
 
-import gevent
 from gevent.event import Event
+from gevent.pool import Group
 
 from loadkit.load.accounting import NodeCounters
-from loadkit.load.pool import UserPool
+from loadkit.load.pool import PoolUser
 from loadkit.load.profile import RateProfile
 from loadkit.load.schedule import Assignment, NodeSchedule
 
-log = logging.getLogger("loadkit.load")
-
-#: Longest single sleep of the scheduler: a re-split arriving meanwhile is seen this soon.
-_MAX_SLEEP_S = 0.05
+#: How long iterations in flight when the run stops may take to finish (seconds).
+STOP_GRACE_S = 1.0
 
 
 class NodeScheduler:
@@ -44,6 +40,7 @@ class NodeScheduler:
         pool_size: int,
         max_lateness_s: float,
     ) -> None:
+        self.environment = environment
         self.run = run
         self.epoch = epoch
         # perf_counter time of the schedule's t = 0, from the wall-clock epoch, once.
@@ -51,54 +48,77 @@ class NodeScheduler:
         self.schedule = NodeSchedule(profile, assignment)
         self.counters = NodeCounters()
         self.max_lateness_s = max_lateness_s
+        self.size = pool_size
         #: When not None, every start error (s) is appended (bench/open_model.py).
         self.start_errors: list[float] | None = None
-        self.pool = UserPool(environment, user_classes, pool_size, self._on_start)
-        self._generation = 0
-        self._wake = Event()
-        self._greenlet = gevent.spawn(self._loop)
-        self.finished = Event()
+        self.members: set[PoolUser] = set()
+        self.idle = 0  # users holding a future iteration (or waiting for a re-split)
+        self.generation = 0
+        self.stopping = False
+        self.reassigned = Event()
+        self.group = Group()
+        self._resplits: list[int] = []  # from-iteration of each re-split, by generation
+        self._classes = list(user_classes)
+        self._credit = [0.0] * len(self._classes)
+        self.add_user()
+
+    @property
+    def over(self) -> bool:
+        return self.schedule.profile.due(self.schedule.position) is None
+
+    def resplit_from(self, generation: int) -> int:
+        """The lowest index dealt again by the re-splits after ``generation``."""
+        return min(self._resplits[generation:])
 
     def reassign(self, assignment: Assignment, pool_size: int) -> None:
-        """A re-split: this node's share from ``assignment.start`` on, and its pool size."""
+        """A re-split: this node's share from ``assignment.start`` on, and its pool size.
+
+        Indices from there on that users already hold are dealt again (each user sees the
+        generation change and lets its index go), so none is run twice or missed.
+        """
         self.schedule.reassign(assignment)
-        self.pool.resize(pool_size)
-        self._generation += 1
-        self._wake.set()
+        self.schedule.rewind(assignment.start)
+        self._resplits.append(assignment.start)
+        self.generation += 1
+        self.size = pool_size
+        woken, self.reassigned = self.reassigned, Event()
+        woken.set()
+        if self.idle == 0:
+            self.add_user()
 
-    def stop(self) -> None:
-        self._greenlet.kill(block=False)
-        self.pool.close(timeout=5)
-        self.finished.set()
+    def add_user(self) -> None:
+        """Create a pool user if the pool has room (on demand: a free one holds the next iteration)."""
+        if len(self.members) >= self.size:
+            return
+        member = PoolUser(self, self._next_class())
+        self.members.add(member)
+        self.group.spawn(member.run)
 
-    def _on_start(self, lateness_s: float, started: float) -> None:
+    def on_start(self, lateness_s: float, started: float) -> None:
         self.counters.on_start(lateness_s, int(started - self.origin))
         if self.start_errors is not None:
             self.start_errors.append(lateness_s)
 
-    def _loop(self) -> None:
-        schedule, pool, origin = self.schedule, self.pool, self.origin
-        try:
-            while True:
-                nxt = schedule.next()
-                if nxt is None:
-                    if schedule.profile.due(schedule.position) is None:
-                        return  # the profile ended
-                    self._wake.clear()
-                    self._wake.wait()  # nothing owned until a re-split
-                    continue
-                k, due = nxt
-                at = origin + due
-                generation = self._generation
-                while (wait := at - perf_counter()) > 0 and generation == self._generation:
-                    gevent.sleep(min(wait, _MAX_SLEEP_S))
-                if generation != self._generation:
-                    schedule.rewind(k)  # a re-split came while waiting: is k still ours?
-                    continue
-                member = pool.acquire(at + self.max_lateness_s)
-                if member is None:
-                    self.counters.on_drop()
-                    continue
-                member.hand(at)
-        finally:
-            self.finished.set()
+    def stop(self) -> None:
+        """End the schedule: iterations in flight get :data:`STOP_GRACE_S` to finish, then are killed.
+
+        Users leave through ``on_stop`` either way; a request cut off by the kill is not recorded.
+        """
+        self.stopping = True
+        self.reassigned.set()
+        self.group.join(timeout=STOP_GRACE_S)
+        self.group.kill(block=True, timeout=5)
+        self.members.clear()
+
+    def _next_class(self) -> type:
+        """Smooth weighted round robin over the classes' ``weight`` (as nginx balances upstreams)."""
+        weights = [max(float(getattr(cls, "weight", 1) or 0), 0.0) for cls in self._classes]
+        if not any(weights):
+            weights = [1.0] * len(weights)
+        best = 0
+        for i, weight in enumerate(weights):
+            self._credit[i] += weight
+            if self._credit[i] > self._credit[best]:
+                best = i
+        self._credit[best] -= sum(weights)
+        return self._classes[best]

@@ -1,12 +1,19 @@
-"""The pool of user instances an open-model run takes its iterations' users from.
+"""Pool users: the user instances an open-model run starts its iterations on.
 
-Users are created when an iteration needs one and none is free, up to the node's share
-of ``--max-users``; each runs ``on_start`` once, in its own greenlet, then waits for
-iterations. An iteration is ONE task of that user (Locust's own selection, weights and
-TaskSets; ``wait_time`` does not apply), started at the time the scheduler hands it over.
+A pool user is one instance of a user class (picked by ``weight``) with its own greenlet.
+It runs ``on_start`` once, then loops: take the node's next iteration from the schedule,
+sleep until its intended time, run ONE task (Locust's own selection, weights and
+TaskSets; ``wait_time`` does not apply), take the next. Iterations are dealt in order, so
+an iteration no free user could take on time is taken by the first user that frees up —
+late — and one that would start more than ``--max-lateness`` late is dropped.
 
-While an iteration runs, :data:`LATENESS_MS` maps the user's greenlet to how late the
-iteration started (ms); :mod:`loadkit.load.runtime` adds that to every request the
+Each user sleeps for its own iteration (as a closed-model user sleeps its ``wait_time``),
+so an iteration costs one timer and no hand-over between greenlets: the open model's CPU
+per iteration is the closed model's (``bench/open_model.py``). The node keeps one free user
+holding the next iteration when it can, creating users on demand up to its pool size.
+
+While an iteration runs, :data:`LATENESS_MS` maps the user's greenlet to how late it
+started (ms); :func:`loadkit.load.runtime.correct_latency` adds that to every request the
 iteration fires, so latency counts from the intended start (wrk2's correction).
 """
 
@@ -14,47 +21,44 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections import deque
-from collections.abc import Callable, Sequence
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
-from gevent.event import Event
-from gevent.pool import Group
-from gevent.queue import Queue
 from locust.exception import StopTest, StopUser
 
 from loadkit._locust import TaskStack, run_one_task
+
+if TYPE_CHECKING:
+    from loadkit.load.node import NodeScheduler
 
 log = logging.getLogger("loadkit.load")
 
 #: Greenlet of a pool user running an iteration -> that iteration's lateness in ms.
 LATENESS_MS: dict[Any, float] = {}
 
-#: Called with (lateness_s, started_at_perf) when an iteration starts.
-StartHook = Callable[[float, float], None]
+#: Longest single sleep: a re-split arriving meanwhile is seen this soon.
+_MAX_SLEEP_S = 0.05
 
 
 class PoolUser:
-    """One user instance and its greenlet, which runs the iterations handed to it."""
+    """One user instance and its greenlet; see the module docstring."""
 
-    __slots__ = ("_inbox", "greenlet", "pool", "tasks", "user")
+    __slots__ = ("node", "tasks", "user", "user_class")
 
-    def __init__(self, pool: UserPool, user_class: type) -> None:
-        self.pool = pool
-        self.user = user_class(pool.environment)
-        self.tasks = TaskStack(self.user)
-        self._inbox: Queue[float] = Queue()
-        self.greenlet = pool.group.spawn(self._run)
+    def __init__(self, node: NodeScheduler, user_class: type) -> None:
+        self.node = node
+        self.user_class = user_class
+        self.user: Any = None
+        self.tasks: TaskStack | None = None
 
-    def hand(self, intended: float) -> None:
-        """Start one iteration intended at ``intended`` (a ``perf_counter`` time)."""
-        self._inbox.put(intended)
-
-    def _run(self) -> None:
-        env = self.pool.environment
+    def run(self) -> None:
+        node, env = self.node, self.node.environment
         try:
+            # Created in its own greenlet, as Locust creates users: after the runner set
+            # the class's host at the start of the run.
+            self.user = self.user_class(env)
+            self.tasks = TaskStack(self.user)
             try:
                 self.user.on_start()
             except (StopUser, StopTest):
@@ -63,120 +67,74 @@ class PoolUser:
                 log.error("%s\n%s", exc, traceback.format_exc())
                 env.events.user_error.fire(user_instance=self.user, exception=exc, tb=exc.__traceback__)
                 raise StopUser() from exc
-            me = gevent.getcurrent()
-            inbox, on_start, release = self._inbox, self.pool.on_start, self.pool.release
-            while True:
-                intended = inbox.get()
-                started = perf_counter()
-                lateness = started - intended if started > intended else 0.0
-                on_start(lateness, started)
-                LATENESS_MS[me] = lateness * 1000.0
-                try:
-                    run_one_task(self.tasks)
-                except (StopUser, StopTest, gevent.GreenletExit):
-                    raise
-                except Exception as exc:
-                    env.events.user_error.fire(user_instance=self.user, exception=exc, tb=exc.__traceback__)
-                    if not env.catch_exceptions:
-                        raise
-                    log.error("%s\n%s", exc, traceback.format_exc())
-                finally:
-                    LATENESS_MS.pop(me, None)
-                if not release(self):
-                    self._stop()  # the pool shrank (a re-split)
-                    return
+            while self._one(node, env):
+                pass
         except StopUser:
-            self._stop()
-            self.pool.retire(self)
-        except gevent.GreenletExit:
-            self._stop()
-            raise
+            pass
+        finally:
+            node.members.discard(self)
+            try:
+                if self.user is not None:
+                    self.user.on_stop()
+            except Exception:
+                log.error("Uncaught exception in on_stop:\n%s", traceback.format_exc())
+            _close_http(self.user)
 
-    def _stop(self) -> None:
+    def _one(self, node: NodeScheduler, env: Any) -> bool:
+        """Take, wait for and run (or drop) one iteration; False: this user leaves the pool."""
+        if len(node.members) > node.size or node.stopping:
+            return False  # the pool shrank (a re-split), or the run ends
+        generation = node.generation
+        nxt = node.schedule.next()
+        if nxt is None:
+            if node.over:
+                return False
+            node.idle += 1
+            try:
+                node.reassigned.wait()  # nothing owned until a re-split
+            finally:
+                node.idle -= 1
+            return True
+        k, due = nxt
+        at = node.origin + due
+        node.idle += 1
         try:
-            self.user.on_stop()
-        except Exception:
-            log.error("Uncaught exception in on_stop:\n%s", traceback.format_exc())
-
-
-class UserPool:
-    """Up to ``size`` users of ``user_classes`` (by their ``weight``), created on demand."""
-
-    def __init__(self, environment: Any, user_classes: Sequence[type], size: int, on_start: StartHook) -> None:
-        self.environment = environment
-        self.size = size
-        self.on_start = on_start
-        self.group = Group()
-        self._classes = list(user_classes)
-        self._credit = [0.0] * len(self._classes)
-        self._free: deque[PoolUser] = deque()
-        self._members: set[PoolUser] = set()
-        self._freed = Event()
-
-    @property
-    def created(self) -> int:
-        return len(self._members)
-
-    @property
-    def busy(self) -> int:
-        return len(self._members) - len(self._free)
-
-    def acquire(self, deadline: float) -> PoolUser | None:
-        """A free user, a new one, or the first freed before ``deadline`` (perf_counter); else None."""
-        while True:
-            if self._free:
-                return self._free.popleft()
-            if len(self._members) < self.size:
-                return self._create()
-            wait = deadline - perf_counter()
-            if wait <= 0:
-                return None
-            self._freed.clear()
-            self._freed.wait(wait)
-
-    def release(self, member: PoolUser) -> bool:
-        """Take ``member`` back after an iteration; False: the pool shrank, it must stop."""
-        if len(self._members) > self.size:
-            self._members.discard(member)
+            while (wait := at - perf_counter()) > 0 and generation == node.generation and not node.stopping:
+                gevent.sleep(min(wait, _MAX_SLEEP_S))
+        finally:
+            node.idle -= 1
+        if node.stopping:
             return False
-        self._free.append(member)
-        self._freed.set()
+        if generation != node.generation and k >= node.resplit_from(generation):
+            return True  # a re-split dealt this index again: not ours to run
+        started = perf_counter()
+        lateness = started - at if started > at else 0.0
+        if lateness > node.max_lateness_s:
+            node.counters.on_drop()
+            return True
+        node.on_start(lateness, started)
+        if node.idle == 0:
+            node.add_user()  # someone must hold the next iteration
+        me = gevent.getcurrent()
+        LATENESS_MS[me] = lateness * 1000.0
+        try:
+            run_one_task(self.tasks)  # type: ignore[arg-type]
+        except (StopUser, StopTest, gevent.GreenletExit):
+            raise
+        except Exception as exc:
+            env.events.user_error.fire(user_instance=self.user, exception=exc, tb=exc.__traceback__)
+            if not env.catch_exceptions:
+                raise
+            log.error("%s\n%s", exc, traceback.format_exc())
+        finally:
+            LATENESS_MS.pop(me, None)
         return True
 
-    def retire(self, member: PoolUser) -> None:
-        """A user raised StopUser: it leaves the pool (a new one may be created in its place)."""
-        self._members.discard(member)
-        if member in self._free:
-            self._free.remove(member)
-        self._freed.set()
 
-    def resize(self, size: int) -> None:
-        self.size = size
-        while len(self._members) > size and self._free:
-            member = self._free.pop()
-            self._members.discard(member)
-            member.greenlet.kill(block=False)
-        self._freed.set()
+def _close_http(user: Any) -> None:
+    """Close a leaving user's HTTP session (``HttpUser``): its pooled sockets go with it."""
+    import requests
 
-    def close(self, timeout: float | None = None) -> None:
-        """Stop every user (running iterations are killed; ``on_stop`` runs)."""
-        self.group.kill(block=True, timeout=timeout)
-        self._members.clear()
-        self._free.clear()
-
-    def _create(self) -> PoolUser:
-        member = PoolUser(self, self._next_class())
-        self._members.add(member)
-        return member
-
-    def _next_class(self) -> type:
-        """Smooth weighted round robin over the classes' ``weight`` (as nginx balances upstreams)."""
-        weights = [max(float(getattr(cls, "weight", 1) or 0), 0.0) for cls in self._classes]
-        total = sum(weights) or float(len(weights))
-        best = 0
-        for i, weight in enumerate(weights):
-            self._credit[i] += weight or (0.0 if sum(weights) else 1.0)
-            if self._credit[i] > self._credit[best]:
-                best = i
-        self._credit[best] -= total
-        return self._classes[best]
+    client = getattr(user, "client", None)
+    if isinstance(client, requests.Session):
+        client.close()

@@ -117,6 +117,8 @@ class RateProfile:
         last = self._segments[-1]
         self.duration = last.start + last.duration  # math.inf: no end
         self.total = math.inf if math.isinf(self.duration) else last.before + last.count(last.duration)
+        first = self._segments[0]
+        self._constant = first.rate0 if len(self._segments) == 1 and math.isinf(first.duration) else None
 
     @classmethod
     def constant(cls, rate: float) -> RateProfile:
@@ -161,6 +163,8 @@ class RateProfile:
         """Intended start of iteration ``k`` in seconds from the start; None once the profile ended."""
         if k >= self.total:
             return None
+        if self._constant is not None:
+            return k / self._constant
         for seg in self._segments:
             end = seg.before + (seg.count(seg.duration) if not math.isinf(seg.duration) else math.inf)
             if k < end or seg is self._segments[-1]:

@@ -15,8 +15,8 @@ One :class:`OpenModel` per environment (:func:`open_model_for`), wired by
   every 0.5 s and with each stats report (cumulative, so nothing is lost or counted twice).
 
 Every request fired inside an iteration is re-timed from the iteration's intended start
-(:func:`correct_latency`); its uncorrected time is kept as a facet entry
-(``<type>-service``, left out of totals like ``grpc-ttfm``).
+(:func:`correct_latency`); for a late iteration its uncorrected time is also kept as a
+facet entry (``<type>-service``, left out of totals like ``grpc-ttfm``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from loadkit import messages
 from loadkit._locust import override_user_count, wrap_request_fire
 from loadkit._stop import end_run
 from loadkit.exceptions import EXIT_OK
-from loadkit.load.accounting import FleetCounters, check_timeline, check_totals
+from loadkit.load.accounting import LATE_AFTER_S, FleetCounters, check_timeline, check_totals
 from loadkit.load.node import NodeScheduler
 from loadkit.load.pool import LATENESS_MS
 from loadkit.load.profile import RateProfile, Stage
@@ -67,23 +67,33 @@ def open_model_for(environment: Any) -> OpenModel:
 
 
 def correct_latency(fire: Callable[..., None]) -> Callable[..., None]:
-    """Wrap ``events.request.fire``: inside an iteration, time requests from its intended start."""
+    """Wrap ``events.request.fire``: inside an iteration, time requests from its intended start.
+
+    Every request of an iteration gets the iteration's lateness added (wrk2's correction). A
+    request of a *late* iteration (more than :data:`LATE_AFTER_S` behind) also fires its
+    uncorrected time as the facet ``<type>-service``; for an on-time one the two differ only
+    by the scheduler's jitter, and skipping that second event keeps the open model's CPU
+    per iteration at the closed model's (``bench/open_model.py``).
+    """
+    late_after_ms = LATE_AFTER_S * 1000.0
+    lateness_of = LATENESS_MS.get
 
     def fire_corrected(**kwargs: Any) -> None:
-        if not LATENESS_MS:  # no open-model iteration running in this process (every closed-model run)
-            fire(**kwargs)
-            return
-        late = LATENESS_MS.get(getcurrent())
-        request_type = kwargs.get("request_type")
-        if late is None or not isinstance(request_type, str) or is_facet(request_type):
-            fire(**kwargs)
-            return
+        late = lateness_of(getcurrent())
         service = kwargs.get("response_time")
-        if not isinstance(service, int | float):
+        if late is None or not isinstance(service, int | float):
             fire(**kwargs)
             return
-        fire(**{**kwargs, "response_time": service + late})
-        fire(**{**kwargs, "request_type": request_type + SERVICE_SUFFIX, "exception": None})
+        request_type = kwargs.get("request_type")
+        if not isinstance(request_type, str) or is_facet(request_type):
+            fire(**kwargs)  # a facet (time to first message) is part of a request: not re-timed
+            return
+        kwargs["response_time"] = service + late
+        fire(**kwargs)
+        if late > late_after_ms:
+            fire(
+                **{**kwargs, "request_type": request_type + SERVICE_SUFFIX, "response_time": service, "exception": None}
+            )
 
     return fire_corrected
 
@@ -122,7 +132,7 @@ class OpenModel:
         return bool(self.run) and self.ended_at is None
 
     def install(self, check_users: bool) -> None:
-        """Check the options (ConfigError before any load) and wire messages (the fire wrapper: :meth:`_scheduler`)."""
+        """Check the options (ConfigError before any load) and wire the messages."""
         env, runner = self.environment, self.environment.runner
         options = env.parsed_options
         if not self.is_worker and options is not None:
@@ -296,8 +306,7 @@ class OpenModel:
     def _scheduler(self, assignment: Assignment, pool: int, max_lateness_s: float) -> NodeScheduler:
         assert self.profile is not None
         env, profile = self.environment, self.profile
-        # Requests are corrected from here on: wrapped only once this process schedules iterations
-        # (before its pool creates a user), so a closed-model run's requests pay nothing for it.
+        # Only a node that runs iterations re-times requests: a closed-model run keeps Locust's fire.
         wrap_request_fire(env, correct_latency)
         return NodeScheduler(env, env.user_classes, self.run, profile, self.epoch, assignment, pool, max_lateness_s)
 

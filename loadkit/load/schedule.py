@@ -30,13 +30,14 @@ class NodeSchedule:
     def __init__(self, profile: RateProfile, first: Assignment) -> None:
         self.profile = profile
         self._assignments: list[Assignment] = [first]
+        self._starts: list[int] = [first.start]
         self._k = first.start  # the next candidate index
 
     def reassign(self, assignment: Assignment) -> None:
         """Apply ``assignment`` from its start index on (earlier ones it overlaps are replaced)."""
-        starts = [a.start for a in self._assignments]
-        keep = bisect.bisect_left(starts, assignment.start)
+        keep = bisect.bisect_left(self._starts, assignment.start)
         self._assignments = [*self._assignments[:keep], assignment]
+        self._starts = [a.start for a in self._assignments]
 
     def rewind(self, k: int) -> None:
         """Consider ``k`` again (it was taken, then a re-split came before it started)."""
@@ -45,7 +46,7 @@ class NodeSchedule:
     def next(self) -> tuple[int, float] | None:
         """The next owned iteration and its intended start, advancing past it; None: no more."""
         while True:
-            i = bisect.bisect_right([a.start for a in self._assignments], self._k) - 1
+            i = bisect.bisect_right(self._starts, self._k) - 1
             current = self._assignments[max(i, 0)]
             k = max(self._k, current.start)
             following = self._assignments[i + 1].start if i + 1 < len(self._assignments) else None

@@ -13,6 +13,7 @@ instead under ``LOADKIT_TESTS_STRICT=1`` (.ci/run).
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -27,6 +28,7 @@ from typing import Any
 import pytest
 from compose_fleet import (
     COMPOSE_FILE,
+    FLEET_SECRET,
     GRPC_COUNTERS,
     HTTP_COUNTERS,
     ROOT,
@@ -62,7 +64,12 @@ def built() -> list[str]:
     compose: list[str] = module.compose_command()
     started = time.monotonic()
     done = subprocess.run(
-        [*compose, "-f", str(COMPOSE_FILE), "build"], cwd=ROOT, capture_output=True, text=True, timeout=900
+        [*compose, "-f", str(COMPOSE_FILE), "build"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "LOADKIT_FLEET_SECRET": FLEET_SECRET},  # the file refuses to load without one
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     services = re.findall(r"^Building (\S+)$", done.stdout + done.stderr, re.M)

@@ -78,7 +78,6 @@ def test_a_busy_worker_raises_the_saturation_warning(cluster: Cluster) -> None:
 
 def test_bad_loadkit_messages_are_dropped_and_the_run_goes_on(cluster: Cluster) -> None:
     wait_for(lambda: cluster.master.find("dropped a malformed loadkit:health message"), 30, "the drop log")
-    wait_for(lambda: cluster.master.find("loadkit:nope"), 30, "the unknown-message log")
     before = {w: s["time"] for w, s in cluster.fleet()["workers"].items()}
     assert len(before) == 3
 
@@ -87,6 +86,9 @@ def test_bad_loadkit_messages_are_dropped_and_the_run_goes_on(cluster: Cluster) 
         return all(now[w]["time"] > t for w, t in before.items())
 
     wait_for(all_newer, 30, "fresh health from every worker after the bad messages")
+    # The same worker's unknown 'loadkit:nope' (sent right after) is dropped too, without a second
+    # line: one per offender (Locust used to warn once per message).
+    assert not cluster.master.find("loadkit:nope") and len(cluster.master.find("dropped silently")) == 1
     assert cluster.master.popen.poll() is None
 
 

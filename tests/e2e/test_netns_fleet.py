@@ -290,11 +290,12 @@ def test_compose_fleet_runs_across_namespaces(fleet: Fleet) -> None:
 
 
 def test_compose_defaults_serve_the_web_ui_to_other_hosts(fleet: Fleet) -> None:
-    """The file as is (no settings): the master waits in its web UI, reachable by name on 8089.
+    """The file as is (only the .env the README requires: the fleet secret): the master waits in its
+    web UI, reachable by name on 8089.
 
     Reachable from other hosts, the UI wants a login out of the box: the master logs the token
     it generated; without it the UI answers nothing (401)."""
-    fleet.settings = {}
+    fleet.settings = {"LOADKIT_FLEET_SECRET": SETTINGS["LOADKIT_FLEET_SECRET"]}
     master = fleet.start("master")
     for host in ("worker-1", "worker-2"):
         fleet.start(host)

@@ -60,8 +60,9 @@ def test_one_task_per_iteration_with_weights(http_target: Any) -> None:
     assert SEEN["heavy"] + SEEN["light"] + SEEN["nested"] == started  # one task per iteration
     assert SEEN["heavy"] / started == pytest.approx(3 / 5, abs=0.07)  # {Browse: 1, heavy: 3, light: 1}
     assert 1 <= SEEN["on_start"] <= 5  # once per pool user, never above max_users
-    assert result.percentiles["GET-service heavy"]["p50"] > 0  # the uncorrected time, apart
-    assert "calc-service light" in result.percentiles
+    # the uncorrected time is kept apart for the requests of late iterations only
+    service = sum(row.count for row in result.snapshot.entries if row.request_type.endswith("-service"))
+    assert service <= load["iterations_late"]
     keys = {row.key for row in result.snapshot.entries}
     assert {"GET heavy", "GET nested", "calc light"} <= keys
     # facets stay out of the total; an iteration in flight when the run ends has no event
@@ -82,7 +83,7 @@ def test_late_iterations_are_timed_from_their_intended_start(http_target: Any) -
         arrival_rate=20,
         max_users=1,
         max_lateness=1,
-        run_time=3,
+        run_time=4,
         thresholds=["late_ratio<0.01", "dropped_iterations==0"],
     ).run()
     load = result.snapshot.meta["load"]
@@ -90,7 +91,7 @@ def test_late_iterations_are_timed_from_their_intended_start(http_target: Any) -
     assert [r.passed for r in result.thresholds] == [False, False]
     assert result.exit_code == 99
     corrected, service = result.percentiles["GET slow"], result.percentiles["GET-service slow"]
-    assert service["p50"] == pytest.approx(200, rel=0.5)
+    assert service["p50"] >= 190  # the target's 200 ms delay
     assert corrected["max"] > 800  # waited up to --max-lateness (1 s) for the one user
     assert corrected["p50"] > 2 * service["p50"]
 

@@ -272,7 +272,7 @@ def test_request_fire_is_one_hook_every_client_looks_up(monkeypatch: pytest.Monk
 
     _locust.wrap_request_fire(environment, wrapper)  # type: ignore[arg-type]
     session = HttpSession("http://127.0.0.1:9", environment.events.request, user=None)
-    with pytest.raises(Exception):  # noqa: B017 - nothing listens on port 9; the event still fires
+    with session, pytest.raises(Exception):  # noqa: B017 - nothing listens on port 9; the event still fires
         session.get("/", catch_response=False).raise_for_status()
     assert seen and "response_time" in seen[0], "HttpSession no longer fires events.request.fire(**kwargs)"
 
@@ -351,6 +351,19 @@ def test_the_master_listener_hands_each_message_to_handle_message() -> None:
         "Locust's client_listener changed: loadkit's frame checks and gate no longer sit in its path"
     )
     assert getattr(runners.MasterRunner.handle_message, "_loadkit", False), "the gate is not installed"
+
+
+def test_the_master_handles_exactly_these_message_types() -> None:
+    import inspect
+    import re
+
+    from locust import runners
+
+    _locust_rpc.install()
+    cases = set(re.findall(r'case "([a-z_]+)"', inspect.getsource(runners.MasterRunner.handle_message.__wrapped__)))
+    assert cases == _locust_rpc.LOCUST_MESSAGES, (
+        f"Locust's master handles {sorted(cases)}: update loadkit._locust_rpc.LOCUST_MESSAGES (others are dropped)"
+    )
 
 
 def test_a_message_is_type_data_node_id_in_msgpack() -> None:

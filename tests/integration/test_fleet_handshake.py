@@ -1,0 +1,96 @@
+"""The fleet secret on real ZeroMQ sockets (zmq.green, as in Locust): who completes the handshake.
+
+A CURVE server set up by loadkit.fleet.security and a worker-side socket watched by
+HandshakeWatch, in this (gevent-patched) process on 127.0.0.1: the right secret passes, another
+secret or none is refused, and the watch says so in one line instead of waiting for ever.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import gevent
+import pytest
+import zmq.green as zmq
+
+from loadkit.fleet import security
+
+SECRET = "handshake-test-secret-0123456789"
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[int, security.ZapHandler]]:
+    socket = zmq.Context().socket(zmq.ROUTER)
+    socket.linger = 0
+    zap = security.secure_server(socket, security.derive_keys(SECRET))
+    port = socket.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        yield port, zap
+    finally:
+        zap.close()
+        socket.close(linger=0)
+
+
+def watched_client(port: int, secret: str | None) -> tuple[zmq.Socket, security.HandshakeWatch, list[str]]:
+    socket = zmq.Context().socket(zmq.DEALER)
+    socket.linger = 0
+    if secret is not None:
+        security.secure_client(socket, security.derive_keys(secret))
+    watch = security.HandshakeWatch(socket, f"127.0.0.1:{port}", secret is not None, deadline=5.0)
+    lines: list[str] = []
+    watch.exit = lines.append  # instead of ending this process
+    socket.connect(f"tcp://127.0.0.1:{port}")
+    return socket, watch, lines
+
+
+def settle(watch: security.HandshakeWatch, lines: list[str], timeout: float = 8.0) -> None:
+    with gevent.Timeout(timeout, False):
+        while not (watch.succeeded or lines):
+            gevent.sleep(0.05)
+
+
+def test_the_fleet_secret_passes(server: tuple[int, security.ZapHandler]) -> None:
+    socket, watch, lines = watched_client(server[0], SECRET)
+    settle(watch, lines)
+    assert watch.succeeded and lines == []
+    socket.close(linger=0)
+
+
+@pytest.mark.parametrize(
+    ("secret", "line"),
+    [
+        (
+            "another-secret-of-enough-length",
+            r"did not accept this worker's fleet secret \(or is not the fleet's master\)",
+        ),
+        (None, r"refused this worker's connection: it needs a fleet secret"),
+    ],
+    ids=["another-secret", "no-secret"],
+)
+def test_a_worker_without_the_secret_is_refused_and_told(
+    server: tuple[int, security.ZapHandler], secret: str | None, line: str
+) -> None:
+    socket, watch, lines = watched_client(server[0], secret)
+    settle(watch, lines)
+    assert not watch.succeeded
+    assert len(lines) == 1, lines
+    assert re.search(line, lines[0]) and "LOADKIT_FLEET_SECRET" in lines[0]
+    socket.close(linger=0)
+
+
+def test_zap_refuses_a_curve_key_that_is_not_the_fleets(server: tuple[int, security.ZapHandler]) -> None:
+    """The server's public key alone (e.g. leaked) is not enough: ZAP wants the fleet's client key."""
+    keys, other = security.derive_keys(SECRET), security.derive_keys("another-secret-of-enough-length")
+    socket = zmq.Context().socket(zmq.DEALER)
+    socket.linger = 0
+    socket.curve_serverkey = keys.server_public
+    socket.curve_publickey, socket.curve_secretkey = other.client_public, other.client_secret
+    watch = security.HandshakeWatch(socket, f"127.0.0.1:{server[0]}", True, deadline=5.0)
+    lines: list[str] = []
+    watch.exit = lines.append
+    socket.connect(f"tcp://127.0.0.1:{server[0]}")
+    settle(watch, lines)
+    assert not watch.succeeded and len(lines) == 1
+    assert sum(server[1].refused.values()) >= 1  # each refused address is logged once
+    socket.close(linger=0)
