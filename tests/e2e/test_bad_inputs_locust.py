@@ -4,7 +4,7 @@ Hosts, .proto files and reflection, test data, thresholds, report paths, the ope
 options. What every row must show (exit code, one line naming the value and the fix, no load,
 nothing left running) is :func:`tests.support.bad_inputs.check`; the processes' rows (ports,
 pidfiles, workers, the loadkit CLI) are in ``test_bad_inputs_processes.py``.
-CI time (2 cores): ~{T} s.
+CI time (2 cores): ~15 s.
 """
 
 from __future__ import annotations

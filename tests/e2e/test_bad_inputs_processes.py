@@ -4,7 +4,7 @@ Each row runs the real command; what every row must show (exit code, one line na
 value and the fix, no load, nothing left running) is :func:`tests.support.bad_inputs.check`.
 The one row of the "recovers" kind (a stale pidfile) expects exit 0 after the target started,
 replaced the pidfile and was stopped with SIGTERM. Locust command-line rows are in
-``test_bad_inputs_locust.py``. CI time (2 cores): ~{T} s.
+``test_bad_inputs_locust.py``. CI time (2 cores): ~25 s.
 """
 
 from __future__ import annotations
