@@ -48,3 +48,11 @@ def test_every_option_the_readme_names_exists() -> None:
     known = {opt.flag for opt in OPTIONS} | set(re.findall(r"--[a-z0-9-]+", locust_help)) | cli_flags(build_parser())
     missing = sorted(readme_flags() - known)
     assert not missing, f"README.md names options that neither loadkit.config nor Locust has: {missing}"
+
+
+def test_every_loadkit_variable_the_readme_names_is_an_options_variable() -> None:
+    """``LOADKIT_*`` in the README are options' env vars (bar the test suite's own switch)."""
+    named = set(re.findall(r"\bLOADKIT_[A-Z]+(?:_[A-Z]+)*\b", (ROOT / "README.md").read_text()))
+    known = {opt.env_var for opt in OPTIONS} | {"LOADKIT_TESTS_STRICT"}
+    assert named, "the scan found no LOADKIT_* variable"
+    assert not named - known, f"README.md names variables no option reads: {sorted(named - known)}"
