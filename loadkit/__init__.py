@@ -23,7 +23,17 @@ import os
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from loadkit.exceptions import ConfigError, DataError, LoadkitError, ProtoError, TargetError
+from loadkit.exceptions import (
+    EXIT_FAILURES,
+    EXIT_OK,
+    EXIT_THRESHOLDS,
+    EXIT_USAGE,
+    ConfigError,
+    DataError,
+    LoadkitError,
+    ProtoError,
+    TargetError,
+)
 
 # grpcio 1.80+ (grpc/grpc#43055): with fork support on, a process holding gRPC channels that
 # starts a subprocess (fork + exec: locust workers, openssl, a target) sometimes has the child
@@ -40,10 +50,12 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 # Public name -> module defining it; resolved on first access.
 _LAZY: dict[str, str] = {
+    "Collector": "loadkit.fleet.collectors",
     "DataClient": "loadkit.fleet.client",
     "data": "loadkit.fleet.client",
     "register_collector": "loadkit.fleet.collectors",
     "start_agent": "loadkit.fleet.agent",
+    "Attachment": "loadkit.library",
     "LoadTest": "loadkit.library",
     "LoadTestResult": "loadkit.library",
     "attach": "loadkit.library",
@@ -61,8 +73,8 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:  # what type checkers and IDEs see behind the lazy names
     from loadkit.fleet.agent import start_agent
     from loadkit.fleet.client import DataClient, data
-    from loadkit.fleet.collectors import register_collector
-    from loadkit.library import LoadTest, LoadTestResult, attach
+    from loadkit.fleet.collectors import Collector, register_collector
+    from loadkit.library import Attachment, LoadTest, LoadTestResult, attach
     from loadkit.users import (
         GrpcCallError,
         GrpcClient,
@@ -76,6 +88,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see behind the lazy names
     )
 
 __all__ = [
+    "EXIT_FAILURES",
+    "EXIT_OK",
+    "EXIT_THRESHOLDS",
+    "EXIT_USAGE",
+    "Attachment",
+    "Collector",
     "ConfigError",
     "DataClient",
     "DataError",

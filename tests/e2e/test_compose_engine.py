@@ -3,7 +3,7 @@
 The engine and the Dockerfile's base image come from ``scripts/container_engine.py`` (a local
 stand-in for ``python:3.11-slim`` where no registry is reachable); the image is built once per
 session, by Compose, from the repository's Dockerfile. Each test runs its own compose project
-(:mod:`compose_fleet`): the only hosts loaded are the project's own target containers on the
+(:mod:`tests.support.compose_engine`): the only hosts loaded are the project's own target containers on the
 private network Compose creates. CI time (2 cores): ~3 min for the module, build included.
 
 Where no engine can start the module skips with one line naming what to install, and fails
@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compose_fleet import (
+
+from tests.support.compose_engine import (
     COMPOSE_FILE,
     FLEET_SECRET,
     GRPC_COUNTERS,
@@ -37,9 +38,8 @@ from compose_fleet import (
     need_engine,
     python_in,
 )
-from test_fleet_faults import DOWN_ERRORS
-
 from tests.support.procs import free_port, wait_for
+from tests.support.targets import DOWN_ERRORS
 
 pytestmark = pytest.mark.e2e
 

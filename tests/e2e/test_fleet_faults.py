@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from tests.support.procs import Proc, Procs, free_port, wait_for
-from tests.support.targets import Target
+from tests.support.targets import DOWN_ERRORS, Target
 
 pytestmark = pytest.mark.e2e
 
@@ -103,10 +103,6 @@ def steady_run(kind: str, host: str, log: Path, seconds: int, *extra: str, env: 
     args = [sys.executable, "-m", "locust", "-f", STEADY, user, "--headless", "-u", "4", "-r", "4"]
     args += ["-t", f"{seconds}s", "--host", host, "--only-summary", "--loglevel", "WARNING", *extra]
     return Proc(f"locust-{kind}", args, env={"FAULT_LOG": str(log), **(env or {})})
-
-
-#: What a call to a killed target fails with, per kind (HTTP: refused, or reset when in flight).
-DOWN_ERRORS = {"grpc": ("UNAVAILABLE",), "http": ("Connection refused", "Connection reset", "RemoteDisconnected")}
 
 
 @pytest.mark.parametrize("kind", ["grpc", "http"])

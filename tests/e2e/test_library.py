@@ -15,16 +15,15 @@ import pytest
 from locust import User, task
 
 from loadkit import ConfigError, LoadTest
-from tests.support import free_port
+from tests.support import free_port, import_file
 
 pytestmark = pytest.mark.e2e
 
 FILES = Path(__file__).parent / "stats_files"
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(FILES))
-
-from http_delay import DELAY_MS, DelayedItemsUser  # type: ignore[import-not-found]  # noqa: E402
-from synthetic import SyntheticUser  # type: ignore[import-not-found]  # noqa: E402
+SyntheticUser = import_file(FILES / "synthetic.py").SyntheticUser
+_http_delay = import_file(FILES / "http_delay.py")
+DelayedItemsUser, DELAY_MS = _http_delay.DelayedItemsUser, _http_delay.DELAY_MS
 
 
 def test_local_run_returns_percentiles_and_threshold_results(tmp_path: Path) -> None:
@@ -157,7 +156,8 @@ def test_distributed_grpc_run_against_the_grpc_target(
     grpc_target: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GrpcUser in 2 worker processes: GetItem p50/p99 vs every raw sample ±1 ms; ttfm entries."""
-    from grpc_delay import DELAY_MS, GET_ITEM, DelayedGrpcUser  # type: ignore[import-not-found]
+    grpc_delay = import_file(FILES / "grpc_delay.py")
+    DELAY_MS, GET_ITEM, DelayedGrpcUser = grpc_delay.DELAY_MS, grpc_delay.GET_ITEM, grpc_delay.DelayedGrpcUser
 
     monkeypatch.setenv("LK_SAMPLES_DIR", str(tmp_path))
     result = LoadTest(

@@ -8,18 +8,16 @@ Cost: ~3 s.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 
 import gevent
 import pytest
 from locust import User, task
-from locust.argument_parser import parse_options
 from locust.env import Environment
 
 from loadkit import measure
-from loadkit.plugin import install
+from tests.support.web_env import web_environment
 
 
 class Tick(User):
@@ -31,16 +29,7 @@ class Tick(User):
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Environment]:
-    monkeypatch.setattr(sys, "argv", ["locust"])
-    environment = Environment(user_classes=[Tick], parsed_options=parse_options(args=[]))
-    environment.create_local_runner()
-    environment.create_web_ui("127.0.0.1", 0, delayed_start=True)
-    install(environment)
-    try:
-        yield environment
-    finally:
-        assert environment.runner is not None
-        environment.runner.quit()
+    yield from web_environment(monkeypatch, [Tick])
 
 
 def test_start_form_runs_the_open_model_and_shows_the_rates(env: Environment) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -11,15 +10,14 @@ from collections.abc import Iterator
 import gevent
 import pytest
 from locust import User, constant, task
-from locust.argument_parser import parse_options
 from locust.env import Environment
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from loadkit.exceptions import ConfigError
-from loadkit.plugin import install
 from loadkit.stats.controller import controller_for
 from loadkit.stats.prometheus import LoadkitCollector, MetricsServer
+from tests.support.web_env import web_environment
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -37,18 +35,7 @@ class Firing(User):
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Environment]:
-    monkeypatch.setattr(sys, "argv", ["locust"])  # Locust's web UI re-parses sys.argv
-    options = parse_options(args=["--threshold", "p99<5ms", "--loadkit-health-interval", "0.1"])
-    environment = Environment(user_classes=[Firing], parsed_options=options)
-    environment.create_local_runner()
-    environment.create_web_ui("127.0.0.1", 0, delayed_start=True)
-    install(environment)
-    try:
-        yield environment
-    finally:
-        assert environment.runner is not None
-        environment.runner.quit()
-        environment.events.quitting.fire(environment=environment)
+    yield from web_environment(monkeypatch, [Firing], ["--threshold", "p99<5ms", "--loadkit-health-interval", "0.1"])
 
 
 def _run_until(env: Environment, requests: int) -> None:

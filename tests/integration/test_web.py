@@ -17,6 +17,7 @@ from locust.env import Environment
 
 import loadkit
 from loadkit.plugin import install
+from tests.support.web_env import web_environment
 
 
 class Taker(User):
@@ -32,20 +33,11 @@ class Taker(User):
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Environment]:
-    # Locust's web UI re-parses sys.argv for its "extra options": give it a locust command line.
-    monkeypatch.setattr(sys, "argv", ["locust"])
-    args = ["--loadkit-data", "faker:1000", "--loadkit-data-mode", "cyclic", "--loadkit-health-interval", "0.1"]
-    options = parse_options(args=args)  # Locust's parser, with loadkit's options added by its plugin
-    environment = Environment(user_classes=[Taker], parsed_options=options)
-    environment.create_local_runner()
-    environment.create_web_ui("127.0.0.1", 0, delayed_start=True)
-    install(environment)
-    try:
-        yield environment
-    finally:
-        assert environment.runner is not None
-        environment.runner.quit()
-        environment.events.quitting.fire(environment=environment)
+    yield from web_environment(
+        monkeypatch,
+        [Taker],
+        ["--loadkit-data", "faker:1000", "--loadkit-data-mode", "cyclic", "--loadkit-health-interval", "0.1"],
+    )
 
 
 def test_fleet_tab_is_declared_in_the_page(env: Environment) -> None:

@@ -8,6 +8,7 @@ the root, which does the same)::
     from tests.support.procs import Procs          # locust masters/workers, agents
     from tests.support.targets import launch       # bundled targets as subprocesses
     from tests.support.requirements import need_chromium, need_root, need_docker
+    from tests.support import import_file          # a locustfile's classes, by path
 
 This module itself imports nothing heavy (no Locust, no gevent), so a bench or a target
 test can use it from an unpatched process.
@@ -15,18 +16,21 @@ test can use it from an unpatched process.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 #: The repository root (tests/support/ is two levels below it).
 ROOT = Path(__file__).resolve().parents[2]
 
-__all__ = ["ROOT", "free_port", "get_json", "wait_for"]
+__all__ = ["ROOT", "free_port", "get_json", "import_file", "wait_for"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -59,3 +63,22 @@ def get_json(url: str, timeout: float = 5.0) -> Any:
     """GET ``url`` and decode its JSON body."""
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return json.loads(resp.read())
+
+
+def import_file(path: Path) -> ModuleType:
+    """The module at ``path`` (a locustfile), imported once by its path, never via ``sys.path``.
+
+    It is registered in ``sys.modules`` under its file's stem, as ``locust -f`` does, so a
+    second call returns the same module (its import-time listeners are added once) and its
+    classes' ``inspect.getfile`` names the file, which library mode hands to worker processes.
+    """
+    name = path.stem
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == path.resolve():
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, f"cannot import {path}"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look their module up there
+    spec.loader.exec_module(module)
+    return module

@@ -20,7 +20,10 @@ from loadkit.targets import launcher
 from loadkit.targets.launcher import READY, START_TIMEOUT, TargetExited
 from tests.support import ROOT
 
-__all__ = ["READY", "ROOT", "START_TIMEOUT", "Target", "TargetExited", "launch", "spawn"]
+__all__ = ["DOWN_ERRORS", "READY", "ROOT", "START_TIMEOUT", "Target", "TargetExited", "launch", "spawn"]
+
+#: What a call to a killed target fails with, per kind (HTTP: refused, or reset when in flight).
+DOWN_ERRORS = {"grpc": ("UNAVAILABLE",), "http": ("Connection refused", "Connection reset", "RemoteDisconnected")}
 
 
 class Target(launcher.TargetProcess):

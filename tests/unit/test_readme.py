@@ -37,3 +37,14 @@ def test_ci_tests_the_oldest_supported_locust_too() -> None:
     pins = re.findall(r"'locust==([\d.]+)'", ci)
     assert pins and all(p == floor or p.startswith(f"{floor}.") for p in pins), (floor, pins)
     assert '-m "not e2e"' in ci
+
+
+def test_layout_names_every_part_of_the_package() -> None:
+    """The README's Layout block names every module and subpackage of loadkit/ (one word each)."""
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    words = set(re.findall(r"[\w.]+", layout))
+    parts = {p.name for p in (ROOT / "loadkit").iterdir()}
+    parts -= {"__init__.py", "__pycache__", "py.typed"}
+    missing = sorted(name for name in parts if name.removesuffix(".py") not in words and name not in words)
+    assert not missing, f"README.md's Layout does not mention loadkit/{missing}"
