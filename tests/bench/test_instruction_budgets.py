@@ -3,9 +3,9 @@
 Runs bench/instructions.py as the budgets were recorded (200 calls, 40 for streams, after a
 warm-up; every variant in turn, one valgrind process each, the two bundled targets shared):
 ~3-4 minutes on 2 cores, whatever else the machine does. Budgets hold the calling thread's
-instructions per call, which repeat within ~0.1 % between runs (grpcio's own threads, whose work
-depends on timing, are left out of the check); a variant over budget is measured once more before
-the test fails, so only a cost that repeats fails it. Marked ``e2e`` too, so the fast loop
+instructions per call, which repeat within ~0.7 % in runs this short (bidi ~2 %; grpcio's own
+threads, whose work depends on timing, are left out of the check); a variant over budget is
+measured once more before the test fails, so only a cost that repeats fails it. Marked ``e2e`` too, so the fast loop
 (``-m "not e2e"``) leaves it out; the README's test command runs it.
 
 When a change costs instructions on purpose: ``python -m bench.instructions --update-budgets``
