@@ -31,6 +31,16 @@ Sample = dict[str, float]
 
 
 class Collector(Protocol):
+    """What :func:`register_collector` takes: a class (built with the ``Environment``) with ``collect()``.
+
+    ``collect()`` returns this instant's figures, ``{name: number}``; it runs every health
+    interval on the loop it measures, so keep it cheap (no blocking I/O)::
+
+        class QueueDepth:
+            def __init__(self, environment): self.environment = environment
+            def collect(self): return {"queue_depth": float(len(my_queue))}
+    """
+
     def collect(self) -> Sample: ...
 
 

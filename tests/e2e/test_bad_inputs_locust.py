@@ -30,7 +30,7 @@ def no_user_class(ctx: Ctx) -> list[Run]:
     # Written outside the repo too: with no User class Locust collects the file with pytest,
     # whose root would be this repo (its settings make warnings errors) under tests/.
     path = ctx.tmp / "no_user.py"
-    path.write_text("import loadkit.plugin  # noqa: F401\n\nPAGES = ['/health']\n")
+    path.write_text("import loadkit  # noqa: F401\n\nPAGES = ['/health']\n")
     return [ctx.run([*LOCUST, "-f", str(path)])]
 
 

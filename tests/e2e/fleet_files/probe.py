@@ -14,7 +14,6 @@ from locust import User, constant, events, task
 from locust.runners import WorkerRunner
 
 import loadkit
-import loadkit.plugin  # loadkit's options and wiring
 
 
 class Prober(User):

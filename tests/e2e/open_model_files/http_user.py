@@ -6,7 +6,7 @@ wait_time does not apply.
 
 from locust import HttpUser, constant_throughput, task
 
-import loadkit.plugin  # noqa: F401  (loadkit's options and parts)
+import loadkit  # noqa: F401  (inside a Locust process this loads loadkit's plugin: options, listeners)
 
 
 class Api(HttpUser):

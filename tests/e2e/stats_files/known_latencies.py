@@ -16,7 +16,7 @@ from locust import User, constant, events, task
 from locust.exception import StopUser
 from locust.runners import MasterRunner
 
-import loadkit.plugin  # noqa: F401
+import loadkit  # noqa: F401  (inside a Locust process this loads loadkit's plugin: options, listeners)
 
 N = 1_000_000
 WORKERS = 2

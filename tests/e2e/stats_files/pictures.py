@@ -13,7 +13,7 @@ import time
 import gevent
 from locust import User, constant, events, task
 
-import loadkit.plugin  # noqa: F401  (plain Locust users: load loadkit's plugin explicitly)
+import loadkit  # noqa: F401  (inside a Locust process this loads loadkit's plugin: options, listeners)
 
 
 class PicturesUser(User):

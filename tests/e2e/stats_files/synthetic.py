@@ -10,7 +10,7 @@ import random
 
 from locust import User, constant, task
 
-import loadkit.plugin  # noqa: F401  (plain Locust users: load loadkit's plugin explicitly)
+import loadkit  # noqa: F401  (inside a Locust process this loads loadkit's plugin: options, listeners)
 
 _FAIL = os.environ.get("LK_SYNTH_MODE") == "fail"
 

@@ -9,7 +9,7 @@ import json
 from flask import request
 from locust import User, constant, events, task
 
-import loadkit.plugin  # noqa: F401  (loadkit's plugin: its tabs and login)
+import loadkit  # noqa: F401  (inside a Locust process this loads loadkit's plugin: options, listeners)
 
 
 class Synthetic(User):

@@ -1,0 +1,85 @@
+"""Contract tests of loadkit._locust_rpc: what it assumes about Locust's rpc sockets and messages.
+
+The fleet's CURVE sockets and the master's frame checks and sender gate sit inside Locust's
+own socket creation and listener loop; a Locust upgrade that moves either fails here, naming
+the assumption and what of loadkit's fleet security it breaks (beside tests/unit/test_locust_compat.py,
+which covers loadkit._locust).
+"""
+
+from __future__ import annotations
+
+from locust.env import Environment
+
+from loadkit import _locust_rpc
+
+
+def test_runners_create_their_sockets_through_the_rpc_module_at_call_time() -> None:
+    import inspect
+
+    from locust import runners
+
+    _locust_rpc.install()
+    master = inspect.getsource(runners.MasterRunner.__init__) + inspect.getsource(runners.MasterRunner.reset_connection)
+    worker = inspect.getsource(runners.WorkerRunner)
+    assert "rpc.Server(" in master, "Locust's master no longer creates rpc.Server(...): loadkit's CURVE is not applied"
+    assert "rpc.Client(" in worker, "Locust's worker no longer creates rpc.Client(...): loadkit's CURVE is not applied"
+    from locust.rpc import zmqrpc
+
+    assert zmqrpc.Server is _locust_rpc.Server and zmqrpc.Client is _locust_rpc.Client, (
+        "loadkit's sockets are not installed"
+    )
+
+
+def test_locusts_server_init_is_base_socket_then_bind() -> None:
+    import inspect
+
+    source = inspect.getsource(_locust_rpc.Server.__mro__[1].__init__)  # Locust's own Server.__init__
+    assert "BaseSocket.__init__(self, zmq.ROUTER" in source and "bind" in source, (
+        "Locust's Server.__init__ changed: loadkit._locust_rpc.Server re-implements it (CURVE before bind)"
+    )
+    client = inspect.getsource(_locust_rpc.Client.__mro__[1].__init__)
+    assert "zmq.IDENTITY" in client and "connect" in client, "Locust's Client.__init__ changed: see loadkit._locust"
+
+
+def test_the_master_listener_hands_each_message_to_handle_message() -> None:
+    import inspect
+
+    from locust import runners
+
+    _locust_rpc.install()
+    source = inspect.getsource(runners.MasterRunner.client_listener)
+    assert "self.server.recv_from_client()" in source and "self.handle_message(client_id, msg)" in source, (
+        "Locust's client_listener changed: loadkit's frame checks and gate no longer sit in its path"
+    )
+    assert getattr(runners.MasterRunner.handle_message, "_loadkit", False), "the gate is not installed"
+
+
+def test_the_master_handles_exactly_these_message_types() -> None:
+    import inspect
+    import re
+
+    from locust import runners
+
+    _locust_rpc.install()
+    cases = set(re.findall(r'case "([a-z_]+)"', inspect.getsource(runners.MasterRunner.handle_message.__wrapped__)))
+    assert cases == _locust_rpc.LOCUST_MESSAGES, (
+        f"Locust's master handles {sorted(cases)}: update loadkit._locust_rpc.LOCUST_MESSAGES (others are dropped)"
+    )
+
+
+def test_a_message_is_type_data_node_id_in_msgpack() -> None:
+    import msgpack
+    from locust.rpc import Message
+
+    assert msgpack.loads(Message("heartbeat", {"a": 1}, "w1").serialize()) == ["heartbeat", {"a": 1}, "w1"], (
+        "Locust's wire format changed: loadkit.fleet.trust.parse and the security tests' attacker assume it"
+    )
+
+
+def test_environment_creates_every_runner_through_create_runner() -> None:
+    import inspect
+
+    source = inspect.getsource(Environment.create_master_runner) + inspect.getsource(Environment.create_worker_runner)
+    assert source.count("self._create_runner(") == 2, (
+        "Locust's Environment no longer creates runners via _create_runner: the fleet secret is not read first"
+    )
