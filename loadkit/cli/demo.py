@@ -30,7 +30,10 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2; 0 runs them locally)")
     parser.add_argument("--run-time", default="20s", help="how long the load runs (default 20s)")
     parser.add_argument(
-        "--report-dir", type=Path, default=Path("loadkit-reports"), help="where the JSON and JUnit reports go"
+        "--report-dir",
+        type=Path,
+        default=Path("loadkit-reports"),
+        help="where the HTML, JSON and JUnit reports go (created when missing)",
     )
     parser.add_argument("--web", action="store_true", help="also serve the run in Locust's web UI on --web-port")
     parser.add_argument("--web-port", type=int, default=8089, help="web UI port for --web (default 8089)")
@@ -38,8 +41,9 @@ def add_parser(sub: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    """Refuse numbers out of range before any target starts."""
+    """Refuse bad options before any target starts: a newcomer's typo costs no start-up, and gets one line."""
     from loadkit.exceptions import ConfigError
+    from loadkit.library import _seconds
 
     if args.users < 1:
         raise ConfigError(f"--users {args.users} is out of range: give at least 1")
@@ -47,13 +51,19 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError(f"--workers {args.workers} is out of range: give 0 (users in this process) or more")
     if not 1 <= args.web_port <= 65535:
         raise ConfigError(f"--web-port {args.web_port} is not a port: use 1-65535")
+    _seconds(args.run_time)  # the check LoadTest makes, made here before the targets start
+    try:
+        args.report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"--report-dir '{args.report_dir}' cannot be a folder of reports ({exc.strerror}): give a writable folder"
+        ) from exc
 
 
 def run(args: argparse.Namespace) -> int:
     from loadkit.targets.launcher import launch
 
     _check(args)
-    args.report_dir.mkdir(parents=True, exist_ok=True)
     print(f"loadkit demo: starting the bundled targets, then {args.users} users on {args.workers} workers")
     with launch("grpc") as grpc_target, launch("http") as http_target:
         print(f"  gRPC target {grpc_target.address}, HTTP target {http_target.address}")
