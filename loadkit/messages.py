@@ -219,6 +219,8 @@ class ArrivalPlan:
     (constant) or ``stages`` (``[[seconds, target], ...]``) is the fleet's profile; the worker
     runs iterations ``k % slots == slot`` (``slot`` -1: none) on a pool of ``pool`` users.
     ``active`` False: stop. ``run`` names the schedule, so a stale plan never mixes in.
+    ``host`` is the master's ``--host``: pool users are created before Locust's own spawn
+    message (which carries it) reaches the worker, so the plan brings it.
     """
 
     run: str
@@ -231,9 +233,11 @@ class ArrivalPlan:
     slot: int = -1
     slots: int = 0
     pool: int = 0
+    host: str = ""
 
     def __post_init__(self) -> None:
         _require(isinstance(self.run, str) and 0 < len(self.run) <= 64, "run must be a short string")
+        _require(isinstance(self.host, str) and len(self.host) <= 2048, "host must be a URL string")
         _require(isinstance(self.active, bool), "active must be a bool")
         _require(_number(self.epoch), "epoch must be a time")
         _require(self.rate is None or _number(self.rate), "rate must be a number >= 0")

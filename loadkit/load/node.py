@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from time import perf_counter
 from typing import Any
 
+import gevent
 from gevent.event import Event
 from gevent.pool import Group
 
@@ -24,6 +25,12 @@ from loadkit.load.schedule import Assignment, NodeSchedule
 
 #: How long iterations in flight when the run stops may take to finish (seconds).
 STOP_GRACE_S = 1.0
+#: Pause before a pool that lost its last user (``on_start`` or a task raised, or ``StopUser``)
+#: gets a new one: the schedule goes on (late iterations start or are dropped and counted)
+#: without a hot loop of users that fail at once.
+REPLACE_AFTER_S = 1.0
+#: At most this many iterations nobody took are counted as dropped when the schedule ends.
+_MAX_UNTAKEN = 1_000_000
 
 
 class NodeScheduler:
@@ -94,6 +101,16 @@ class NodeScheduler:
         self.members.add(member)
         self.group.spawn(member.run)
 
+    def on_member_left(self) -> None:
+        """A user left the pool mid-run: with none left, a new one comes after :data:`REPLACE_AFTER_S`."""
+        if not self.stopping and not self.members:
+            self.group.spawn(self._replace_later)
+
+    def _replace_later(self) -> None:
+        gevent.sleep(REPLACE_AFTER_S)
+        if not self.stopping and not self.members:
+            self.add_user()
+
     def on_start(self, lateness_s: float, started: float) -> None:
         self.counters.on_start(lateness_s, int(started - self.origin))
         if self.start_errors is not None:
@@ -103,12 +120,27 @@ class NodeScheduler:
         """End the schedule: iterations in flight get :data:`STOP_GRACE_S` to finish, then are killed.
 
         Users leave through ``on_stop`` either way; a request cut off by the kill is not recorded.
+        The node's iterations that no user ever took (every user busy, or none left) and that
+        were already more than ``max_lateness`` overdue at the stop are counted as dropped, as a
+        user would have dropped them; those less overdue simply had no time left to start.
         """
+        stopped_at = perf_counter() - self.origin
         self.stopping = True
         self.reassigned.set()
         self.group.join(timeout=STOP_GRACE_S)
         self.group.kill(block=True, timeout=5)
         self.members.clear()
+        self.counters.on_drop(self._untaken_before(stopped_at - self.max_lateness_s))
+
+    def _untaken_before(self, t: float) -> int:
+        """How many of this node's iterations due before ``t`` no user took (the schedule advances past them)."""
+        count = 0
+        while count < _MAX_UNTAKEN:
+            nxt = self.schedule.next()
+            if nxt is None or nxt[1] >= t:
+                break
+            count += 1
+        return count
 
     def _next_class(self) -> type:
         """Smooth weighted round robin over the classes' ``weight`` (as nginx balances upstreams)."""

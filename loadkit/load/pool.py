@@ -73,6 +73,7 @@ class PoolUser:
             pass
         finally:
             node.members.discard(self)
+            node.on_member_left()
             try:
                 if self.user is not None:
                     self.user.on_stop()

@@ -227,6 +227,10 @@ class OpenModel:
             self.node.reassign(assignment, plan.pool)
             return
         self._stop_all()
+        if plan.host:  # as Locust's worker applies its spawn message's host, before any user exists
+            environment.host = plan.host
+            for user_class in environment.user_classes:
+                user_class.host = plan.host
         self.run, self.epoch = plan.run, plan.epoch
         stages = tuple(Stage(float(d), float(t)) for d, t in plan.stages)
         self.profile = RateProfile.constant(plan.rate) if plan.rate is not None else RateProfile.ramping(stages)
@@ -299,6 +303,7 @@ class OpenModel:
             slot=-1 if share.slot is None else share.slot,
             slots=share.slots,
             pool=share.pool,
+            host=self.environment.host or "",
         )
         messages.send(self.environment.runner, messages.ARRIVAL_PLAN, plan, worker)
 

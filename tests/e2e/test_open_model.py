@@ -233,3 +233,23 @@ def test_stages_join_and_kill(procs: Procs, tmp_path: Path) -> None:
     assert [r["workers"] for r in load["resplits"]] == [2, 3, 2]
     assert len(load["nodes"]) == 3 and min(load["nodes"].values()) > 0  # the joiner took a share
     assert load["iterations_started"] == pytest.approx(sum(profile_count(s) for s in range(22)), rel=0.05)
+
+
+# --- the master's --host reaches the workers' pool users ------------------------------------
+def test_workers_pool_users_take_the_masters_host(procs: Procs, start_target: Any, tmp_path: Path) -> None:
+    """Pool users exist before Locust's spawn message (which carries --host) reaches a worker.
+
+    Without the host in the plan, a class with a host of its own loaded that host (and one with
+    none failed "You must specify the base host", the run passing with 0 requests).
+    """
+    target: Target = start_target("http")
+    target.reset_counters()
+    path = tmp_path / "host.json"
+    args = ["-H", target.url, "--arrival-rate", "20", "--max-users", "4", "-t", "4", "--report-json", str(path)]
+    master, _port, _workers = fleet(procs, str(FILES / "no_host_user.py"), 2, *args)
+    assert finish(master) == 0, master.output[-3000:]
+    load = report(path)["run"]["load"]
+    served = target.counters().get("GET /health", 0)
+    print(f"started {load['iterations_started']}, target served {served}")
+    assert load["iterations_started"] >= 40 and served >= load["iterations_started"] - 4
+    assert report(path)["total"]["failures"] == 0

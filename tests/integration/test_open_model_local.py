@@ -96,6 +96,34 @@ def test_late_iterations_are_timed_from_their_intended_start(http_target: Any) -
     assert corrected["p50"] > 2 * service["p50"]
 
 
+class BrokenStart(HttpUser):
+    def on_start(self) -> None:
+        raise RuntimeError("login refused")  # every pool user fails before its first iteration
+
+    @task
+    def never(self) -> None:
+        self.client.get("/health", name="never")
+
+
+def test_a_pool_whose_users_fail_on_start_drops_and_counts_every_iteration(http_target: Any) -> None:
+    """Users that fail in on_start leave the pool; replacements come 1 s apart (no hot loop), and
+    the iterations nobody took are counted as dropped when the schedule ends: none vanish."""
+    result = LoadTest(
+        [BrokenStart],
+        host=http_target.url,
+        arrival_rate=20,
+        max_users=2,
+        max_lateness=0.5,
+        run_time=3,
+        thresholds=["dropped_iterations==0"],
+    ).run()
+    load = result.snapshot.meta["load"]
+    assert load["iterations_started"] == 0
+    # dropped: every iteration more than max_lateness (0.5 s) overdue when the run ended
+    assert load["iterations_dropped"] == pytest.approx(20 * (load["elapsed_s"] - 0.5), abs=3)
+    assert [r.passed for r in result.thresholds] == [False]
+
+
 def test_bad_open_model_arguments() -> None:
     with pytest.raises(ConfigError, match="with -u/--users 3"):
         LoadTest([Slow], users=3, arrival_rate=10)

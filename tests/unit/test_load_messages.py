@@ -14,7 +14,7 @@ from loadkit.stats.thresholds import evaluate, parse_threshold
 
 
 def test_plan_round_trip() -> None:
-    plan = messages.ArrivalPlan("r1", True, 1.0, None, [[10.0, 100.0]], 10.0, 5, 1, 2, 10)
+    plan = messages.ArrivalPlan("r1", True, 1.0, None, [[10.0, 100.0]], 10.0, 5, 1, 2, 10, "http://127.0.0.1:8080")
     assert messages.ARRIVAL_PLAN.decode(messages.ARRIVAL_PLAN.encode(plan)) == plan
     assert messages.ARRIVAL_PLAN.name.startswith("loadkit:")
 
@@ -29,6 +29,8 @@ def test_plan_round_trip() -> None:
         {"run": "r", "active": True, "stages": [[1, "x"]]},
         {"run": "r" * 100, "active": False},
         {"run": "r", "active": False, "evil": 1},
+        {"run": "r", "active": True, "rate": 1.0, "host": 5},
+        {"run": "r", "active": True, "rate": 1.0, "host": "h" * 3000},
     ],
 )
 def test_bad_plans_are_refused(data: dict[str, object]) -> None:
