@@ -116,7 +116,7 @@ def _meta(run: Mapping[str, Any], document: Mapping[str, Any]) -> str:
         ("Host", run.get("host")),
         ("Runner", run.get("runner")),
         ("Workers", run.get("workers")),
-        ("Users", run.get("user_count")),
+        _users_row(run),
         ("Aborted", run.get("abort_reason") or "no"),
         ("loadkit", run.get("loadkit_version")),
     ]
@@ -124,6 +124,14 @@ def _meta(run: Mapping[str, Any], document: Mapping[str, Any]) -> str:
         rows.append(("Late worker deltas", f"{late} (counted; their slot's percentiles were already settled)"))
     cells = "".join(f'<tr><td>{escape(k)}</td><td class="text">{escape(str(v))}</td></tr>' for k, v in rows)
     return f'<table class="meta">{cells}</table>'
+
+
+def _users_row(run: Mapping[str, Any]) -> tuple[str, Any]:
+    """Closed model: Locust's user count; open model: the profile and pool (its user count is 0)."""
+    load = run.get("load") or {}
+    if load.get("model") == "open":
+        return ("Model", f"open: {load.get('profile')}, pool of up to {load.get('max_users')} users")
+    return ("Users", run.get("user_count"))
 
 
 def _thresholds(results: Sequence[Mapping[str, Any]]) -> str:

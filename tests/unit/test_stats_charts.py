@@ -108,6 +108,13 @@ def test_page_is_self_contained_and_escapes_run_strings() -> None:
     data = page.split('id="loadkit-charts-data" type="application/json">')[1].split("</script>")[0]
     assert [c["id"] for c in json.loads(data)] == [c["id"] for c in charts(DOC)]
     assert 'id="no-open-model"' in page
+    assert "<td>Users</td>" in page and "<td>Model</td>" not in page
+
+
+def test_an_open_model_page_names_its_profile_and_pool_not_a_user_count() -> None:
+    load = {"model": "open", "profile": "constant 50 it/s", "max_users": 20}
+    page = to_html({**DOC, "run": {**DOC["run"], "user_count": 0, "load": load}})
+    assert "open: constant 50 it/s, pool of up to 20 users" in page and "<td>Users</td>" not in page
 
 
 def test_script_json_cannot_close_its_script() -> None:
