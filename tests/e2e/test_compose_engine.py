@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.compose import HEADLESS_SETTINGS
 from tests.support.compose_engine import (
     COMPOSE_FILE,
     FLEET_SECRET,
@@ -44,14 +45,7 @@ from tests.support.targets import DOWN_ERRORS
 pytestmark = pytest.mark.e2e
 
 #: A short headless run, as a user would set it in .env.
-HEADLESS = {
-    "LOCUST_HEADLESS": "true",
-    "LOCUST_USERS": "8",
-    "LOCUST_SPAWN_RATE": "8",
-    "LOCUST_RUN_TIME": "10s",
-    "LOCUST_EXPECT_WORKERS": "2",
-    "LOADKIT_HEALTH_INTERVAL": "1",
-}
+HEADLESS = HEADLESS_SETTINGS
 #: The master's log line when it hands the users to its workers: the load starts.
 RUN_STARTS = "Sending spawn jobs"
 STOP_LIMIT = 3.0  # seconds from `docker stop` to exited, for every role (the bound)

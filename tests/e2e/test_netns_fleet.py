@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.compose import BIN, ROOT, Service, map_path, services
+from tests.support.compose import BIN, HEADLESS_SETTINGS, ROOT, Service, map_path, services
 from tests.support.procs import Proc, Procs, wait_for
 from tests.support.requirements import need_command, need_root, require
 
@@ -53,12 +53,7 @@ NODES = {
 }
 #: What a user would set in the shell or .env for a short headless run of the compose file.
 SETTINGS = {
-    "LOCUST_HEADLESS": "true",
-    "LOCUST_USERS": "8",
-    "LOCUST_SPAWN_RATE": "8",
-    "LOCUST_RUN_TIME": "10s",
-    "LOCUST_EXPECT_WORKERS": "2",
-    "LOADKIT_HEALTH_INTERVAL": "1",
+    **HEADLESS_SETTINGS,
     "LOADKIT_FLEET_SECRET": "netns-fleet-test-secret-0123456789",  # README's one-liner writes .env
 }
 REPORTS = "/app/loadkit-reports"

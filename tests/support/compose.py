@@ -22,6 +22,16 @@ from tests.support import ROOT
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
+#: What a user would set in the shell or .env for a short headless run of the compose file
+#: (the real-engine and the network-namespace tests run the same one).
+HEADLESS_SETTINGS = {
+    "LOCUST_HEADLESS": "true",
+    "LOCUST_USERS": "8",
+    "LOCUST_SPAWN_RATE": "8",
+    "LOCUST_RUN_TIME": "10s",
+    "LOCUST_EXPECT_WORKERS": "2",
+    "LOADKIT_HEALTH_INTERVAL": "1",
+}
 BIN = Path(sys.executable).parent
 
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<default>[^}]*))?\}")
