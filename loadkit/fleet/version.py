@@ -24,8 +24,7 @@ from typing import Any
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-import loadkit
-from loadkit import messages
+from loadkit import _version, messages
 from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import ConfigError
 from loadkit.messages import HELLO, REFUSED, Hello, Refusal
@@ -56,12 +55,12 @@ def install(environment: Environment) -> None:
         messages.register_handler(runner, HELLO, _on_hello)
     elif isinstance(runner, WorkerRunner):
         messages.register_handler(runner, REFUSED, _on_refused)
-        messages.send(runner, HELLO, Hello(loadkit.__version__))
+        messages.send(runner, HELLO, Hello(_version.__version__))
 
 
 def _on_hello(environment: Environment, hello: Hello, node_id: str) -> None:
     runner: Any = environment.runner
-    reason = mismatch(node_id, hello.version, loadkit.__version__)
+    reason = mismatch(node_id, hello.version, _version.__version__)
     if reason is None:
         _accept(runner, node_id, f"runs loadkit {hello.version}")
         return

@@ -43,6 +43,7 @@ from loadkit.load.profile import RateProfile, Stage
 from loadkit.load.schedule import Assignment
 from loadkit.load.settings import ArrivalSettings, from_options
 from loadkit.load.split import Share, split_fleet
+from loadkit.run.context import StashKey, run_context
 from loadkit.run.stop import end_run
 from loadkit.stats.facets import SERVICE_SUFFIX, is_facet
 
@@ -57,14 +58,17 @@ STATUS_INTERVAL_S = 0.5
 STALE_AFTER_S = 2.0
 
 
-def open_model_for(environment: Any) -> OpenModel:
-    """The environment's open model (``run_context(environment).load``), created on first use."""
-    from loadkit.run.context import run_context
+#: This part's key in the run's stash (:mod:`loadkit.run.context`).
+LOAD: StashKey[OpenModel] = StashKey("load")
 
-    context = run_context(environment)
-    if context.load is None:
-        context.load = OpenModel(environment)
-    return context.load
+
+def open_model_for(environment: Any) -> OpenModel:
+    """The environment's open model (in its run's stash under :data:`LOAD`), created on first use."""
+    stash = run_context(environment)
+    model = stash.get(LOAD)
+    if model is None:
+        model = stash[LOAD] = OpenModel(environment)
+    return model
 
 
 def correct_latency(fire: Callable[..., None]) -> Callable[..., None]:
