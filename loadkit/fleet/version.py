@@ -83,8 +83,7 @@ def _accept(runner: Any, node_id: str, why: str) -> None:
 
     dispatch_to_accepted(runner, node_id)  # mid-run: its users, only now (loadkit._locust.rpc)
     # Locust's own "reported as ready. N workers connected" line did not count it yet.
-    connected = len(clients.ready) + len(clients.spawning) + len(clients.running)
-    log.info("%s %s: accepted. %d workers connected.", node_id, why, connected)
+    log.info("%s %s: accepted. %d workers connected.", node_id, why, locust_runners.worker_count(runner))
 
 
 def _on_refused(environment: Environment, refusal: Refusal, _node_id: str) -> None:

@@ -7,7 +7,7 @@ One :class:`OpenModel` per environment (:func:`open_model_for`), wired by
 - **master**: at ``test_start`` it picks the schedule's epoch (0.5 s ahead, so every plan
   arrives first), splits rate and pool over the live workers (:mod:`loadkit.load.split`)
   and sends each its ``loadkit:arrival_plan``. Every 0.25 s it re-checks who is live — in
-  Locust's ready/spawning/running lists and heard from (``loadkit:arrival_status``) within
+  Locust's count (:func:`loadkit._locust.runners.connected_workers`) and heard from (``loadkit:arrival_status``) within
   2 s — and on any change sends new plans that take effect 0.3 s ahead, from one iteration
   index for everyone. Locust itself never moves users to survivors (without
   ``--enable-rebalancing``): this split does not depend on it.
@@ -33,7 +33,7 @@ from gevent import getcurrent
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadkit import messages
-from loadkit._locust.runners import override_user_count
+from loadkit._locust.runners import connected_workers, override_user_count
 from loadkit._locust.users import wrap_request_fire
 from loadkit.exceptions import EXIT_OK
 from loadkit.load.accounting import LATE_AFTER_S, FleetCounters, check_timeline, check_totals
@@ -262,10 +262,9 @@ class OpenModel:
         self._heard[node_id] = time.monotonic()
 
     def _live_workers(self) -> list[str]:
-        clients = self.environment.runner.clients
         now = time.monotonic()
         live = []
-        for node in [*clients.ready, *clients.spawning, *clients.running]:
+        for node in connected_workers(self.environment.runner):
             since = self._assigned_at.get(node.id)
             if since is not None and now - max(self._heard.get(node.id, since), since) > STALE_AFTER_S:
                 continue  # given a share but silent since: dead or stuck (Locust notices only after ~4 s)

@@ -35,6 +35,7 @@ from locust.env import Environment
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from loadkit._locust import runners as locust_runners
 from loadkit._version import __version__
 from loadkit.exceptions import ConfigError
 from loadkit.stats.facets import is_facet
@@ -103,8 +104,7 @@ class LoadkitCollector(Collector):
         users = GaugeMetricFamily("loadkit_users", "Users running now")
         users.add_metric([], float(runner.user_count if runner is not None else 0))
         workers = GaugeMetricFamily("loadkit_workers", "Workers connected to the master")
-        clients = getattr(runner, "clients", None)
-        workers.add_metric([], float(len(clients.ready) + len(clients.running) if clients is not None else 0))
+        workers.add_metric([], float(locust_runners.worker_count(runner)))
         info = GaugeMetricFamily("loadkit_run_info", "The run's state and loadkit version", labels=["state", "version"])
         info.add_metric([str(getattr(runner, "state", "none")), __version__], 1.0)
         yield from (users, workers, info)
