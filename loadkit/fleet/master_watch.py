@@ -1,9 +1,9 @@
 """A worker that loses its master: keep count of what the master never acknowledged, give up after a timeout.
 
-Locust's worker goes on running its users when the master dies; it keeps sending its stats
-reports into its ZeroMQ socket (queued while the master is gone) and quits only when no
-heartbeat came for 60 s (``MASTER_HEARTBEAT_TIMEOUT`` in ``locust.runners``), with a line
-that does not say what was lost. loadkit's worker gives up earlier and says so:
+Locust's worker goes on running its users when the master dies; its stats reports go into its
+ZeroMQ socket (failing or queued while nothing listens) and it quits only when no heartbeat
+came for 60 s (``MASTER_HEARTBEAT_TIMEOUT`` in ``locust.runners``), with a line that does not
+say what was lost. loadkit's worker gives up earlier and says so:
 
 - the master answers each of the worker's heartbeats (one a second); its answer is the
   acknowledgement: a report sent :data:`ACK_MARGIN` seconds or more before the last answer
@@ -11,12 +11,15 @@ that does not say what was lost. loadkit's worker gives up earlier and says so:
   at most :data:`KEPT` of them, ~5 minutes at Locust's 3 s report interval);
 - after ``--fleet-master-timeout`` seconds without an answer (default 30, below Locust's 60;
   the master sends its value to the workers with the run) the worker logs one line — the
-  master's address, how long it has been gone, the requests and failures it could not
-  deliver — and quits cleanly through :func:`loadkit.run.stop.end_run` (exit code 0: the
-  verdict is the master's; the line is in the worker's log).
+  master's address, how long it has been gone, the requests and failures the master never
+  acknowledged (the kept reports and what it counted since its last report) — and quits
+  cleanly through :func:`loadkit.run.stop.end_run` (exit code 0: the verdict is the
+  master's; the line is in the worker's log).
 
-A master that comes back within the timeout finds the worker still running (its queued
-reports are delivered when the connection comes back).
+A master restarted on the same port does not get the worker back: Locust's worker sends
+``client_ready`` only once, at start, and a new master ignores the heartbeats and drops the
+reports of a worker it never registered; the worker gives up at the timeout (issue #23's
+resume is not built yet).
 """
 
 from __future__ import annotations
@@ -98,11 +101,14 @@ def _watch_loop(environment: Environment, watch: MasterWatch) -> None:
         if gone is None:
             continue
         requests, failures = watch.lost()
+        total = getattr(getattr(runner, "stats", None), "total", None)  # counted since the last report
+        requests += int(getattr(total, "num_requests", 0) or 0)
+        failures += int(getattr(total, "num_failures", 0) or 0)
         where = f"{getattr(runner, 'master_host', '?')}:{getattr(runner, 'master_port', '?')}"
         line = (
             f"loadkit: no heartbeat from the master at {where} for {gone:.0f} s (--fleet-master-timeout "
-            f"{watch.timeout:g}): exiting; {requests} requests ({failures} failed) this worker sent in its "
-            "last reports were never acknowledged"
+            f"{watch.timeout:g}): exiting; {requests} requests ({failures} failed) this worker counted were "
+            "never acknowledged (in its last reports or not reported yet)"
         )
         end_run(environment, EXIT_OK, line)  # the one line (INFO), and the runner quits
         return
