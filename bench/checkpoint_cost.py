@@ -99,6 +99,7 @@ def main() -> int:
             for value in range(100, 100_000, 37):
                 recorder.record("GET", f"/api/v1/resource-{e:02d}/{{id}}", value / 1000.0)
         writer = Checkpointer(3600.0, lambda: take(timeline, recorder, folder))
+        writer.write_once()  # warm-up, not counted: the first settles and computes every slot's figures
         stalls = []
         baseline: list[float] = []
         for _ in range(args.rounds):
