@@ -32,8 +32,8 @@ import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import container_engine  # noqa: E402 - this folder, whether run as a script or imported by the tests
-from container_engine import EngineUnavailable, Report, run  # noqa: E402
+import container_engine
+from container_engine import EngineUnavailable, Report, run
 
 PACKAGES = {"podman": "podman", "catatonit": "catatonit", "kubectl": "kubernetes-client"}
 #: Where Debian's catatonit lives (not on PATH).

@@ -146,4 +146,3 @@ def test_fleet_secret_file_and_every_pod_stops_within_its_grace_period(fleet: Ku
     for pod, (seconds, code, limit) in times.items():
         assert seconds < limit, f"{pod}: {seconds:.1f} s to stop, its grace period is {limit} s"
         assert code in ((0, 99) if pod == "loadkit-master" else (0, 143)), f"{pod}: exit {code}"
-

@@ -9,6 +9,7 @@ files equal to the repository's. tests/e2e/test_kubernetes.py runs them on podma
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,18 @@ def test_configmap_files_equal_the_repository_files() -> None:
     files = KUBE_DIR / "base" / "files"
     assert (files / "fleet.py").read_bytes() == (ROOT / "locustfiles" / "fleet.py").read_bytes()
     assert (files / "users.csv").read_bytes() == (ROOT / "data" / "users.csv").read_bytes()
+
+
+def test_readme_kubectl_commands_name_what_the_manifests_hold() -> None:
+    """No cluster here to run them: each path the README's commands name exists, each object is rendered."""
+    need_command("kubectl", "kubernetes-client")
+    section = (ROOT / "README.md").read_text().split("### Kubernetes", 1)[1].split("\n## ", 1)[0]
+    commands = [line for line in section.splitlines() if "kubectl " in line]
+    assert len(commands) >= 8, commands
+    text = "\n".join(commands)
+    for path in re.findall(r"deploy/kubernetes/[\w./-]+", text):
+        assert (ROOT / path).exists(), path
+    names = {(d["kind"].lower(), d["metadata"]["name"]) for o in OVERLAYS for d in render(KUBE_DIR / o)}
+    names.add(("pod", yaml.safe_load((KUBE_DIR / "fetch-reports.yaml").read_text())["metadata"]["name"]))
+    for kind, name in re.findall(r"\b(job|pod|service|deployment)[/ ](loadkit-[\w-]+)", text):
+        assert (kind, name) in names, f"the README names {kind}/{name}, which no manifest holds"
