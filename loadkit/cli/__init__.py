@@ -14,7 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from loadkit import __version__
+from loadkit._version import __version__
 from loadkit.exceptions import (
     EXIT_CODES,
     EXIT_FAILURES,

@@ -35,10 +35,11 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
-from loadkit import __version__, config
+from loadkit import config
 from loadkit._locust import runners as locust_runners
+from loadkit._version import __version__
 from loadkit.exceptions import EXIT_THRESHOLDS
-from loadkit.run.context import run_context
+from loadkit.run.context import StashKey, run_context
 from loadkit.run.stop import end_run, set_exit_code
 from loadkit.stats import reports
 from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, distribution
@@ -63,13 +64,17 @@ _PUMP_INTERVAL = 2.0
 _CHECK_INTERVAL = 1.0
 _DRAIN_TIMEOUT = 30.0
 
+#: This part's key in the run's stash (:mod:`loadkit.run.context`).
+STATS: StashKey[StatsController] = StashKey("stats")
+
 
 def controller_for(environment: Environment) -> StatsController:
-    """The environment's controller (``run_context(environment).stats``), created on first use."""
-    context = run_context(environment)
-    if context.stats is None:
-        context.stats = StatsController(environment)
-    return context.stats
+    """The environment's controller (in its run's stash under :data:`STATS`), created on first use."""
+    stash = run_context(environment)
+    controller = stash.get(STATS)
+    if controller is None:
+        controller = stash[STATS] = StatsController(environment)
+    return controller
 
 
 class StatsController:

@@ -20,7 +20,7 @@ from locust.env import Environment
 
 from loadkit._locust import runners as locust_runners
 from loadkit._locust import web as locust_web
-from loadkit.run.context import run_context
+from loadkit.fleet.view import fleet_view
 
 FLEET_KEY = "loadkit-fleet"
 LATENCY_KEY = "loadkit-latency"
@@ -59,8 +59,8 @@ def _num(sample: dict[str, Any], key: str, digits: int = 1) -> str:
 
 def worker_rows(environment: Environment) -> list[dict[str, Any]]:
     """One table row per load generator and per agent."""
-    context = run_context(environment)
-    health, leasing = context.health, context.leasing
+    view = fleet_view(environment)
+    health, leasing = view.health, view.leasing
     pool = leasing.pool.summary()["workers"] if leasing is not None and leasing.pool is not None else {}
     rows = []
     store = health.store if health is not None else None
@@ -127,8 +127,8 @@ def latency_rows(environment: Environment) -> list[dict[str, Any]]:
 
 def fleet_snapshot(environment: Environment) -> dict[str, Any]:
     """Everything the Fleet tab shows, JSON-ready (``GET /loadkit/fleet``)."""
-    context = run_context(environment)
-    health, leasing = context.health, context.leasing
+    view = fleet_view(environment)
+    health, leasing = view.health, view.leasing
     store = health.store if health is not None else None
     return {
         "workers": {n: {**s, "saturated": store.saturated.get(n)} for n, s in store.latest.items()} if store else {},
