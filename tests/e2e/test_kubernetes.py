@@ -6,7 +6,7 @@ overlay of ``headless`` (its settings merged into the master's ConfigMap), plays
 network of its own with the one test-only step of :func:`tests.support.kube.for_podman` (Jobs
 and single Deployments become Pods named like their Services; nothing in a pod spec changes),
 and removes every pod, volume, secret and the network afterwards, failed or not. The only hosts
-loaded are the fleet's own target pods. ~3 min for the module on 2 shared cores (171 s measured,
+loaded are the fleet's own target pods. ~3 min for the module on 2 shared cores (171-188 s measured,
 an image rebuild of 18 s and its copy into podman of 10 s included).
 
 Without podman or Docker it skips with one line naming what to install, and fails instead under
