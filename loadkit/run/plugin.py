@@ -80,11 +80,20 @@ def install(environment: Environment) -> None:
     environment.events.test_start.add_listener(_stop.on_test_start)
     if environment.parsed_options is not None:
         config.check(environment.parsed_options)  # numbers in range, before any part starts
+    _install_access(environment)  # first and alone: no tab or route of any part is reachable without it
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)
     _install_fleet(environment)
     _install_load(environment)
     _install_pictures(environment)
+
+
+def _install_access(environment: Environment) -> None:
+    """Who may use the web UI: login and origins (:mod:`loadkit.web.access`), when there is a UI."""
+    if environment.web_ui is not None:
+        from loadkit.web import access
+
+        access.install(environment.web_ui, environment.parsed_options)
 
 
 def _install_stats(environment: Environment) -> None:
