@@ -71,7 +71,8 @@ def report_files(option: Callable[[str], Any]) -> list[ReportFile]:
         beside = first.with_suffix(".json")
         if beside in taken:
             beside = first.with_name(f"{first.stem}.loadkit.json")
-        files.insert(1 if files[0].kind == "junit" else 0, ReportFile("json", "--report-json", str(beside)))
+        flag = f"--report-json (by default beside {files[0].flag})"  # what a refusal of this path names
+        files.insert(1 if files[0].kind == "junit" else 0, ReportFile("json", flag, str(beside)))
     return files
 
 
@@ -146,6 +147,7 @@ class Checkpointer:
         self.costs: list[Cost] = []
         self._lock = Semaphore()
         self._closed = False
+        self._errors: set[tuple[str, str | None]] = set()
         self._greenlet: gevent.Greenlet | None = None
 
     def start(self) -> None:
@@ -168,7 +170,10 @@ class Checkpointer:
             done, thread_s, size = gevent.get_hub().threadpool.apply(
                 _render_and_write, (files, snapshot, results, build)
             )
-        log_errors(done)
+        errors = {(f.path, error) for f, _, error in done if error is not None}
+        if errors != self._errors:  # a full disk is one line, not one per checkpoint
+            log_errors(done)
+        self._errors = errors
         cost = Cost(in_loop, thread_s, size)
         self.costs = [*self.costs[-99:], cost]
         log.debug(

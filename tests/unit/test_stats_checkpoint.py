@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import pytest
 
+from loadkit.exceptions import ConfigError
 from loadkit.stats import checkpoint, reports
 from loadkit.stats.checkpoint import Checkpointer, ReportFile, report_files
 from loadkit.stats.hdr import Percentiles
@@ -110,3 +112,22 @@ def test_checkpoints_are_written_off_the_loop_and_never_after_close(tmp_path: Pa
     assert not list(tmp_path.glob(".*partial")), "a temporary file was left behind"
     assert writer.write_once() is None
     assert writer.costs and all(c.bytes > 0 for c in writer.costs)
+
+
+def test_a_derived_json_path_is_refused_naming_where_it_came_from(tmp_path: Path) -> None:
+    (tmp_path / "junit.json").mkdir()
+    derived = report_files({"report_junit": str(tmp_path / "junit.xml")}.get)[1]
+    with pytest.raises(ConfigError, match=r"--report-json \(by default beside --report-junit\) .* is a folder"):
+        reports.check_writable(derived.path, derived.flag)
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_error_line_until_it_changes(tmp_path: Path, caplog: Any) -> None:
+    files = report_files({"report_json": str(tmp_path / "r.json")}.get)
+    writer = Checkpointer(3600.0, _Run(files).take)
+    (tmp_path / "r.json").mkdir()  # a folder where the report goes: every write fails the same way
+    for _ in range(3):
+        assert writer.write_once() is not None
+    lines = [r for r in caplog.records if "could not write --report-json" in r.getMessage()]
+    assert len(lines) == 1, [r.getMessage() for r in caplog.records]
+    (tmp_path / "r.json").rmdir()
+    assert writer.write_once() is not None and json.loads((tmp_path / "r.json").read_text())["complete"] is False
