@@ -336,3 +336,34 @@ class ArrivalStatus:
 
 ARRIVAL_PLAN = declare("loadkit:arrival_plan", ArrivalPlan, Direction.TO_WORKER)
 ARRIVAL_STATUS = declare("loadkit:arrival_status", ArrivalStatus, Direction.TO_MASTER)
+
+
+# --- fleet: a master that resumes after a restart (loadkit.fleet.resume, loadkit.fleet.rejoin) ----
+@dataclass(frozen=True)
+class Checkpointed:
+    """The master holds this worker's reports up to ``seq`` in its state file: the worker may forget them."""
+
+    seq: int
+
+    def __post_init__(self) -> None:
+        _require(_count(self.seq), "seq must be an int >= 0")
+
+
+@dataclass(frozen=True)
+class Rejoin:
+    """A worker that lost its master is back: when it last heard a master (``time.time()``), reports it holds."""
+
+    lost_at: float
+    held: int
+
+    def __post_init__(self) -> None:
+        _require(_number(self.lost_at), "lost_at must be a time")
+        _require(_count(self.held), "held must be an int >= 0")
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+CHECKPOINTED = declare("loadkit:checkpointed", Checkpointed, Direction.TO_WORKER)
+REJOIN = declare("loadkit:rejoin", Rejoin, Direction.TO_MASTER)

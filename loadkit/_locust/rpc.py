@@ -24,6 +24,7 @@ and creates its runner (and with it the rpc sockets). It patches:
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,9 @@ SOCKETS = Sockets()
 CLI = {"on": False}
 #: The master's message gate, in the run's stash (created on first message).
 GATE: StashKey[trust.Gate] = StashKey("gate")
+#: A master's filter of workers' stats reports, in its run's stash: ``admit(node_id, data)``
+#: False drops the report before Locust merges it (a resumed master drops those it already has).
+REPORT_FILTER: StashKey[Callable[[str, Any], bool]] = StashKey("report filter")
 #: The run's fleet settings, in its stash (read right before Locust creates the runner).
 SECURITY: StashKey[security.Settings] = StashKey("security")
 
@@ -173,6 +177,9 @@ LOCUST_MESSAGES = frozenset(
 def _handle_message(original: Any) -> Any:
     def handle_message(self: MasterRunner, client_id: str, msg: Message) -> None:
         if not gate(self).admit(_Fleet(self), client_id, msg.type, msg.data):
+            return
+        admit = run_context(self.environment).get(REPORT_FILTER) if msg.type == "stats" else None
+        if admit is not None and not admit(client_id, msg.data):
             return
         if msg.type not in LOCUST_MESSAGES and msg.type not in self.custom_messages:
             # Locust would warn once per message: a flood of them is a flood of lines

@@ -20,6 +20,21 @@ fails that test with the name of the assumption instead of changing behaviour si
 - **runner start**: the web UI's ``/swarm`` and ``locust.main`` (headless) start a run with
   ``runner.start(user_count, spawn_rate)`` looked up on the runner instance
   (:func:`override_user_count`).
+- **worker report**: ``WorkerRunner._send_stats`` fires ``report_to_master`` with a fresh dict
+  and sends it as ``Message("stats", data, client_id)``; Locust's ``stats_reporter`` and its
+  ``quit`` handler look it up on the instance (:func:`hold_reports`, :func:`send_report`).
+- **worker reconnect**: the worker's socket is ``runner.client``, a ``locust.rpc.zmqrpc.Client``
+  (looked up there at call time) made with ``(master_host, master_port, client_id)``; Locust's
+  ``worker`` greenlet reads ``runner.client`` anew after each receive error; a master registers
+  a worker on ``Message("client_ready", locust.__version__, client_id)`` (:func:`rejoin`). Not
+  ``reset_connection``: it closes the socket before it makes the next, and making one can
+  yield (a name lookup), so the receiving greenlet spins on the closed socket, never yielding.
+- **worker state**: a worker's heartbeats carry ``runner.worker_state``; a master sets its node's
+  state from each and counts those that say ``STATE_INIT`` ("ready") towards ``--expect-workers``;
+  a worker handling ``spawn`` clears its stats and fires ``test_start`` unless ``worker_state`` is
+  running or spawning (:func:`say_ready`).
+- **run time**: headless ``locust.main`` reads ``options.run_time`` (seconds) once, when the
+  expected workers are in, and ends the run that long after (:func:`keep_run_time`).
 """
 
 from __future__ import annotations
@@ -29,8 +44,9 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
-from locust.rpc import Message
-from locust.runners import STATE_MISSING, MasterRunner, WorkerNode, WorkerNodes
+from locust import __version__ as locust_version
+from locust.rpc import Message, zmqrpc
+from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner, WorkerNode, WorkerNodes
 
 from loadkit._locust.patch import mark_patched, patched
 
@@ -191,3 +207,63 @@ def override_user_count(runner: Any, user_count: Callable[[int], int]) -> None:
         return start(user_count(count), spawn_rate, *args, **kwargs)
 
     runner.start = mark_patched(start_with, start)
+
+
+# --- worker report ---------------------------------------------------------------------------
+def hold_reports(runner: Any, hold: Callable[[dict[str, Any]], bool]) -> None:
+    """Make a worker pass each report to ``hold(data)`` first; a report it returns True for is not sent."""
+    if patched(runner._send_stats):
+        return
+    original = runner._send_stats
+
+    def send_stats() -> None:
+        data: dict[str, Any] = {}
+        runner.environment.events.report_to_master.fire(client_id=runner.client_id, data=data)
+        if not hold(data):
+            runner.client.send(Message("stats", data, runner.client_id))
+
+    runner._send_stats = mark_patched(send_stats, original)
+
+
+def send_report(runner: Any, data: dict[str, Any]) -> None:
+    """Send a report made earlier (kept while the master was gone) as Locust sends its own."""
+    runner.client.send(Message("stats", data, runner.client_id))
+
+
+# --- worker reconnect ------------------------------------------------------------------------
+def rejoin(runner: Any) -> None:
+    """A worker's new connection to its master's address, and its registration there.
+
+    What the old socket still queued (heartbeats, reports for a dead master) is dropped
+    (linger 0), so a new master gets ``client_ready`` first, not messages from a stranger.
+    """
+    old = runner.client
+    runner.client = zmqrpc.Client(runner.master_host, runner.master_port, runner.client_id)
+    old.close(linger=0)  # the greenlet waiting on it wakes with an error and reads the new one
+    runner.client.send(Message("client_ready", locust_version, runner.client_id))
+
+
+# --- worker state ----------------------------------------------------------------------------
+def say_ready(runner: Any, ready: bool, state: str | None = None) -> str:
+    """Make a worker's heartbeats say "ready" (a new master counts it), or ``state`` again; returns the state it had.
+
+    Restore the running state before the master's ``spawn`` arrives: with "ready" the worker
+    would start a new test (clear its stats) instead of going on (see the module docstring).
+    """
+    had = str(runner.worker_state)
+    runner.worker_state = STATE_INIT if ready else (state or had)
+    return had
+
+
+# --- run time ----------------------------------------------------------------------------------
+def keep_run_time(options: Any, planned_end: float, started: Callable[[], bool]) -> gevent.Greenlet:
+    """Point ``options.run_time`` at ``planned_end`` (a ``time.time()``) until ``started()``: headless
+    Locust reads it once, when the workers are in, whenever that is (see the module docstring)."""
+
+    def loop() -> None:
+        while not started():
+            options.run_time = max(planned_end - time.time(), 0.1)
+            gevent.sleep(0.1)
+
+    options.run_time = max(planned_end - time.time(), 0.1)
+    return gevent.spawn(loop)

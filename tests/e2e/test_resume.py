@@ -1,0 +1,87 @@
+"""A master SIGKILLed mid-run and restarted takes its workers back and finishes the run
+(loadkit.fleet.resume, loadkit.fleet.rejoin), with real processes.
+
+Two workers GET /health from the bundled HTTP target, which counts what it served. The master
+writes its reports and its state file every 2 s; 12 s into a 40 s run it is SIGKILLed, and 3 s
+later started again with the same command on the same port.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.procs import Procs, wait_for
+from tests.support.targets import Target
+
+pytestmark = pytest.mark.e2e
+
+HEALTH = str(Path(__file__).parent / "resume_files" / "health.py")
+USERS = 4
+RUN_S = 40
+
+
+def read_report(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
+
+
+def test_a_restarted_master_takes_its_workers_back_and_counts_every_request(
+    procs: Procs, start_target: Callable[..., Target], tmp_path: Path
+) -> None:
+    target = start_target("http")
+    report = tmp_path / "out" / "report.json"
+    options = ("-u", str(USERS), "-r", str(USERS), "-t", f"{RUN_S}s", "--report-json", str(report))
+    options += ("--report-interval", "2", "--threshold", "fail_ratio<0.01", "--host", target.url)
+    master, port = procs.master(HEALTH, 2, *options)
+    workers = [procs.worker(HEALTH, port), procs.worker(HEALTH, port)]
+
+    def started_at() -> float | None:
+        document = read_report(report)
+        return datetime.fromisoformat(document["covered"]["from"]).timestamp() if document else None
+
+    start = wait_for(started_at, 60, "a first checkpoint", interval=0.2)
+    wait_for(lambda: time.time() >= start + 12, 30, "12 s into the run", interval=0.2)
+    master.popen.send_signal(signal.SIGKILL)
+    master.wait(timeout=10)
+    killed = time.time()
+    wait_for(lambda: time.time() >= killed + 3, 10, "3 s after the kill", interval=0.1)
+    again, _ = procs.master(HEALTH, 2, *options, port=port)
+
+    code = again.wait(timeout=RUN_S + 40)
+    assert code == 0, again.output[-3000:] + workers[0].output[-3000:]
+    ended = time.time()
+    for worker in workers:
+        worker.wait(timeout=30)
+    served = target.counters().get("GET /health", 0)
+    document = json.loads(report.read_text())
+    counted = document["total"]["count"]
+    gaps = document["master_gaps"]
+    print(
+        f"\nserved {served}, reported {counted}, gap {gaps}, run ended {ended - start:.1f} s after its start "
+        f"(planned {RUN_S} s)"
+    )
+    assert document["complete"] is True
+    # Every request once: what the target served, give or take one in flight per user.
+    assert abs(counted - served) <= USERS, (counted, served)
+    assert all(r["passed"] for r in document["thresholds"]) and document["thresholds"], document["thresholds"]
+    # The report names the gap: from the workers' last heartbeat (at most 1 s before the kill) to the restart.
+    assert len(gaps) == 1 and 2.5 <= gaps[0]["seconds"] <= 3 + 1 + 3, gaps
+    # The run ends at its planned end (+ the drain of the workers and a loaded machine), not 40 s after the restart.
+    assert RUN_S - 1 <= ended - start <= RUN_S + 12, ended - start
+    assert document["covered"]["seconds"] >= RUN_S - 2, document["covered"]
+    assert "resumed the run started at" in again.output
+    assert "dropped" not in again.output, again.output[-3000:]  # nothing from a rejoining worker is refused
+    assert not list(report.parent.glob("*.state")), "the state file was left behind"
+    for worker in workers:
+        assert "Traceback" not in worker.output, worker.output[-3000:]
+        assert len(worker.find("loadkit: rejoined the master at")) == 1, worker.output[-3000:]
