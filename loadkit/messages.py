@@ -351,13 +351,16 @@ class Checkpointed:
 
 @dataclass(frozen=True)
 class Rejoin:
-    """A worker that lost its master is back: when it last heard a master (``time.time()``), reports it holds."""
+    """A worker that lost its master is back: when it last heard a master (``time.time()``), the last
+    report it numbered (``seq``) and how many it holds."""
 
     lost_at: float
+    seq: int
     held: int
 
     def __post_init__(self) -> None:
         _require(_number(self.lost_at), "lost_at must be a time")
+        _require(_count(self.seq), "seq must be an int >= 0")
         _require(_count(self.held), "held must be an int >= 0")
 
 

@@ -118,6 +118,11 @@ class Client(zmqrpc.Client):
         self.watch = security.HandshakeWatch(self.socket, f"{host}:{port}", run.settings.keys is not None)
         self.socket.connect(f"tcp://{host}:{int(port)}")
 
+    def close(self, linger: Any = None) -> None:
+        """Close the socket, and first the watch of its handshake (a worker that rejoins makes a new one)."""
+        self.watch.greenlet.kill(block=True, timeout=1)
+        super().close(linger=linger)
+
     def recv(self) -> Message:
         while True:
             try:

@@ -240,6 +240,7 @@ def rejoin(runner: Any) -> None:
     old = runner.client
     runner.client = zmqrpc.Client(runner.master_host, runner.master_port, runner.client_id)
     old.close(linger=0)  # the greenlet waiting on it wakes with an error and reads the new one
+    old.socket.context.destroy(linger=0)  # one context per socket (Locust's): its monitor and I/O thread go too
     runner.client.send(Message("client_ready", locust_version, runner.client_id))
 
 

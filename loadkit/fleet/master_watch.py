@@ -16,10 +16,8 @@ say what was lost. loadkit's worker gives up earlier and says so:
   cleanly through :func:`loadkit.run.stop.end_run` (exit code 0: the verdict is the
   master's; the line is in the worker's log).
 
-A master restarted on the same port does not get the worker back: Locust's worker sends
-``client_ready`` only once, at start, and a new master ignores the heartbeats and drops the
-reports of a worker it never registered; the worker gives up at the timeout (issue #23's
-resume is not built yet).
+A master restarted on the same port gets the worker back before that timeout:
+:mod:`loadkit.fleet.rejoin` registers it again and re-sends the reports the master lost.
 """
 
 from __future__ import annotations

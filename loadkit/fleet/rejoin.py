@@ -12,7 +12,7 @@ restarted master ignores it. loadkit's worker (the master's side is :mod:`loadki
   worker registered) and keeps them instead; it opens a new connection and says
   ``client_ready`` (again every :data:`READY_EVERY` s until a master answers);
 - with each ``client_ready`` it says hello again and :data:`~loadkit.messages.REJOIN` (when it
-  last heard a master, how many reports it holds); a master reads them in that order once it
+  last heard a master, its last report's number, how many it holds); a master reads them in that order once it
   is up. Its heartbeats say "ready" meanwhile: a new master counts only ready workers towards
   ``--expect-workers``;
 - the master answers ``CHECKPOINTED`` once it has restored its state (when its run starts,
@@ -150,4 +150,4 @@ def _loop(runner: WorkerRunner, part: Rejoiner) -> None:
                 part.state_before = locust_runners.say_ready(runner, True)
             locust_runners.rejoin(runner)  # client_ready, then (in order, once a master reads them):
             messages.send(runner, HELLO, Hello(_version.__version__))
-            messages.send(runner, REJOIN, Rejoin(float(part.lost_at or 0.0), len(part.kept)))
+            messages.send(runner, REJOIN, Rejoin(float(part.lost_at or 0.0), part.seq, len(part.kept)))

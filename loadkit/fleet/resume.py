@@ -102,14 +102,17 @@ def _iso(t: float) -> str:
 class Resume:
     """The master's side (module docstring): state file, sequence check, restore."""
 
-    def __init__(self, environment: Environment, recorder: HdrRecorder, path: Path, restored: dict[str, Any] | None):
+    def __init__(
+        self, environment: Environment, recorder: HdrRecorder, path: Path | None, restored: dict[str, Any] | None
+    ) -> None:
         self.environment = environment
         self.recorder = recorder
         self.path = path
-        self.fingerprint = fingerprint(environment.parsed_options)
+        self.fingerprint = fingerprint(environment.parsed_options) if environment.parsed_options else ""
         self.restored = restored
         self.seqs: dict[str, int] = {str(k): int(v) for k, v in (restored or {}).get("seqs", {}).items()}
         self.lost_at: dict[str, float] = {}
+        self.declared: dict[str, int] = {}  # the last report each rejoining worker numbered
         self.gaps: list[dict[str, Any]] = list((restored or {}).get("gaps", []))  # of earlier restarts
         self.started_at: float | None = None
         self.planned_end: float | None = None
@@ -130,8 +133,20 @@ class Resume:
 
     def on_rejoin(self, environment: Environment, rejoin: Rejoin, node_id: str) -> None:
         self.lost_at[node_id] = float(rejoin.lost_at)
+        self.declared[node_id] = int(rejoin.seq)
         if self.started_at is not None:  # else at test_start, once the stats are restored
-            self._ack(node_id, self.seqs.get(node_id, 0))
+            self._ack(node_id, self._holds(node_id))
+
+    def _holds(self, node_id: str) -> int:
+        """The last report of ``node_id`` this run has: merged (or restored), else all it declared.
+
+        A master that did not resume (or never had a report from the worker) takes none of what
+        the worker kept: those reports belong to a run this master does not continue.
+        """
+        if node_id in self.seqs or self.restored is not None:
+            return self.seqs.get(node_id, 0)
+        self.seqs[node_id] = self.declared.get(node_id, 0)  # a late copy of one is dropped too
+        return self.seqs[node_id]
 
     def _ack(self, node_id: str, seq: int) -> None:
         if locust_runners.has_worker(self.environment.runner, node_id):
@@ -157,13 +172,14 @@ class Resume:
                 gap["seconds"],
                 left,
             )
-            for node in locust_runners.connected_workers(self.environment.runner):  # before their spawn
-                self._ack(node.id, self.seqs.get(node.id, 0))
         else:
             run_time = getattr(self.environment.parsed_options, "run_time", None)
             self.started_at, self.planned_end = now, (now + float(run_time) if run_time else None)
+        for node in locust_runners.connected_workers(self.environment.runner):  # before their spawn
+            if node.id in self.lost_at or state is not None:  # resumed: each of them may be rejoining
+                self._ack(node.id, self._holds(node.id))
         interval = float(getattr(self.environment.parsed_options, "report_interval", 0) or 0)
-        if interval > 0:
+        if interval > 0 and self.path is not None:
             self._writer = gevent.spawn(self._write_loop, interval)
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -198,7 +214,7 @@ class Resume:
 
     def write_once(self) -> None:
         with self._lock:
-            if self._closed:
+            if self._closed or self.path is None:
                 return
             state, histograms = self._take()
             error = gevent.get_hub().threadpool.apply(_write, (self.path, state, histograms))
@@ -234,7 +250,8 @@ class Resume:
             pass
         if self._writer is not None and self._writer is not gevent.getcurrent():
             self._writer.kill(block=False)
-        self.path.unlink(missing_ok=True)
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 def _write(path: Path, state: dict[str, Any], histograms: dict[str, Any]) -> str | None:
@@ -258,22 +275,23 @@ RESUME: StashKey[Resume] = StashKey("resume")
 
 
 def install(environment: Environment, recorder: HdrRecorder, sections: dict[str, Any]) -> Resume | None:
-    """On a headless master with a JSON report: write state, and resume from one (module docstring)."""
+    """On a master: the sequence check and rejoining workers; with a JSON report, headless, the state
+    file, and resuming from one (module docstring)."""
     runner, options = environment.runner, environment.parsed_options
-    if not isinstance(runner, MasterRunner) or options is None or not getattr(options, "headless", False):
+    if not isinstance(runner, MasterRunner):
         return None
-    path = state_path(lambda name: getattr(options, name, None))
-    if path is None:
-        return None
-    restored = _read(path, fingerprint(options))
+    headless = options is not None and bool(getattr(options, "headless", False))
+    path = state_path(lambda name: getattr(options, name, None)) if headless else None
+    restored = _read(path, fingerprint(options)) if path is not None else None
     part = run_context(environment)[RESUME] = Resume(environment, recorder, path, restored)
     run_context(environment)[locust_rpc.REPORT_FILTER] = part.admit
     messages.register_handler(runner, REJOIN, part.on_rejoin)
     environment.events.test_start.add_listener(part.on_test_start)
     environment.events.quitting.add_listener(part.close)
-    sections["master_gaps"] = part.section
-    if restored is not None and isinstance(restored.get("planned_end"), int | float):
-        locust_runners.keep_run_time(options, float(restored["planned_end"]), lambda: part.started_at is not None)
+    if restored is not None:
+        sections["master_gaps"] = part.section
+        if isinstance(restored.get("planned_end"), int | float):
+            locust_runners.keep_run_time(options, float(restored["planned_end"]), lambda: part.started_at is not None)
     return part
 
 
