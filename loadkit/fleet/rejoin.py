@@ -89,6 +89,7 @@ class Rejoiner:
         if not self.holding:
             return []
         self.lost_at, self.answered = None, False
+        self.last_heartbeat = self.clock()  # the master spoke: not lost again before its first heartbeat
         return [data for _, data in self.kept]
 
     def check(self) -> bool:
@@ -141,7 +142,7 @@ def _loop(runner: WorkerRunner, part: Rejoiner) -> None:
         if part.check():
             if not was_holding:
                 log.warning(
-                    "loadkit: no heartbeat from the master at %s:%s for %.0f s: keeping reports, reconnecting",
+                    "loadkit: lost the master at %s:%s (no heartbeat for %.0f s): keeping reports, reconnecting",
                     runner.master_host,
                     runner.master_port,
                     part.clock() - float(part.lost_at or 0.0),

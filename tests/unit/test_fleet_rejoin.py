@@ -43,6 +43,8 @@ def test_a_lost_master_holds_reports_and_asks_for_a_master_every_few_seconds() -
     assert part.check() is False and part.holding  # until it says what it holds
     resend = part.on_checkpointed(1)
     assert [r[SEQ_KEY] for r in resend] == [2] and not part.holding
+    clock.now += 1
+    assert part.check() is False and not part.holding  # its answer counts as a heartbeat
 
 
 def test_kept_reports_are_bounded() -> None:
