@@ -33,12 +33,16 @@ fails that test with the name of the assumption instead of changing behaviour si
   state from each and counts those that say ``STATE_INIT`` ("ready") towards ``--expect-workers``;
   a worker handling ``spawn`` clears its stats and fires ``test_start`` unless ``worker_state`` is
   running or spawning (:func:`say_ready`).
+- **stats entries**: ``StatsEntry.serialize()`` is a dict whose per-time and per-second maps have
+  int keys; ``StatsEntry.unserialize`` takes ``(data, stats)`` since Locust 2.44, ``(data)``
+  before; ``entry.extend(other)`` adds one to the other (:func:`stats_entry`).
 - **run time**: headless ``locust.main`` reads ``options.run_time`` (seconds) once, when the
   expected workers are in, and ends the run that long after (:func:`keep_run_time`).
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -254,6 +258,17 @@ def say_ready(runner: Any, ready: bool, state: str | None = None) -> str:
     had = str(runner.worker_state)
     runner.worker_state = STATE_INIT if ready else (state or had)
     return had
+
+
+# --- stats entries ----------------------------------------------------------------------------
+def stats_entry(data: dict[str, Any], stats: Any) -> Any:
+    """A ``StatsEntry`` from its ``serialize()`` as read back from JSON (int keys again)."""
+    from locust.stats import StatsEntry
+
+    data = {k: ({int(float(t)): n for t, n in v.items()} if isinstance(v, dict) else v) for k, v in data.items()}
+    if len(inspect.signature(StatsEntry.unserialize).parameters) >= 2:
+        return StatsEntry.unserialize(data, stats)  # type: ignore[call-arg,arg-type,unused-ignore]
+    return StatsEntry.unserialize(data)  # type: ignore[call-arg,arg-type,unused-ignore]
 
 
 # --- run time ----------------------------------------------------------------------------------

@@ -185,12 +185,12 @@ class Resume:
     def _restore(self, state: dict[str, Any]) -> None:
         stats = self.environment.runner.stats  # type: ignore[union-attr]
         for data in state.get("entries", []):
-            entry = StatsEntry.unserialize(_int_keys(data), stats)
+            entry = locust_runners.stats_entry(data, stats)
             key = (entry.name, entry.method)
             if key not in stats.entries:
                 stats.entries[key] = StatsEntry(stats, entry.name, entry.method, use_response_times_cache=True)
             stats.entries[key].extend(entry)
-        stats.total.extend(StatsEntry.unserialize(_int_keys(state["total"]), stats))
+        stats.total.extend(locust_runners.stats_entry(state["total"], stats))
         for key, error in state.get("errors", {}).items():
             stats.errors[key] = StatsError.unserialize(error)
         self.recorder.merge_deltas(state.get("hdr", {}))
@@ -263,11 +263,6 @@ def _write(path: Path, state: dict[str, Any], histograms: dict[str, Any]) -> str
     except OSError as exc:
         return exc.strerror or str(exc)
     return None
-
-
-def _int_keys(data: dict[str, Any]) -> Any:
-    """A serialized ``StatsEntry`` read back from JSON: its per-time and per-second maps have int keys."""
-    return {k: ({int(float(t)): n for t, n in v.items()} if isinstance(v, dict) else v) for k, v in data.items()}
 
 
 #: The master's resume part, in its run's stash.

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from locust.stats import RequestStats, StatsEntry
+from locust.stats import RequestStats
 
-from loadkit.fleet.resume import FORMAT, Resume, _int_keys, fingerprint, resumable, state_path
+from loadkit._locust.runners import stats_entry
+from loadkit.fleet.resume import FORMAT, Resume, fingerprint, resumable, state_path
 
 
 def options(**changes: object) -> argparse.Namespace:
@@ -53,6 +54,7 @@ def test_a_stats_entry_survives_json() -> None:
     entry = stats.get("/health", "GET")
     for ms in (3, 3, 120):
         entry.log(ms, 10)
-    back = StatsEntry.unserialize(_int_keys(json.loads(json.dumps(entry.serialize()))), stats)
+    back = stats_entry(json.loads(json.dumps(entry.serialize())), stats)
+    back.stats = stats
     p99 = entry.get_response_time_percentile(0.99)
     assert back.num_requests == 3 and back.get_response_time_percentile(0.99) == p99
