@@ -139,7 +139,7 @@ def _install_load(environment: Environment) -> None:
     events_.worker_report.add_listener(part.on_worker_report)
     stats = controller_for(environment)
     stats.meta_sections["load"] = part.summary
-    stats.busy_checks.append(lambda: part.is_master and bool(part.run))
+    stats.busy_checks.append(part.busy)  # a master's schedule keeps workers busy with no users
     load_tab.install(environment, part.summary)
 
 
