@@ -12,6 +12,7 @@ from loadkit.load.master import MasterModel
 from loadkit.load.runtime import open_model_for, role_for
 from loadkit.load.worker import WorkerModel
 from loadkit.run.context import run_context
+from tests.support.runners import master_and_worker
 
 
 def test_each_runner_type_gets_its_role() -> None:
@@ -19,20 +20,10 @@ def test_each_runner_type_gets_its_role() -> None:
     local = Environment()
     local.create_local_runner()
     assert role_for(local) is LocalModel
-    master_env = Environment()
-    master = master_env.create_master_runner("127.0.0.1", 0)
-    worker_env = Environment()
-    worker = worker_env.create_worker_runner("127.0.0.1", master.server.port)
-    try:
-        assert role_for(master_env) is MasterModel and role_for(worker_env) is WorkerModel
-    finally:
-        worker.quit()
-        master.quit()
-        assert local.runner is not None
-        local.runner.quit()
-        for sock in (worker.client, master.server):
-            sock.close(linger=0)
-            sock.socket.context.term()  # else an "unclosed context" ResourceWarning at some later gc
+    with master_and_worker([]) as (master, worker):
+        assert role_for(master.environment) is MasterModel and role_for(worker.environment) is WorkerModel
+    assert local.runner is not None
+    local.runner.quit()
 
 
 def test_the_model_is_made_once_per_environment_and_kept_in_its_run_context() -> None:

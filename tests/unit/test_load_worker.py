@@ -1,6 +1,7 @@
 """loadkit.load.worker: a plan from the master starts, re-assigns and stops this worker's node.
 
-A real ``MasterRunner`` and a real ``WorkerRunner`` in this process, over ZeroMQ on 127.0.0.1:
+A real ``MasterRunner`` and a real ``WorkerRunner`` in this process, over ZeroMQ on 127.0.0.1
+(:func:`tests.support.runners.master_and_worker`):
 the plans travel as Locust messages, the worker's status messages come back to the master.
 """
 
@@ -13,12 +14,12 @@ from typing import Any, ClassVar
 import gevent
 import pytest
 from locust import User, task
-from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadkit import messages
 from loadkit.load.base import REPORT_KEY
 from loadkit.load.worker import WorkerModel
+from tests.support.runners import master_and_worker
 
 
 class Tick(User):
@@ -41,17 +42,8 @@ def poll(check: Any, what: str, seconds: float = 5.0) -> None:
 
 @pytest.fixture
 def pair() -> Iterator[tuple[MasterRunner, WorkerRunner]]:
-    master = Environment(user_classes=[Tick]).create_master_runner("127.0.0.1", 0)
-    worker = Environment(user_classes=[Tick]).create_worker_runner("127.0.0.1", master.server.port)
-    try:
-        poll(lambda: len(master.clients.ready) == 1, "the worker never reached the master")
-        yield master, worker
-    finally:
-        worker.quit()
-        master.quit()
-        for sock in (worker.client, master.server):
-            sock.close(linger=0)
-            sock.socket.context.term()  # else an "unclosed context" ResourceWarning at some later gc
+    with master_and_worker([Tick]) as runners:
+        yield runners
 
 
 def plan(run: str, **fields: Any) -> messages.ArrivalPlan:
