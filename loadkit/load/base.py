@@ -121,7 +121,7 @@ class BaseModel:
     def _refresh(self) -> None:
         """Bring :attr:`fleet` up to date before a summary (the local role's own node)."""
 
-    def _started(self) -> int:
+    def iterations_started(self) -> int:
         """Iterations started so far, fleet-wide (the achieved rate's samples)."""
         return int(sum(t["started"] for t in self.fleet.nodes.values()))
 
@@ -214,7 +214,7 @@ class LeadModel(BaseModel):
     def _monitor(self) -> None:
         """Sample the fleet's starts (the live achieved rate); let the role check its fleet."""
         while self.active:
-            self._samples.append((time.monotonic(), self._started()))
+            self._samples.append((time.monotonic(), self.iterations_started()))
             self._check_fleet()
             gevent.sleep(POLL_S)
 

@@ -36,7 +36,7 @@ class LocalModel(LeadModel):
         for second, count in node.counters.take_timeline().items():
             self.fleet.timeline[int(second)] += count
 
-    def _started(self) -> int:
+    def iterations_started(self) -> int:
         if self.node is not None:
             return self.node.counters.started
-        return super()._started()
+        return super().iterations_started()

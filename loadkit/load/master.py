@@ -3,7 +3,8 @@
 At ``test_start`` it picks the schedule's epoch (:data:`START_LEAD_S` ahead, so every plan
 arrives first), splits rate and pool over the live workers (:mod:`loadkit.load.split`) and
 sends each its ``loadkit:arrival_plan``. Every :data:`~loadkit.load.base.POLL_S` it re-checks
-who is live — in Locust's ready/spawning/running lists and heard from
+who is live — connected as Locust counts workers
+(:func:`loadkit._locust.runners.connected_workers`) and heard from
 (``loadkit:arrival_status``) within :data:`STALE_AFTER_S` — and on any change sends new plans
 that take effect :data:`RESPLIT_LEAD_S` ahead, from one iteration index for everyone. Locust
 itself never moves users to survivors (without ``--enable-rebalancing``): this split does not
@@ -18,6 +19,7 @@ import time
 from typing import Any
 
 from loadkit import messages
+from loadkit._locust.runners import connected_workers
 from loadkit.load.base import REPORT_KEY, LeadModel
 from loadkit.load.settings import ArrivalSettings
 from loadkit.load.split import Share, split_fleet
@@ -91,10 +93,9 @@ class MasterModel(LeadModel):
         self._heard[node_id] = time.monotonic()
 
     def _live_workers(self) -> list[str]:
-        clients = self.environment.runner.clients
         now = time.monotonic()
         live = []
-        for node in [*clients.ready, *clients.spawning, *clients.running]:
+        for node in connected_workers(self.environment.runner):
             since = self._assigned_at.get(node.id)
             if since is not None and now - max(self._heard.get(node.id, since), since) > STALE_AFTER_S:
                 continue  # given a share but silent since: dead or stuck (Locust notices only after ~4 s)

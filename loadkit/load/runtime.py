@@ -29,7 +29,7 @@ from loadkit.load.local import LocalModel
 from loadkit.load.master import MasterModel
 from loadkit.load.node import NodeScheduler
 from loadkit.load.worker import WorkerModel
-from loadkit.run.context import run_context
+from loadkit.run.context import StashKey, run_context
 
 
 class OpenModel(Protocol):
@@ -64,9 +64,17 @@ def role_for(environment: Any) -> type[BaseModel]:
     return LocalModel
 
 
+#: This part's key in the run's stash (:mod:`loadkit.run.context`).
+LOAD: StashKey[OpenModel] = StashKey("load")
+
+
 def open_model_for(environment: Any) -> OpenModel:
-    """The environment's open model (``run_context(environment).load``), created on first use."""
-    context = run_context(environment)
-    if context.load is None:
-        context.load = role_for(environment)(environment)
-    return context.load
+    """The environment's open model (in its run's stash under :data:`LOAD`), created on first use.
+
+    The role is chosen here, once (:func:`role_for`): a process keeps its runner type.
+    """
+    stash = run_context(environment)
+    model = stash.get(LOAD)
+    if model is None:
+        model = stash[LOAD] = role_for(environment)(environment)
+    return model

@@ -9,7 +9,7 @@ from locust.env import Environment
 
 from loadkit.load.local import LocalModel
 from loadkit.load.master import MasterModel
-from loadkit.load.runtime import open_model_for, role_for
+from loadkit.load.runtime import LOAD, open_model_for, role_for
 from loadkit.load.worker import WorkerModel
 from loadkit.run.context import run_context
 from tests.support.runners import master_and_worker
@@ -31,7 +31,7 @@ def test_the_model_is_made_once_per_environment_and_kept_in_its_run_context() ->
     env.create_local_runner()
     model = open_model_for(env)
     assert isinstance(model, LocalModel)
-    assert open_model_for(env) is model and run_context(env).load is model
+    assert open_model_for(env) is model and run_context(env).get(LOAD) is model
     assert open_model_for(Environment()) is not model  # two environments share nothing
     assert env.runner is not None
     env.runner.quit()
