@@ -8,10 +8,13 @@ Locally (all users in this process)::
     assert result.passed, result.thresholds
 
 Distributed: ``workers=N`` starts a master in this process (on 127.0.0.1, a free port)
-and N ``locust --worker`` subprocesses. Workers import the user classes from the files
-that define them (``inspect.getfile``), so those classes must live in a module file, not
-in ``__main__`` of an interactive session; a class that is not in a file is a
-:class:`~loadkit.exceptions.ConfigError`. Every run is bounded (``run_time``, default
+and N ``locust --worker`` subprocesses. Workers load the user classes from the files
+that define them (``inspect.getfile``), so those classes must live in a file, not in an
+interactive session; a class that is not in a file is a
+:class:`~loadkit.exceptions.ConfigError`. A script needs no ``if __name__ == "__main__":``
+guard: a worker executes the script only up to its ``LoadTest(...).run()``, which there
+stops the script instead of running (:mod:`loadkit.run.worker_users`).
+Every run is bounded (``run_time``, default
 30 s) and every worker process is terminated and waited for before ``run`` returns.
 
 A hand-written Locust ``Environment`` script gets HDR percentiles, thresholds and reports
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -211,6 +216,12 @@ class LoadTest:
 
     def run(self) -> LoadTestResult:
         """Run the test to its end (``run_time`` or an aborting threshold) and return the result."""
+        from loadkit.run.worker_users import ScriptStopped, in_library_worker
+
+        if in_library_worker():
+            # A worker of another LoadTest is loading this script for its user classes:
+            # stop the script here rather than start a master and workers of its own.
+            raise ScriptStopped
         saved_argv = sys.argv[:]
         if self.web_port is not None:
             # Locust's web UI parses sys.argv with its own parser when created and on every
@@ -271,12 +282,14 @@ class LoadTest:
         return options
 
     def _start_worker(self, port: int, logs: dict[int, IO[bytes]]) -> subprocess.Popen[bytes]:
-        files = ",".join([str(_WORKER_BOOTSTRAP), *self._files])
-        cmd = [sys.executable, "-m", "locust", "-f", files, "--worker"]
+        from loadkit.run.worker_users import LIBRARY_WORKER_ENV
+
+        cmd = [sys.executable, "-m", "locust", "-f", str(_WORKER_BOOTSTRAP), "--worker"]
         cmd += ["--master-host", "127.0.0.1", "--master-port", str(port), "--loglevel", "WARNING"]
         # stderr to a file, not a pipe: a chatty worker must never block on a full pipe.
         log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stop_processes
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+        env = {**os.environ, LIBRARY_WORKER_ENV: json.dumps(self._files)}
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
         logs[proc.pid] = log
         return proc
 
@@ -298,8 +311,9 @@ class LoadTest:
             gevent.sleep(0.1)
 
 
-def _user_class_files(user_classes: Sequence[type]) -> list[str]:
-    files: list[str] = []
+def _user_class_files(user_classes: Sequence[type]) -> list[tuple[str, list[str]]]:
+    """Each file defining a user class, with the names of the classes workers take from it."""
+    files: dict[str, list[str]] = {}
     for cls in user_classes:
         try:
             path = Path(inspect.getfile(cls)).resolve()
@@ -319,9 +333,8 @@ def _user_class_files(user_classes: Sequence[type]) -> list[str]:
                 f"user class {cls.__name__} comes from {path}, which is not a file worker processes can "
                 f"load: define it in a .py module (e.g. locustfile.py)"
             )
-        if str(path) not in files:
-            files.append(str(path))
-    return files
+        files.setdefault(str(path), []).append(cls.__name__)
+    return list(files.items())
 
 
 def _stop_processes(procs: list[subprocess.Popen[bytes]], logs: dict[int, IO[bytes]], grace: float = 15.0) -> None:
