@@ -44,8 +44,6 @@ from loadkit.stats.snapshot import EntryStats, RunSnapshot
 from loadkit.stats.thresholds import ThresholdResult, all_passed
 
 _WORKER_BOOTSTRAP = Path(__file__).parent / "run" / "worker_locustfile.py"
-#: stderr files of running worker processes, by pid (read when one dies early).
-_LOCUST_DEFAULTS = {"headless": True, "enable_rebalancing": False, "web_base_path": "", "stop_timeout": 0.0}
 
 
 @dataclass(frozen=True)
@@ -129,7 +127,9 @@ def attach(environment: Any, **options: Any) -> Attachment:
     from loadkit.run import plugin
 
     if environment.parsed_options is None:
-        environment.parsed_options = argparse.Namespace(**_LOCUST_DEFAULTS)
+        # Locust's web UI, HTML report and runners read many of Locust's own options: start
+        # from all of them (their defaults), never from a namespace of a few.
+        environment.parsed_options = locust_options(headless=environment.web_ui is None, host=environment.host)
     chosen = config.defaults(**options)  # unknown names raise ConfigError
     for name, value in vars(chosen).items():
         if name in options or not hasattr(environment.parsed_options, name):
@@ -271,14 +271,8 @@ class LoadTest:
 
     def _locust_options(self) -> argparse.Namespace:
         """Locust's full option namespace (the web UI reads many), with this test's values."""
-        from locust.argument_parser import get_parser
-
-        import loadkit.run.plugin  # noqa: F401  (its options join Locust's parser)
-
-        options = get_parser(default_config_files=[]).parse_args([])
-        options.headless = self.web_port is None
+        options = locust_options(headless=self.web_port is None, host=self.host)
         options.num_users, options.spawn_rate, options.run_time = self.users, self.spawn_rate, int(self.run_time)
-        options.host = self.host or ""
         return options
 
     def _start_worker(self, port: int, logs: dict[int, IO[bytes]]) -> subprocess.Popen[bytes]:
@@ -309,6 +303,18 @@ class LoadTest:
                     f"{self.worker_timeout:g} s; raise LoadTest(worker_timeout=...) on a slow machine"
                 )
             gevent.sleep(0.1)
+
+
+def locust_options(headless: bool, host: str | None) -> argparse.Namespace:
+    """Every option of Locust's parser (and loadkit's) at its default, as ``locust`` with no arguments has them."""
+    from locust.argument_parser import get_parser
+
+    import loadkit.run.plugin  # noqa: F401  (its options join Locust's parser)
+
+    options = get_parser(default_config_files=[]).parse_args([])
+    options.headless = headless
+    options.host = host or ""
+    return options
 
 
 def _user_class_files(user_classes: Sequence[type]) -> list[tuple[str, list[str]]]:

@@ -6,9 +6,14 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.support import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -94,3 +99,48 @@ def test_a_failing_worker_is_one_line(tmp_path: Path) -> None:
     )
     error = [line for line in proc.stdout.splitlines() if line.startswith("ERROR")]
     assert len(error) == 1 and "ValueError: no db here" in error[0], (proc.stdout[-3000:], proc.stderr[-3000:])
+
+
+PAGES = [
+    "/",
+    "/stats/requests",
+    "/stats/report",
+    "/stats/requests/csv",
+    "/stats/failures/csv",
+    "/exceptions",
+    "/exceptions/csv",
+    "/tasks",
+    "/logs",
+    "/worker-count",
+    "/loadkit/fleet",
+    "/loadkit/charts",
+]
+
+
+def test_attach_keeps_locusts_web_ui_whole(http_target: Any) -> None:
+    """locustfiles/library_mode.py --web-port: every page of Locust's UI and loadkit's answers 200."""
+    port = free_port()
+    script = REPO / "locustfiles" / "library_mode.py"
+    args = [sys.executable, str(script), http_target.url, "--users", "2", "--run-time", "30", "--web-port", str(port)]
+    proc = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return urllib.request.urlopen(base + "/stats/requests", timeout=2).status == 200
+            except (OSError, urllib.error.HTTPError):
+                return False
+
+        wait_for(up, 60, "the library script's web UI")
+        statuses = {}
+        for page in PAGES:
+            try:
+                statuses[page] = urllib.request.urlopen(base + page, timeout=10).status
+            except urllib.error.HTTPError as exc:
+                statuses[page] = exc.code
+        assert all(code == 200 for code in statuses.values()), statuses
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "resulted in a 500" not in out, out[-3000:]
