@@ -24,7 +24,7 @@ RUN mkdir loadkit \
 # The package itself (no test extra: no pytest, ruff, mypy or browsers in the image).
 # loadkit/targets and loadkit/proto are symlinks to ../targets and ../proto: copy those too,
 # the wheel then holds them as loadkit.targets and loadkit/proto.
-COPY README.md pyproject.toml ./
+COPY README.md pyproject.toml setup.py loadkit-locust-help.pth ./
 COPY loadkit ./loadkit
 COPY targets ./targets
 COPY proto ./proto

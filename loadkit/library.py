@@ -24,7 +24,6 @@ with :func:`attach` (see ``locustfiles/library_mode.py``).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import socket
@@ -40,6 +39,7 @@ from typing import IO, Any
 from loadkit import config
 from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS, ConfigError, LoadkitError
+from loadkit.run import worker_users
 from loadkit.stats.snapshot import EntryStats, RunSnapshot
 from loadkit.stats.thresholds import ThresholdResult, all_passed
 
@@ -212,7 +212,7 @@ class LoadTest:
         from loadkit.stats.thresholds import parse_thresholds
 
         parse_thresholds(self.options["threshold"])  # bad expressions fail before any load
-        self._files = _user_class_files(self.user_classes) if workers else []
+        self._files = worker_users.user_class_files(self.user_classes) if workers else []
 
     def run(self) -> LoadTestResult:
         """Run the test to its end (``run_time`` or an aborting threshold) and return the result."""
@@ -315,32 +315,6 @@ def locust_options(headless: bool, host: str | None) -> argparse.Namespace:
     options.headless = headless
     options.host = host or ""
     return options
-
-
-def _user_class_files(user_classes: Sequence[type]) -> list[tuple[str, list[str]]]:
-    """Each file defining a user class, with the names of the classes workers take from it."""
-    files: dict[str, list[str]] = {}
-    for cls in user_classes:
-        try:
-            path = Path(inspect.getfile(cls)).resolve()
-        except (TypeError, OSError) as exc:
-            raise ConfigError(
-                f"user class {cls.__name__} is not defined in a file, but LoadTest(workers=N) has worker "
-                f"processes import it from its file: move it to a module (e.g. locustfile.py)"
-            ) from exc
-        module = sys.modules.get(cls.__module__)
-        if "<locals>" in cls.__qualname__ or getattr(module, cls.__qualname__, None) is not cls:
-            raise ConfigError(
-                f"user class {cls.__name__} is not defined at the top level of {path.name}, but "
-                f"LoadTest(workers=N) has worker processes load it from that file: define it at module level"
-            )
-        if not path.is_file():
-            raise ConfigError(
-                f"user class {cls.__name__} comes from {path}, which is not a file worker processes can "
-                f"load: define it in a .py module (e.g. locustfile.py)"
-            )
-        files.setdefault(str(path), []).append(cls.__name__)
-    return list(files.items())
 
 
 def _stop_processes(procs: list[subprocess.Popen[bytes]], logs: dict[int, IO[bytes]], grace: float = 15.0) -> None:

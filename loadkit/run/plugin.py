@@ -14,6 +14,7 @@ Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselve
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import Any
 
@@ -80,6 +81,7 @@ def install(environment: Environment) -> None:
     environment.events.test_start.add_listener(_stop.on_test_start)
     if environment.parsed_options is not None:
         config.check(environment.parsed_options)  # numbers in range, before any part starts
+    config.check_environment(os.environ)  # LOCUST_THRESHOLD would be ignored without a word
     _install_access(environment)  # first and alone: no tab or route of any part is reachable without it
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from loadkit.exceptions import ConfigError
 
 #: Set by LoadTest in its worker processes: a JSON list of [file, [class names]].
 LIBRARY_WORKER_ENV = "LOADKIT_LIBRARY_WORKER_USERS"
@@ -61,3 +65,29 @@ def install(namespace: dict[str, Any]) -> None:
         module = _load(path)
         for name in names:
             namespace[name] = getattr(module, name)
+
+
+def user_class_files(user_classes: Sequence[type]) -> list[tuple[str, list[str]]]:
+    """Each file defining a user class, with the names of the classes workers take from it."""
+    files: dict[str, list[str]] = {}
+    for cls in user_classes:
+        try:
+            path = Path(inspect.getfile(cls)).resolve()
+        except (TypeError, OSError) as exc:
+            raise ConfigError(
+                f"user class {cls.__name__} is not defined in a file, but LoadTest(workers=N) has worker "
+                f"processes import it from its file: move it to a module (e.g. locustfile.py)"
+            ) from exc
+        module = sys.modules.get(cls.__module__)
+        if "<locals>" in cls.__qualname__ or getattr(module, cls.__qualname__, None) is not cls:
+            raise ConfigError(
+                f"user class {cls.__name__} is not defined at the top level of {path.name}, but "
+                f"LoadTest(workers=N) has worker processes load it from that file: define it at module level"
+            )
+        if not path.is_file():
+            raise ConfigError(
+                f"user class {cls.__name__} comes from {path}, which is not a file worker processes can "
+                f"load: define it in a .py module (e.g. locustfile.py)"
+            )
+        files.setdefault(str(path), []).append(cls.__name__)
+    return list(files.items())

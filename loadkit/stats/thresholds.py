@@ -189,7 +189,7 @@ def _check_metric(expression: str, metric: str) -> str:
 
 
 def parse_thresholds(expressions: Iterable[str] | str | None) -> list[Threshold]:
-    """Parse a list of expressions; a string is split at ``;`` (``LOADKIT_THRESHOLDS``)."""
+    """Parse a list of expressions; a string is split at ``;`` (``LOADKIT_THRESHOLD``)."""
     if expressions is None:
         return []
     if isinstance(expressions, str):
