@@ -117,6 +117,13 @@ OPTIONS += _section(
             default="127.0.0.1",
         ),
         Option(
+            "--locust-final-table",
+            "At the end of a run, also print Locust's own final table and its approximated percentiles "
+            "(loadkit's exact HDR table replaces them by default).",
+            default=False,
+            action="store_true",
+        ),
+        Option(
             "--report-html",
             "Write an HTML report here: one self-contained file (opens offline) with the verdict, latency "
             "percentile distributions, p50/p90/p99/max over time, rates, worker health.",

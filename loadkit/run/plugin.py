@@ -23,7 +23,7 @@ from locust.env import Environment
 
 from loadkit import config
 from loadkit._locust import errors as locust_errors
-from loadkit._locust import pid1
+from loadkit._locust import final_table, pid1
 from loadkit._locust import rpc as locust_rpc
 from loadkit.exceptions import LoadkitError
 from loadkit.messages import offenders_of
@@ -49,12 +49,24 @@ def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
 def _on_init(environment: Environment, **_kw: Any) -> None:
     try:
         install(environment)
+        _one_final_table(environment)
         if getattr(environment.parsed_options, "master", False):  # its give-up line names the fix
             locust_errors.install_expect_workers_hint(environment.runner, environment.parsed_options)
         _preflight(environment)
     except LoadkitError as exc:
         # Before any load there is no run to end: exit now, with one line (loadkit.run.stop explains).
         _stop.exit_before_load(exc)
+
+
+def _one_final_table(environment: Environment) -> None:
+    """A ``locust`` process: loadkit's HDR table replaces Locust's, printed last (at ``quit``)."""
+    from loadkit.stats.controller import controller_for
+
+    controller = controller_for(environment)
+    controller.print_at_quit = True
+    environment.events.quit.add_listener(controller.print_console)
+    if not getattr(environment.parsed_options, "locust_final_table", False):
+        final_table.install()
 
 
 def _preflight(environment: Environment) -> None:

@@ -120,6 +120,19 @@ def console_table(snapshot: RunSnapshot, results: Sequence[ThresholdResult]) -> 
     return "\n".join(lines)
 
 
+def verdict_line(exit_code: int, results: Sequence[ThresholdResult], failures: int) -> str:
+    """The run's last line: its exit code and why (0 pass, 1 Locust's failures, 99 thresholds)."""
+    failed = [r for r in results if not r.passed]
+    if exit_code == 0:
+        why = f"{len(results)} of {len(results)} thresholds passed" if results else "no thresholds set (--threshold to gate)"
+        return f"loadkit: PASSED (exit 0): {why}"
+    if exit_code == 99:
+        return f"loadkit: FAILED (exit 99): {len(failed)} of {len(results)} thresholds failed"
+    if exit_code == 1:
+        return f"loadkit: FAILED (exit 1): {failures} requests failed or a user raised (Locust's --exit-code-on-error)"
+    return f"loadkit: FAILED (exit {exit_code})"
+
+
 _LOAD_PROPERTIES = (
     "model",
     "profile",
