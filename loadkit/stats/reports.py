@@ -124,7 +124,8 @@ def verdict_line(exit_code: int, results: Sequence[ThresholdResult], failures: i
     """The run's last line: its exit code and why (0 pass, 1 Locust's failures, 99 thresholds)."""
     failed = [r for r in results if not r.passed]
     if exit_code == 0:
-        why = f"{len(results)} of {len(results)} thresholds passed" if results else "no thresholds set (--threshold to gate)"
+        count = len(results)
+        why = f"{count} of {count} thresholds passed" if results else "no thresholds set (--threshold to gate)"
         return f"loadkit: PASSED (exit 0): {why}"
     if exit_code == 99:
         return f"loadkit: FAILED (exit 99): {len(failed)} of {len(results)} thresholds failed"
