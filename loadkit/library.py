@@ -363,7 +363,7 @@ def _open_model(
     return settings
 
 
-def _seconds(run_time: str | float) -> float:
+def _seconds(run_time: str | float, flag: str = "run_time") -> float:
     if isinstance(run_time, int | float):
         seconds = float(run_time)
     else:
@@ -372,7 +372,9 @@ def _seconds(run_time: str | float) -> float:
         try:
             seconds = float(parse_timespan(run_time))
         except ValueError as exc:
-            raise ConfigError(f"bad run_time {run_time!r}: use e.g. '30s', '2m' or a number of seconds") from exc
+            raise ConfigError(
+                f"{flag} {run_time!r} is not a duration: give seconds (30) or a span such as 30s, 2m, 1h30m"
+            ) from exc
     if seconds <= 0:
-        raise ConfigError(f"run_time must be positive, got {run_time!r}: a load test must end by itself")
+        raise ConfigError(f"{flag} must be positive, got {run_time!r}: a load test must end by itself")
     return seconds

@@ -165,6 +165,10 @@ def open_model_lines(load: dict[str, Any]) -> list[str]:
     ]
 
 
+#: The file name a folder given for a report is suggested to end in, by option.
+_REPORT_NAMES = {"--report-json": "report.json", "--report-junit": "junit.xml", "--report-html": "report.html"}
+
+
 def check_writable(path: str | os.PathLike[str], flag: str) -> None:
     """Raise ConfigError now when a report could not be written at the end of the run.
 
@@ -177,11 +181,12 @@ def check_writable(path: str | os.PathLike[str], flag: str) -> None:
     target = _resolved(given)
     via = f" (a link to {target})" if target != given else ""
     kind = _node_kind(target)
+    name = _REPORT_NAMES.get(flag, "report")
     if kind == "a folder":
-        raise ConfigError(f"{flag} {str(path)!r}{via} is a folder: give a file path, e.g. {given / 'report'}")
+        raise ConfigError(f"{flag} {str(path)!r}{via} is a folder: give a file path, e.g. {given / name}")
     if kind is not None:
         raise ConfigError(
-            f"{flag} {str(path)!r}{via} is {kind}, not a regular file: give a file path, e.g. loadkit-reports/report"
+            f"{flag} {str(path)!r}{via} is {kind}, not a regular file: give a file path, e.g. loadkit-reports/{name}"
         )
     folder = target.parent
     while not folder.exists() and folder != folder.parent:
