@@ -146,7 +146,8 @@ class LoadTest:
     pool of ``max_users`` (``--arrival-rate`` etc., README "Closed and open model"); ``run_time``
     as ``-t`` (seconds or "30s"/"2m"); ``thresholds`` as ``--threshold``; ``workers=N`` runs
     the users in N ``locust --worker`` processes; ``web_port`` also serves Locust's web UI
-    (with loadkit's tabs) on 127.0.0.1 while the test runs; ``options`` sets any other
+    (with loadkit's tabs) on 127.0.0.1 while the test runs; ``progress`` prints a progress line
+    every that many seconds (None: silent); ``options`` sets any other
     loadkit option by dest name (``{"loadkit_data": "users.csv"}``). Bad arguments raise
     :class:`~loadkit.exceptions.ConfigError` here, before any load.
 
@@ -173,6 +174,7 @@ class LoadTest:
         report_html: str | None = None,
         worker_timeout: float = 60.0,
         web_port: int | None = None,
+        progress: float | None = 5.0,
         options: dict[str, Any] | None = None,
         arrival_rate: float | str | None = None,
         arrival_stages: str | None = None,
@@ -195,6 +197,7 @@ class LoadTest:
         self.workers = workers
         self.worker_timeout = worker_timeout
         self.web_port = web_port
+        self.progress = progress
         self.options = {
             "threshold": list(thresholds),
             "abort_on_threshold": abort_on_threshold,
@@ -234,8 +237,11 @@ class LoadTest:
             sys.argv[:] = saved_argv
 
     def _run(self) -> LoadTestResult:
+        import gevent
         from gevent.event import Event
         from locust.env import Environment
+
+        from loadkit.stats.progress import run_progress
 
         headless = self.web_port is None
         env = Environment(user_classes=self.user_classes, host=self.host, parsed_options=self._locust_options())
@@ -249,6 +255,7 @@ class LoadTest:
         attachment = attach(env, **self.options)
         stopped = Event()
         env.events.test_stop.add_listener(lambda **_kw: stopped.set())
+        progress = None
         procs: list[subprocess.Popen[bytes]] = []
         logs: dict[int, IO[bytes]] = {}  # this run's workers' stderr, by pid
         runner = env.runner
@@ -259,10 +266,22 @@ class LoadTest:
                     procs.append(self._start_worker(port, logs))  # one by one: all are stopped below
                 self._wait_for_workers(runner, procs, logs)
             runner.start(self.users, spawn_rate=self.spawn_rate)
+            if self.progress:
+                progress = gevent.spawn(
+                    run_progress,
+                    attachment.controller.snapshot,
+                    lambda: locust_runners.worker_count(runner) if self.workers else None,
+                    self.run_time,
+                    self.progress,
+                )
             stopped.wait(timeout=self.run_time)
+            if progress is not None:
+                progress.kill()  # no progress line after the final table
             runner.quit()
             return attachment.finish()
         finally:
+            if progress is not None:
+                progress.kill(block=False)
             runner.quit()
             if web_ui is not None:
                 web_ui.stop()

@@ -49,3 +49,18 @@ def test_locusts_own_final_table_behind_a_flag(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "percentiles (approximated)" in proc.stdout
     assert _last_line(proc.stdout).startswith("loadkit: PASSED (exit 0)"), proc.stdout[-2000:]
+
+
+def test_load_test_prints_progress_while_it_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """LoadTest (and so `loadkit demo`): a plain line every interval, none after the final table."""
+    from loadkit import LoadTest
+    from tests.support import import_file
+
+    user = import_file(SYNTHETIC).SyntheticUser
+    LoadTest([user], users=2, run_time=2.5, progress=0.5).run()
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("loadkit: ") and " reqs  " in line]
+    assert len(lines) >= 3, out[-2000:]
+    assert all("req/s" in line and "p99" in line and "/2s" in line for line in lines), lines
+    assert "\x1b" not in out
+    assert out.index(lines[-1]) < out.index("HDR histogram")
