@@ -18,13 +18,15 @@ import os
 from functools import partial
 from typing import Any
 
+import gevent
 from locust import events
 from locust.env import Environment
 
 from loadkit import config
 from loadkit._locust import errors as locust_errors
-from loadkit._locust import final_table, pid1
+from loadkit._locust import final_table, pid1, quiet
 from loadkit._locust import rpc as locust_rpc
+from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import LoadkitError
 from loadkit.messages import offenders_of
 from loadkit.run import context as run
@@ -50,6 +52,7 @@ def _on_init(environment: Environment, **_kw: Any) -> None:
     try:
         install(environment)
         _one_final_table(environment)
+        _open_model_console(environment)
         if getattr(environment.parsed_options, "master", False):  # its give-up line names the fix
             locust_errors.install_expect_workers_hint(environment.runner, environment.parsed_options)
         _preflight(environment)
@@ -67,6 +70,33 @@ def _one_final_table(environment: Environment) -> None:
     environment.events.quit.add_listener(controller.print_console)
     if not getattr(environment.parsed_options, "locust_final_table", False):
         final_table.install()
+
+
+def _open_model_console(environment: Environment) -> None:
+    """A ``locust`` process running the open model: no 0-user noise; rate, late, dropped as it runs."""
+    from loadkit.load.runtime import open_model_for
+    from loadkit.stats.controller import controller_for
+    from loadkit.stats.progress import run_progress
+
+    part = open_model_for(environment)
+    if part.is_worker or part.settings is None:
+        return
+    quiet.hide_zero_user_lines()
+    stats = controller_for(environment)
+    greenlets: list[Any] = []
+
+    def start(**_kw: Any) -> None:
+        workers = (lambda: locust_runners.worker_count(environment.runner)) if part.is_master else (lambda: None)
+        run_time = getattr(environment.parsed_options, "run_time", None)
+        total = float(run_time) if run_time else (part.profile.duration if part.profile is not None else None)
+        greenlets.append(gevent.spawn(run_progress, stats.snapshot, workers, total))
+
+    def stop(**_kw: Any) -> None:
+        while greenlets:
+            greenlets.pop().kill(block=False)
+
+    environment.events.test_start.add_listener(start)
+    environment.events.test_stop.add_listener(stop)
 
 
 def _preflight(environment: Environment) -> None:

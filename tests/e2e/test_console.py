@@ -64,3 +64,17 @@ def test_load_test_prints_progress_while_it_runs(capsys: pytest.CaptureFixture[s
     assert all("req/s" in line and "p99" in line and "/2s" in line for line in lines), lines
     assert "\x1b" not in out
     assert out.index(lines[-1]) < out.index("HDR histogram")
+
+
+def test_open_model_console_has_no_zero_user_noise_and_shows_its_rate(tmp_path: Path) -> None:
+    tick = Path(__file__).parent / "open_model_files" / "tick_user.py"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("LOADKIT_", "LOCUST_"))}
+    cmd = [sys.executable, "-m", "locust", "-f", str(tick), "--headless", "-t", "12s", "--arrival-rate", "20"]
+    proc = subprocess.run(
+        cmd, env=base, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Ramping to 0 users" not in proc.stdout and "(0 total users)" not in proc.stdout, proc.stdout[-3000:]
+    live = [line for line in proc.stdout.splitlines() if "open model: target" in line and " reqs  " in line]
+    assert live and "late " in live[-1] and "dropped " in live[-1], proc.stdout[-3000:]
+    assert "/12s" in live[-1]
