@@ -23,8 +23,8 @@ from locust import events
 from locust.env import Environment
 
 from loadkit import config
+from loadkit._locust import console, pid1, quiet
 from loadkit._locust import errors as locust_errors
-from loadkit._locust import final_table, pid1, quiet
 from loadkit._locust import rpc as locust_rpc
 from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import LoadkitError
@@ -69,7 +69,8 @@ def _one_final_table(environment: Environment) -> None:
     controller.print_at_quit = True
     environment.events.quit.add_listener(controller.print_console)
     if not getattr(environment.parsed_options, "locust_final_table", False):
-        final_table.install()
+        console.silence_final_tables()
+    console.fit_type_column()
 
 
 def _open_model_console(environment: Environment) -> None:
