@@ -9,15 +9,11 @@ reports", ...). :func:`add_arguments` adds them to Locust's own parser (from the
 a namespace of every option's default). ``docs/options.md`` is generated from this module
 (:mod:`loadkit.config_doc`; a test fails when it is stale).
 
-**One naming rule.** The environment variable of ``--NAME`` is ``LOADKIT_`` + ``NAME``
-without a leading ``loadkit-``, upper-cased, ``-`` as ``_``, singular as the flag
-(``--threshold`` → ``LOADKIT_THRESHOLD``, ``--loadkit-data`` → ``LOADKIT_DATA``): it is
-derived (:attr:`Option.env_var`), never written twice. Flags carry ``loadkit-`` where the bare
-word is one Locust or another plugin could take (data, agent, preflight, health-interval).
-Old names (:data:`RENAMED`) still work, with one warning line each. ``LOCUST_`` + the same
-name is refused (:func:`check_environment`): Locust reads only its own options from
-``LOCUST_*``, so such a variable would otherwise be ignored without a word — a CI gate
-``LOCUST_THRESHOLD=...`` that never gates.
+**One naming rule.** The variable of ``--NAME`` is ``LOADKIT_`` + ``NAME`` without a leading
+``loadkit-``, upper-cased, singular as the flag (:attr:`Option.env_var` derives it). Flags carry
+``loadkit-`` where the bare word is one Locust or a plugin could take (data, agent, preflight).
+Old names (:data:`RENAMED`) still work, with one warning line; ``LOCUST_`` + NAME is refused
+(:func:`check_environment`): Locust would ignore it, a CI gate that never gates.
 
 A numeric option declares its range (``minimum``/``maximum``); :func:`check` refuses a
 value outside it, NaN or an infinity with one line naming the option, the value and the
@@ -127,6 +123,16 @@ OPTIONS += _section(
             "--report-html",
             "Write an HTML report here: one self-contained file (opens offline) with the verdict, latency "
             "percentile distributions, p50/p90/p99/max over time, rates, worker health.",
+        ),
+        Option(
+            "--report-interval",
+            "Seconds between two checkpoints of the reports during the run (default 30; 0: only at the end). "
+            'Each is written whole (temporary file, fsync, rename) and marked "complete": false with the time it '
+            "covers; with --report-junit or --report-html alone, the JSON goes beside them (NAME.json).",
+            default=30.0,
+            type=float,
+            minimum=0.0,
+            maximum=86400.0,
         ),
     ],
 )
@@ -269,6 +275,15 @@ OPTIONS += _section(
         Option(
             "--fleet-secret-file",
             "File holding the fleet secret (e.g. a mounted Kubernetes Secret); see --fleet-secret.",
+        ),
+        Option(
+            "--fleet-master-timeout",
+            "Worker: seconds without a heartbeat from the master before the worker gives up, logs one line "
+            "with the stats it could not deliver and exits (default 30; Locust's own limit is 60).",
+            default=30.0,
+            type=float,
+            minimum=2.0,
+            maximum=59.0,
         ),
         Option(
             "--fleet-max-workers",
