@@ -1,12 +1,10 @@
 """loadkit's command-line options, declared once.
 
-Every option is an :class:`Option` in :data:`OPTIONS`: a ``--flag``, a help text and the
-group it is listed under in ``locust --help`` (one per area: "loadkit: thresholds and
-reports", ...). :func:`add_arguments` adds them to Locust's own parser (from the
-``init_command_line_parser`` listener in :mod:`loadkit.run.plugin`), so ``locust.conf``,
-``pyproject.toml`` and env vars work as Locust users expect. Code reads them back from
-``environment.parsed_options``; library mode passes the same names (:func:`defaults` gives
-a namespace of every option's default). ``docs/options.md`` is generated from this module
+Every option is an :class:`Option` in :data:`OPTIONS`: a ``--flag``, a help text, its group
+in ``locust --help`` (one per area). :func:`add_arguments` adds them to Locust's parser (from
+``init_command_line_parser``, :mod:`loadkit.run.plugin`), so ``locust.conf``, ``pyproject.toml``
+and env vars work as Locust users expect; code reads ``environment.parsed_options``; library
+mode passes the same names (:func:`defaults`). ``docs/options.md`` is generated from here
 (:mod:`loadkit.config_doc`; a test fails when it is stale).
 
 **One naming rule.** The variable of ``--NAME`` is ``LOADKIT_`` + ``NAME`` without a leading
