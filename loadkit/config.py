@@ -13,9 +13,9 @@ mode passes the same names (:func:`defaults`). ``docs/options.md`` is generated 
 Old names (:data:`RENAMED`) still work, with one warning line; ``LOCUST_`` + NAME is refused
 (:func:`check_environment`): Locust would ignore it, a CI gate that never gates.
 
-A numeric option declares its range (``minimum``/``maximum``); :func:`check` refuses a
-value outside it, NaN or an infinity with one line naming the option, the value and the
-range, before any load (``--loadkit-health-interval -1`` once sampled 150 times a second).
+A numeric option declares its range (``minimum``/``maximum``); :func:`check` refuses a value
+outside it, NaN or an infinity with one line, before any load (``--loadkit-health-interval -1``
+once sampled 150 times a second).
 """
 
 from __future__ import annotations
