@@ -14,8 +14,7 @@ Old names (:data:`RENAMED`) still work, with one warning line; ``LOCUST_`` + NAM
 (:func:`check_environment`): Locust would ignore it, a CI gate that never gates.
 
 A numeric option declares its range (``minimum``/``maximum``); :func:`check` refuses a value
-outside it, NaN or an infinity with one line, before any load (``--loadkit-health-interval -1``
-once sampled 150 times a second).
+outside it, NaN or an infinity with one line, before any load.
 """
 
 from __future__ import annotations
