@@ -1,7 +1,7 @@
 # One image for every role of a loadkit fleet; the command picks the role:
 #   locust --master | locust --worker --master-host master      (locustfile from LOCUST_LOCUSTFILE)
 #   loadkit target http|grpc --host 0.0.0.0 | loadkit agent --host 0.0.0.0
-# docker-compose.yml runs them all; see README "Containers".
+# docker-compose.yml runs them all; see docs/containers.md.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

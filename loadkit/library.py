@@ -143,7 +143,7 @@ class LoadTest:
 
     ``users``/``spawn_rate`` (default: 1 user, all at once) as Locust's ``-u``/``-r``; or the
     open model: ``arrival_rate`` (iterations/s) or ``arrival_stages`` ("30s:100,1m:100") with a
-    pool of ``max_users`` (``--arrival-rate`` etc., README "Closed and open model"); ``run_time``
+    pool of ``max_users`` (``--arrival-rate`` etc., docs/open-model.md); ``run_time``
     as ``-t`` (seconds or "30s"/"2m"); ``thresholds`` as ``--threshold``; ``workers=N`` runs
     the users in N ``locust --worker`` processes; ``web_port`` also serves Locust's web UI
     (with loadkit's tabs) on 127.0.0.1 while the test runs; ``progress`` prints a progress line

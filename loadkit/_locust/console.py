@@ -54,7 +54,7 @@ def fit_type_column() -> None:
     default = locust.stats.STATS_TYPE_WIDTH
 
     def get_stats_summary(stats: Any, current: bool = True) -> list[str]:
-        widest = max((len(method) + 1 for method, _name in stats.entries), default=0)
+        widest = max((len(method) + 1 for _name, method in stats.entries), default=0)  # keys: (name, method)
         locust.stats.STATS_TYPE_WIDTH = max(default, widest)
         return list(original(stats, current))
 

@@ -53,4 +53,5 @@ def test_wide_types_keep_the_columns_aligned(monkeypatch: pytest.MonkeyPatch) ->
     bars = {tuple(i for i, ch in enumerate(line) if ch == "|") for line in lines if "|" in line and "-|-" not in line}
     assert len(bars) == 1, lines  # every row's column separators at the same places
     name_at = lines[0].index("Name")
+    assert name_at == len("DELETE-service") + 2, lines[0]  # the widest type, a space, and Locust's own space
     assert all(lines[i].index(name) == name_at for i, name in ((2, "/demo.v1"), (3, "/items"), (4, "/x"))), lines
