@@ -97,6 +97,7 @@ def _open_model_console(environment: Environment) -> None:
             greenlets.pop().kill(block=False)
 
     environment.events.test_start.add_listener(start)
+    environment.events.test_stopping.add_listener(stop)  # no line once the schedule has ended
     environment.events.test_stop.add_listener(stop)
 
 
