@@ -28,6 +28,8 @@ from loadkit.load.base import BaseModel
 from loadkit.load.local import LocalModel
 from loadkit.load.master import MasterModel
 from loadkit.load.node import NodeScheduler
+from loadkit.load.profile import RateProfile
+from loadkit.load.settings import ArrivalSettings
 from loadkit.load.worker import WorkerModel
 from loadkit.run.context import StashKey, run_context
 
@@ -43,6 +45,9 @@ class OpenModel(Protocol):
     """
 
     node: NodeScheduler | None
+    #: The run's options (None: a closed-model run, or a worker, whose master owns the schedule).
+    settings: ArrivalSettings | None
+    profile: RateProfile | None
 
     def install(self, check_users: bool) -> None: ...
     def on_test_start(self, environment: Any, **_kw: Any) -> None: ...

@@ -1,4 +1,4 @@
-"""The layout the README's "Layout" describes, checked: what is installed, and where each test lives.
+"""The layout docs/layout.md describes, checked: what is installed, and where each test lives.
 
 - What gets installed lives under loadkit's name: no top-level ``targets`` anywhere.
 - Tests in layers (STYLE.md habit 12): every module of ``loadkit/`` has its unit test file,
@@ -76,6 +76,7 @@ TESTED_BY_FEATURE_TESTS = {
     "run/launch.py": "tests/e2e/test_locust_command.py",  # Locust's main, started by `loadkit locust`
     "run/plugin.py": "tests/integration/test_import_modes.py",  # wiring every part into a real run
     "run/worker_locustfile.py": "tests/e2e/test_library_mode.py",  # what LoadTest(workers=N) runs
+    "run/worker_users.py": "tests/e2e/test_library_scripts.py",  # a worker process loading a LoadTest script
     "stats/controller.py": "tests/integration/test_stats_summary.py",  # a real runner's events and reports
     "stats/prometheus.py": "tests/integration/test_prometheus_and_charts_tab.py",  # scraped over HTTP
     "users/grpc_client.py": "tests/integration/test_grpc_user.py",  # calls on the real gRPC target

@@ -160,3 +160,16 @@ def test_run_level_thresholds() -> None:
     assert not result.passed and "not an open-model run" in result.note
     with pytest.raises(ConfigError, match="run-level metric"):
         parse_threshold("GET /x: dropped_iterations==0")
+
+
+def test_a_misspelled_entry_gets_did_you_mean() -> None:
+    (result,) = evaluate(parse_thresholds(["/itemz: p99<5ms"]), _snapshot())
+    assert not result.passed and result.note.endswith("did you mean '/items'?"), result.note
+
+
+def test_a_bad_condition_is_not_quoted_twice() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_threshold("p95<<50")
+    assert str(info.value).startswith("bad threshold 'p95<<50': expected METRIC OP NUMBER"), info.value
+    with pytest.raises(ConfigError, match=r"bad threshold '/x: p95<<50' at 'p95<<50': expected"):
+        parse_threshold("/x: p95<<50")
