@@ -1,4 +1,4 @@
-"""loadkit's Locust users: ``GrpcUser``, ``RestUser`` and ``measure()``.
+"""loadkit's Locust users: ``GrpcUser``, ``RestUser``, ``Http2User``, ``WebSocketUser`` and ``measure()``.
 
 Importing this package prepares the process for grpcio under gevent — the one call
 to :func:`loadkit._gevent.init_gevent`, before any channel exists — and imports
@@ -17,16 +17,23 @@ from loadkit.users._events import MeasureFailure, Measurement, measure  # noqa: 
 from loadkit.users.grpc_calls import GrpcCallError, ResponseStream  # noqa: E402
 from loadkit.users.grpc_client import GrpcClient  # noqa: E402
 from loadkit.users.grpc_user import GrpcUser  # noqa: E402
+from loadkit.users.http2_user import Http2User  # noqa: E402
 from loadkit.users.rest_user import RestError, RestUser  # noqa: E402
+from loadkit.users.ws_session import WebSocketError, WebSocketSession  # noqa: E402
+from loadkit.users.ws_user import WebSocketUser  # noqa: E402
 
 __all__ = [
     "GrpcCallError",
     "GrpcClient",
     "GrpcUser",
+    "Http2User",
     "MeasureFailure",
     "Measurement",
     "ResponseStream",
     "RestError",
     "RestUser",
+    "WebSocketError",
+    "WebSocketSession",
+    "WebSocketUser",
     "measure",
 ]
