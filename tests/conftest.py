@@ -63,6 +63,20 @@ def http_target() -> Iterator[Target]:
         target.stop()
 
 
+@pytest.fixture(scope="session")
+def http2_target() -> Iterator[Target]:
+    """The bundled HTTP target served by hypercorn (``--http2``): HTTP/1.1 and h2c on one port, one per session.
+
+    As ``http_target``, plus ``protocols()`` -> ``{"requests": {"2": n}, "connections": {"2": m},
+    "websockets": k}`` (versions as ASGI names them). Shared: reset counters before counting.
+    """
+    target = launch("http", "--http2")
+    try:
+        yield target
+    finally:
+        target.stop()
+
+
 @pytest.fixture
 def start_target() -> Iterator[Callable[..., Target]]:
     """Factory for a test's own target, to kill or restart: ``start_target("grpc", "--reload")``.

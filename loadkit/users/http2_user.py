@@ -20,6 +20,7 @@ silent.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Collection
 from time import perf_counter
 from typing import Any, ClassVar
@@ -90,7 +91,7 @@ class Http2User(User):
             base_url=self.host,
             http1=tls,  # cleartext: HTTP/2 only, i.e. prior knowledge; TLS: ALPN decides
             http2=True,
-            verify=self.verify,
+            verify=ssl.create_default_context(cafile=self.verify) if isinstance(self.verify, str) else self.verify,
             timeout=self.timeout,
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
