@@ -157,15 +157,22 @@ class WebSocketSession:
         if name is not None:
             self._record(name, start, len(payload), None, {"messages_sent": 1})
 
-    def receive(self, *, match: Match | None = None, timeout: float | None = None, name: str | None = None) -> Any:
-        """The next message (or the next that ``match`` accepts); times the wait as ``name`` when given."""
+    def receive(
+        self, *, match: Match | None = None, timeout: float | None = None, name: str | None = None, json: bool = False
+    ) -> Any:
+        """The next message (or the next that ``match`` accepts); times the wait as ``name`` when given.
+
+        Text comes as str, binary as bytes; ``json=True`` parses JSON text first (what ``match``
+        sees and what is returned). Messages a request skipped (:attr:`inbox`) come first.
+        """
         for i, queued in enumerate(self.inbox):
-            if match is None or match(queued):
+            message = _json_or_raw(queued) if json and isinstance(queued, str) else queued
+            if match is None or match(message):
                 del self.inbox[i]
-                return queued
+                return message
         ws = self._ensure_connected(name)
         start = perf_counter()
-        message, length, seen = self._wait(ws, match, start, self.timeout if timeout is None else timeout, name)
+        message, length, seen = self._wait(ws, match, start, self.timeout if timeout is None else timeout, name, json)
         if name is not None:
             self._record(name, start, length, None, {"messages_received": seen})
         return message
@@ -177,7 +184,7 @@ class WebSocketSession:
 
         One request event from the send to the matching reply. A dict or list is sent as JSON
         and JSON replies are parsed before ``match`` sees them. Replies that do not match go to
-        :attr:`inbox` (what :meth:`receive` reads first).
+        :attr:`inbox`, as they came (what :meth:`receive` reads first).
         """
         label = name or self.name
         ws = self._ensure_connected(label)
@@ -242,12 +249,11 @@ class WebSocketSession:
                     context={},
                 )
             seen += 1
-            message: Any = data.decode("utf-8", "replace") if opcode == _TEXT else data
-            if as_json:
-                message = _json_or_raw(message)
+            raw: Any = data.decode("utf-8", "replace") if opcode == _TEXT else data
+            message = _json_or_raw(raw) if as_json and opcode == _TEXT else raw
             if match is None or match(message):
                 return message, len(data), seen
-            inbox.append(message)
+            inbox.append(raw)  # as it came: receive() decides how to read it
 
     def _drop(self) -> None:
         ws, self._ws = self._ws, None
