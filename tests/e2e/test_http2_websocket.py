@@ -130,7 +130,10 @@ def test_open_model_counts_equal_the_targets(http2_target: Target, tmp_path: Pat
     document = json.loads(report.read_text())
     counters = http2_target.counters()
     assert document["run"]["load"]["iterations_started"] > 0
-    assert entry(document, "GET", "/health")["count"] == counters["GET /health"]
-    assert entry(document, "ws", "/ws/echo")["count"] == counters["WS /ws/echo message"]
+    # An iteration still running when the schedule ends is stopped: the server may have counted
+    # its request without the report having it (at most one per pool user), never the other way.
+    health, echo = entry(document, "GET", "/health")["count"], entry(document, "ws", "/ws/echo")["count"]
+    assert 0 <= counters["GET /health"] - health <= 4 and health > 0
+    assert 0 <= counters["WS /ws/echo message"] - echo <= 4 and echo > 0
     assert document["total"]["failures"] == 0
     assert set(http2_target.protocols()["requests"]) == {"2"}

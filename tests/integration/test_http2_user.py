@@ -20,7 +20,6 @@ from locust.env import Environment
 from loadkit import ConfigError, Http2User
 from tests.support import free_port, wait_for
 from tests.support.targets import Target
-from tests.support.tls import self_signed
 
 H1_TLS_SERVER = Path(__file__).with_name("h1_tls_server.py")
 
@@ -51,23 +50,6 @@ def make_user(env: Environment) -> Iterator[Callable[..., Http2User]]:
     yield make
     for user in made:
         user.close()
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return self_signed(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def tls_target(certificate: tuple[Path, Path]) -> Iterator[Target]:
-    from tests.support.targets import launch
-
-    cert, key = certificate
-    target = launch("http", "--certfile", str(cert), "--keyfile", str(key))
-    try:
-        yield target
-    finally:
-        target.stop()
 
 
 def test_h2c_users_multiplex_on_one_connection_each_and_the_server_sees_http2(
@@ -114,18 +96,18 @@ def test_checks_template_names_and_context_merge_as_rest_user(
 def test_tls_negotiates_h2_through_alpn(
     events: list[dict[str, Any]],
     make_user: Callable[..., Http2User],
-    tls_target: Target,
-    certificate: tuple[Path, Path],
+    tls_http_target: Target,
+    tls_certificate: tuple[Path, Path],
 ) -> None:
-    user = make_user(f"https://127.0.0.1:{tls_target.port}", verify=str(certificate[0]))
+    user = make_user(f"https://127.0.0.1:{tls_http_target.port}", verify=str(tls_certificate[0]))
     assert all(user.rest("GET", "/health").ok for _ in range(3))
     assert [e["context"]["http_version"] for e in events] == ["HTTP/2"] * 3
     import ssl
 
     import httpx
 
-    trust = ssl.create_default_context(cafile=str(certificate[0]))
-    protocols = httpx.get(f"https://127.0.0.1:{tls_target.port}/protocols", verify=trust).json()
+    trust = ssl.create_default_context(cafile=str(tls_certificate[0]))
+    protocols = httpx.get(f"https://127.0.0.1:{tls_http_target.port}/protocols", verify=trust).json()
     assert protocols["requests"] == {"2": 3} and protocols["connections"] == {"2": 1}
 
 
@@ -133,9 +115,9 @@ def test_an_http1_answer_over_tls_is_a_failure_unless_fallback_is_allowed(
     env: Environment,
     events: list[dict[str, Any]],
     make_user: Callable[..., Http2User],
-    certificate: tuple[Path, Path],
+    tls_certificate: tuple[Path, Path],
 ) -> None:
-    cert, key = certificate
+    cert, key = tls_certificate
     server = subprocess.Popen(
         [sys.executable, str(H1_TLS_SERVER), str(cert), str(key)], stdout=subprocess.PIPE, text=True
     )

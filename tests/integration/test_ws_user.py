@@ -7,6 +7,7 @@ own counters; a close with 1011 and a silent server are failures named after wha
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -137,6 +138,25 @@ def test_user_context_is_merged_into_every_event(
     user = make_user(context=lambda self: {"room": "r1"})
     user.ws.request("hi")
     assert [e["context"]["room"] for e in events] == ["r1", "r1", "r1"]  # connect, ttfm, request
+
+
+def test_wss_through_tls_with_a_ca_bundle(
+    env: Environment, tls_http_target: Target, tls_certificate: tuple[Path, Path]
+) -> None:
+    host = f"wss://127.0.0.1:{tls_http_target.port}"
+    user = type("Wss", (WebSocketUser,), {"host": host, "path": "/ws/echo", "verify": str(tls_certificate[0])})(env)
+    try:
+        assert user.ws.request("over tls") == "over tls"
+    finally:
+        user.ws.close()
+    unchecked = type("Wss", (WebSocketUser,), {"host": host, "path": "/ws/echo", "verify": False})(env)
+    try:
+        assert unchecked.ws.request("unchecked") == "unchecked"
+    finally:
+        unchecked.ws.close()
+    untrusting = type("Wss", (WebSocketUser,), {"host": host, "path": "/ws/echo"})(env)  # certifi's roots
+    with pytest.raises(WebSocketError, match="connect failed: SSLCertVerificationError"):
+        untrusting.ws.request("x")
 
 
 def test_a_host_that_is_no_websocket_url_is_one_line(env: Environment) -> None:
