@@ -110,7 +110,7 @@ def test_fleet_counts_equal_the_targets_and_1011_closes_are_named(
 @pytest.mark.timeout(180)
 def test_a_silent_server_gives_timeout_failures_and_the_run_ends(http2_target: Target, tmp_path: Path) -> None:
     report = tmp_path / "silent.json"
-    args = [*LOCUST, "-f", USERS, "--headless", "-H", http2_target.url, "-u", "4", "-r", "4", "-t", "3s"]
+    args = [*LOCUST, "-f", USERS, "--headless", "-H", http2_target.url, "-u", "4", "-r", "4", "-t", "4s"]
     env = {"WS_PATH": "/ws/echo?silent=1", "WS_TIMEOUT": "1"}
     done = run([*args, "--report-json", str(report)], env, timeout=120)
     assert done.returncode == 1, done.stderr[-3000:]
