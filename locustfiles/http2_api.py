@@ -19,7 +19,7 @@ from loadkit import Http2User
 
 
 class Http2Api(Http2User):
-    host = os.environ.get("DEMO_HTTP2_HOST", "http://127.0.0.1:8080")
+    host = os.environ.get("DEMO_HTTP_HOST", "http://127.0.0.1:8080")
     wait_time = between(0.01, 0.05)
 
     @task(5)

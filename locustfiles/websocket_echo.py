@@ -23,7 +23,7 @@ _ids = itertools.count()
 
 
 class Echo(WebSocketUser):
-    host = os.environ.get("DEMO_WS_HOST", "ws://127.0.0.1:8080")
+    host = os.environ.get("DEMO_HTTP_HOST", "ws://127.0.0.1:8080")
     path = "/ws/echo"
     timeout = 5.0
     wait_time = between(0.01, 0.05)
@@ -37,7 +37,7 @@ class Echo(WebSocketUser):
 class Chat(WebSocketUser):
     """Every member of the room hears every message; each times its own message's round trip."""
 
-    host = os.environ.get("DEMO_WS_HOST", "ws://127.0.0.1:8080")
+    host = os.environ.get("DEMO_HTTP_HOST", "ws://127.0.0.1:8080")
     path = "/ws/pubsub/room1"
     timeout = 5.0
     wait_time = between(0.05, 0.1)

@@ -1,7 +1,7 @@
-"""Http2User and WebSocketUser in real locust processes: the README recipe, a fleet, the open model.
+"""Http2User and WebSocketUser in real locust processes: a fleet, a silent server, the open model.
 
-- **README**: the commands of its "HTTP/2 and WebSocket users" recipe, run as written (port 0
-  instead of 8080, 3 s instead of 10 s, the target's URL in the locustfiles' host variables).
+(The README's "HTTP/2 and WebSocket" recipe runs in tests/e2e/test_readme_recipes.py.)
+
 - **fleet**: master + 1 worker, closed model, thresholds and the HTML report, the WebSocket
   route closing every session with 1011 after 25 messages: the report's counts equal the
   target's (HTTP/2 requests, on one connection per user; WebSocket sessions and messages) and
@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,35 +39,6 @@ def run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.Comp
     done = subprocess.run(args, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout)
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     return done
-
-
-def readme_recipe() -> list[str]:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## HTTP/2 and WebSocket users", 1)[1].split("\n## ", 1)[0]
-    (block,) = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
-    return block.strip().splitlines()
-
-
-def test_readme_recipe_runs_as_written(start_target: Callable[..., Target], tmp_path: Path) -> None:
-    target_line, *locust_lines = readme_recipe()
-    served = shlex.split(target_line.removesuffix("&"))
-    assert served[:3] == ["loadkit", "target", "http"] and served[-2:] == ["--port", "8080"]
-    target = start_target("http", *served[3:-2])  # port 0: a free one
-    env = {"DEMO_HTTP2_HOST": target.url, "DEMO_WS_HOST": target.url}
-    assert len(locust_lines) == 2
-    for i, line in enumerate(locust_lines):
-        args = shlex.split(line)
-        assert args[0] == "locust" and args[args.index("-t") + 1] == "10s"
-        args[args.index("-t") + 1] = "3s"
-        report = tmp_path / f"{i}.json"
-        done = run([*LOCUST, *args[1:], "--report-json", str(report)], env, timeout=90)
-        assert done.returncode == 0, done.stderr[-3000:]
-        document = json.loads(report.read_text())
-        assert document["total"]["count"] > 0 and document["total"]["failures"] == 0
-        assert document["thresholds_passed"] is True
-    protocols = target.protocols()
-    assert set(protocols["requests"]) == {"2"}  # every HTTP request arrived as HTTP/2
-    assert protocols["websockets"] > 0
 
 
 def test_fleet_counts_equal_the_targets_and_1011_closes_are_named(
