@@ -96,6 +96,13 @@ def test_open_model(shell: Shell) -> None:
     assert "Ramping to 0 users" not in out
 
 
+def test_http2_and_websocket(shell: Shell) -> None:
+    codes, out = shell.run(_recipe("HTTP/2 and WebSocket"))
+    assert codes == [0, 0, 0, 0], out[-3000:]
+    assert out.count("loadkit: PASSED (exit 0): 1 of 1 thresholds passed") == 2, out[-3000:]
+    assert re.search(r"GET +/items/\{item_id\}", out) and re.search(r"ws-ttfm +/ws/echo", out), out[-3000:]
+
+
 def test_library_mode(shell: Shell) -> None:
     """The README's script, saved as loadtest.py without a main guard, against the HTTP target."""
     (code,) = blocks(section(README, "Library mode"), "python")

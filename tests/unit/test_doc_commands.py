@@ -39,9 +39,17 @@ RUN_BY: dict[str, list[str]] = {
     "--threshold 'fail_ratio<0.01' --report-junit out/junit.xml --report-html out/report.html": [
         f"{RECIPES}::test_ci_gating"
     ],
-    ".venv/bin/loadkit target stop --pidfile http.pid": [f"{RECIPES}::test_ci_gating"],
+    ".venv/bin/loadkit target stop --pidfile http.pid": [
+        f"{RECIPES}::test_ci_gating",
+        f"{RECIPES}::test_http2_and_websocket",
+    ],
     ".venv/bin/locust -f locustfiles/rest_crud.py --headless -t 10s --arrival-rate 50 --max-users 20 "
     "--threshold 'dropped_iterations==0'": [f"{RECIPES}::test_open_model"],
+    ".venv/bin/loadkit target http --daemon --pidfile http.pid --http2": [f"{RECIPES}::test_http2_and_websocket"],
+    ".venv/bin/locust -f locustfiles/http2_api.py --headless -u 10 -r 10 -t 10s "
+    "--threshold 'GET /items/{item_id}: fail_ratio==0'": [f"{RECIPES}::test_http2_and_websocket"],
+    ".venv/bin/locust -f locustfiles/websocket_echo.py --headless -u 10 -r 10 -t 10s "
+    "--threshold 'ws-ttfm /ws/echo: p99<5s'": [f"{RECIPES}::test_http2_and_websocket"],
     "echo \"LOADKIT_FLEET_SECRET=$(python3 -c 'import secrets;print(secrets.token_urlsafe(32))')\" > .env": [
         "tests/e2e/test_netns_fleet.py",
         SECRET,
