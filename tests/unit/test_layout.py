@@ -82,6 +82,9 @@ TESTED_BY_FEATURE_TESTS = {
     "users/grpc_client.py": "tests/integration/test_grpc_user.py",  # calls on the real gRPC target
     "users/grpc_user.py": "tests/integration/test_grpc_user.py",
     "users/rest_user.py": "tests/integration/test_rest_user.py",  # HTTP/1.1 and HTTP/2 on the real target
+    "users/http2_user.py": "tests/integration/test_http2_user.py",  # HTTP/2 (TLS too) on real servers
+    "users/ws_user.py": "tests/integration/test_ws_user.py",  # WebSocket (ws and wss) on real servers
+    "users/_tls.py": "tests/integration/test_http2_user.py",  # the shared TLS contexts, on real handshakes
     "web/charts.py": "tests/integration/test_prometheus_and_charts_tab.py",  # tabs on a real web UI app
     "web/fleet.py": "tests/integration/test_fleet_tab.py",
     "web/tabs.py": "tests/integration/test_fleet_tab.py",
