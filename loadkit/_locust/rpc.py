@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
 import zmq.error as zmqerr
 import zmq.green as zmq
 from locust.env import Environment
@@ -120,7 +121,8 @@ class Client(zmqrpc.Client):
 
     def close(self, linger: Any = None) -> None:
         """Close the socket, and first the watch of its handshake (a worker that rejoins makes a new one)."""
-        self.watch.greenlet.kill(block=True, timeout=1)
+        if self.watch.greenlet is not gevent.getcurrent():
+            self.watch.greenlet.kill(block=True, timeout=1)
         super().close(linger=linger)
 
     def recv(self) -> Message:
