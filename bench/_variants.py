@@ -35,6 +35,12 @@ DELAY_MS = 10
 METADATA = (("x-delay-ms", str(DELAY_MS)),)
 
 
+def set_delay(ms: int) -> None:
+    """Make the targets answer ``ms`` late instead (``--delay-ms``: per-second work grows the count with it)."""
+    global DELAY_MS, METADATA, PATH
+    DELAY_MS, METADATA, PATH = ms, (("x-delay-ms", str(ms)),), f"/health?delay_ms={ms}"
+
+
 class Window:
     """Opens the measured window at iteration ``warmup``, closes it ``calls`` iterations later."""
 
@@ -162,6 +168,72 @@ def grpc_user(kind: str, address: str, window: Window, plugin: bool) -> None:
             if streams_back:
                 for _ in result:
                     pass
+
+    run_user(Bench, plugin)
+
+
+def _demo_proto() -> tuple[str, str]:
+    """The bundled demo .proto (compiled at runtime by the dict-path variants) and its service."""
+    from pathlib import Path
+
+    import loadkit
+
+    return str(Path(loadkit.__file__).parent / "proto" / "demo" / "v1" / "demo.proto"), "demo.v1.Demo"
+
+
+def bare_proto(address: str, window: Window) -> None:
+    """The dict path's floor: the runtime-compiled method on a plain channel, ``ParseDict`` each call.
+
+    The same message classes (the demo .proto compiled at runtime into a private pool) and
+    the same request dict as ``proto-unary``; one multi-callable made once, as a hand-written
+    loop would.
+    """
+    import gevent
+    import grpc
+    from google.protobuf import json_format
+
+    from loadkit.users.grpc_proto import load_proto_service, resolve_proto
+
+    proto, service = _demo_proto()
+    spec = load_proto_service(resolve_proto(proto, None, None), service)["GetItem"]
+    request_class = spec.request_class
+    assert request_class is not None
+    _method, body = _grpc_requests("unary")
+    parse = json_format.ParseDict
+
+    def loop() -> None:
+        channel = grpc.insecure_channel(address)
+        call = channel.unary_unary(
+            spec.path, request_serializer=spec.request_serializer, response_deserializer=spec.response_deserializer
+        )
+        while window.tick():
+            call(parse(body, request_class()), timeout=60, metadata=METADATA)
+        channel.close()
+
+    gevent.spawn(loop).get()
+
+
+def proto_user(address: str, window: Window, plugin: bool) -> None:
+    """GrpcUser from a .proto compiled at runtime, ``self.client.call("GetItem", dict)`` (the README's example)."""
+    from locust import constant, task
+    from locust.exception import StopUser
+
+    from loadkit import GrpcUser
+
+    proto_file, service_name = _demo_proto()
+    method, body = _grpc_requests("unary")
+
+    class Bench(GrpcUser):
+        host = f"grpc://{address}"
+        proto = proto_file
+        service = service_name
+        wait_time = constant(0)
+
+        @task
+        def call(self) -> None:
+            if not window.tick():
+                raise StopUser()
+            self.client.call(method, body, metadata=METADATA)
 
     run_user(Bench, plugin)
 
@@ -327,6 +399,9 @@ for _kind in GRPC_KINDS:
     VARIANTS[f"grpc-{_kind}+plugin"] = ("grpc", lambda a, w, k=_kind: grpc_user(k, a["grpc"], w, True))
 for _flavour in ("fasthttp", "rest", "httpuser"):
     VARIANTS[_flavour] = ("http", lambda a, w, f=_flavour: http_user(f, a["http"], w, False))
+VARIANTS["bare-proto-unary"] = ("grpc", lambda a, w: bare_proto(a["grpc"], w))
+VARIANTS["proto-unary"] = ("grpc", lambda a, w: proto_user(a["grpc"], w, False))
+VARIANTS["proto-unary+plugin"] = ("grpc", lambda a, w: proto_user(a["grpc"], w, True))
 VARIANTS["fasthttp+plugin"] = ("http", lambda a, w: http_user("fasthttp", a["http"], w, True))
 VARIANTS["open-fasthttp+plugin"] = ("http", lambda a, w: open_model(a["http"], w))
 VARIANTS["bare-unary+event"] = ("grpc", lambda a, w: bare_unary_event(a["grpc"], w))  # not in ORDER
