@@ -233,7 +233,7 @@ def write_budgets(rounds: list[list[Result]], calls: int, warmup: int, path: Pat
 
 # --- child ----------------------------------------------------------------------------
 def child(variant: str, addresses: dict[str, str], calls: int, warmup: int, delay_ms: int | None) -> None:
-    from loadkit._gevent import init_gevent
+    from loadkit._locust.gevent import init_gevent
 
     init_gevent()
     from bench._variants import VARIANTS, Window, set_delay

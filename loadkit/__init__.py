@@ -10,7 +10,7 @@ patched (a grpcio server in a patched process serves nothing). The first access 
 User class imports Locust, which patches the process, as under ``locust -f``.
 
 Inside a Locust process (Locust already imported: a locustfile run by ``locust -f``),
-``import loadkit`` also loads :mod:`loadkit.plugin`, so a locustfile with plain Locust
+``import loadkit`` also loads :mod:`loadkit.run.plugin`, so a locustfile with plain Locust
 users gets loadkit's options (``--loadkit-data``, ``--threshold``, ...) and listeners from
 ``import loadkit`` alone. Locust parses its full command line after importing the
 locustfile, so the options are known in time.
@@ -136,7 +136,7 @@ def _load_plugin_in_a_locust_process() -> None:
     import sys
 
     if "locust" in sys.modules:  # never imports Locust itself: a target process stays unpatched
-        importlib.import_module("loadkit.plugin")
+        importlib.import_module("loadkit.run.plugin")
 
 
 _load_plugin_in_a_locust_process()

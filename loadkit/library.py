@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from loadkit import _locust, config
+from loadkit import config
+from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS, ConfigError, LoadkitError
 from loadkit.stats.snapshot import EntryStats, RunSnapshot
 from loadkit.stats.thresholds import ThresholdResult, all_passed
 
-_WORKER_BOOTSTRAP = Path(__file__).with_name("_worker_plugin.py")
+_WORKER_BOOTSTRAP = Path(__file__).parent / "run" / "worker_locustfile.py"
 #: stderr files of running worker processes, by pid (read when one dies early).
 _WORKER_LOGS: dict[int, IO[bytes]] = {}
 _LOCUST_DEFAULTS = {"headless": True, "enable_rebalancing": False, "web_base_path": "", "stop_timeout": 0.0}
@@ -121,7 +122,7 @@ def attach(environment: Any, **options: Any) -> Attachment:
         env.runner.greenlet.join()
         result = lk.finish()
     """
-    from loadkit import plugin
+    from loadkit.run import plugin
 
     if environment.parsed_options is None:
         environment.parsed_options = argparse.Namespace(**_LOCUST_DEFAULTS)
@@ -254,14 +255,14 @@ class LoadTest:
             runner.quit()
             if web_ui is not None:
                 web_ui.stop()
-            _locust.close_master_socket(runner)
+            locust_runners.close_master_socket(runner)
             _stop_processes(procs)
 
     def _locust_options(self) -> argparse.Namespace:
         """Locust's full option namespace (the web UI reads many), with this test's values."""
         from locust.argument_parser import get_parser
 
-        import loadkit.plugin  # noqa: F401  (its options join Locust's parser)
+        import loadkit.run.plugin  # noqa: F401  (its options join Locust's parser)
 
         options = get_parser(default_config_files=[]).parse_args([])
         options.headless = self.web_port is None
@@ -283,7 +284,7 @@ class LoadTest:
         import gevent
 
         deadline = time.monotonic() + self.worker_timeout
-        while _locust.ready_workers(runner) < len(procs):
+        while locust_runners.ready_workers(runner) < len(procs):
             dead = [p for p in procs if p.poll() is not None]
             if dead:
                 err = _read_stderr(dead[0])
@@ -291,7 +292,7 @@ class LoadTest:
                 raise LoadkitError(f"a loadkit worker exited with code {dead[0].returncode}: {last}")
             if time.monotonic() > deadline:
                 raise LoadkitError(
-                    f"only {_locust.ready_workers(runner)} of {len(procs)} workers connected within "
+                    f"only {locust_runners.ready_workers(runner)} of {len(procs)} workers connected within "
                     f"{self.worker_timeout:g} s; raise LoadTest(worker_timeout=...) on a slow machine"
                 )
             gevent.sleep(0.1)

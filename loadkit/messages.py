@@ -3,7 +3,7 @@
 A message is declared once here as a :class:`MessageType`: a namespaced name
 (``loadkit:...``, so it never collides with Locust's or a user's), the frozen dataclass
 of its payload, and its direction. Handlers register against these declarations (see
-:mod:`loadkit.plugin`); :func:`decode` validates a payload on receipt and raises
+:mod:`loadkit.run.plugin`); :func:`decode` validates a payload on receipt and raises
 :class:`MessageError`, which the receiving side logs and drops.
 """
 

@@ -127,10 +127,10 @@ class DataClient:
 
 def _current_client() -> DataClient | None:
     """The data client of the calling user's run, else of the run loadkit was last installed on."""
-    from loadkit import _locust
-    from loadkit.run import current, run_context
+    from loadkit._locust import users as locust_users
+    from loadkit.run.context import current, run_context
 
-    environment = _locust.calling_environment()
+    environment = locust_users.calling_environment()
     context = run_context(environment) if environment is not None else current()
     return context.leasing.client if context is not None and context.leasing is not None else None
 
@@ -139,7 +139,7 @@ class DataAccessor:
     """``loadkit.data``: the data client of the current run, usable from any User.
 
     Resolved on every call through the run context: of the calling user's environment, or
-    outside a user :func:`loadkit.run.current` (the run loadkit was last installed on), so
+    outside a user :func:`loadkit.run.context.current` (the run loadkit was last installed on), so
     nothing is rebound when a new run starts. ``resolve`` is for tests.
     """
 
@@ -157,19 +157,19 @@ class DataAccessor:
         """The next row for the calling user (see :class:`DataClient`).
 
         Without test data set up, every call would fail the same way: from a user it ends the
-        whole run once, with one line and exit 2 (:func:`loadkit._stop.stop_run`); elsewhere
+        whole run once, with one line and exit 2 (:func:`loadkit.run.stop.stop_run`); elsewhere
         it raises ``DataError``.
         """
         try:
             client = self.client
         except DataError:
             error = DataError(NOT_SET_UP)
-            from loadkit import _locust
+            from loadkit._locust import users as locust_users
 
-            environment = _locust.calling_environment()
+            environment = locust_users.calling_environment()
             if environment is None:
                 raise error from None
-            from loadkit._stop import stop_run
+            from loadkit.run.stop import stop_run
 
             raise stop_run(environment, error) from None
         return client.next(timeout)

@@ -30,7 +30,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from loadkit import messages
 from loadkit.fleet.collectors import WORKER_COLLECTORS, Collector, LoopLag, Requests, Sample, collect_all
 from loadkit.messages import HEALTH, HealthReport
-from loadkit.run import run_context
+from loadkit.run.context import run_context
 
 log = logging.getLogger("loadkit.fleet")
 

@@ -1,6 +1,6 @@
 """Test-data leasing wired to a Locust runner: master pool, worker client, local runs.
 
-:func:`install` is called from :func:`loadkit.plugin.install`. Per runner kind:
+:func:`install` is called from :func:`loadkit.run.plugin.install`. Per runner kind:
 
 - master: owns the :class:`~loadkit.fleet.pool.DataPool`; answers ``loadkit:data_request``
   with ``loadkit:data_grant``; a reaper greenlet returns the rows of workers that went
@@ -21,14 +21,15 @@ import gevent
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadkit import _locust, messages
-from loadkit._stop import end_run
+from loadkit import messages
+from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import EXIT_OK
 from loadkit.fleet.client import DataClient
 from loadkit.fleet.pool import DataPool, check_mode
 from loadkit.fleet.sources import load_rows
 from loadkit.messages import DATA_GRANT, DATA_REQUEST, DataGrant, DataRequest
-from loadkit.run import run_context
+from loadkit.run.context import run_context
+from loadkit.run.stop import end_run
 
 log = logging.getLogger("loadkit.fleet")
 
@@ -160,7 +161,7 @@ def reap(runner: MasterRunner, state: Leasing) -> int:
         return 0
     total = 0
     for worker in state.pool.holders():
-        if _locust.worker_gone(runner, worker):
+        if locust_runners.worker_gone(runner, worker):
             count = state.pool.release(worker)
             if count:
                 state.reaped.append((worker, time.monotonic(), count))

@@ -7,7 +7,7 @@ from typing import Any
 from locust.env import Environment
 
 from loadkit.fleet import leasing
-from loadkit.run import run_context
+from loadkit.run.context import run_context
 
 
 def report_section(environment: Environment) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The open model at run time: who schedules what, the fleet split, the counts.
 
 One :class:`OpenModel` per environment (:func:`open_model_for`), wired by
-:func:`loadkit.plugin.install`. Roles:
+:func:`loadkit.run.plugin.install`. Roles:
 
 - **local runner**: at ``test_start`` it runs the whole schedule itself (slot 0 of 1).
 - **master**: at ``test_start`` it picks the schedule's epoch (0.5 s ahead, so every plan
@@ -33,8 +33,8 @@ from gevent import getcurrent
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadkit import messages
-from loadkit._locust import override_user_count, wrap_request_fire
-from loadkit._stop import end_run
+from loadkit._locust.runners import override_user_count
+from loadkit._locust.users import wrap_request_fire
 from loadkit.exceptions import EXIT_OK
 from loadkit.load.accounting import LATE_AFTER_S, FleetCounters, check_timeline, check_totals
 from loadkit.load.node import NodeScheduler
@@ -43,6 +43,7 @@ from loadkit.load.profile import RateProfile, Stage
 from loadkit.load.schedule import Assignment
 from loadkit.load.settings import ArrivalSettings, from_options
 from loadkit.load.split import Share, split_fleet
+from loadkit.run.stop import end_run
 from loadkit.stats.facets import SERVICE_SUFFIX, is_facet
 
 log = logging.getLogger("loadkit.load")
@@ -58,7 +59,7 @@ STALE_AFTER_S = 2.0
 
 def open_model_for(environment: Any) -> OpenModel:
     """The environment's open model (``run_context(environment).load``), created on first use."""
-    from loadkit.run import run_context
+    from loadkit.run.context import run_context
 
     context = run_context(environment)
     if context.load is None:

@@ -37,7 +37,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from loadkit import __version__
 from loadkit.exceptions import ConfigError
-from loadkit.run import run_context
+from loadkit.run.context import run_context
 from loadkit.stats.facets import is_facet
 from loadkit.stats.hdr import PERCENTILES, TOTAL_KEY
 

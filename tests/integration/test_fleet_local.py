@@ -16,8 +16,8 @@ import loadkit
 from loadkit import config
 from loadkit.exceptions import ConfigError, DataError
 from loadkit.fleet.agent import start_agent
-from loadkit.plugin import install
-from loadkit.run import run_context
+from loadkit.run.context import run_context
+from loadkit.run.plugin import install
 
 SEEN: list[int] = []
 

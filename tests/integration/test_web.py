@@ -16,7 +16,7 @@ from locust.argument_parser import parse_options
 from locust.env import Environment
 
 import loadkit
-from loadkit.plugin import install
+from loadkit.run.plugin import install
 from tests.support.web_env import web_environment
 
 

@@ -16,7 +16,7 @@ from locust import User, constant, task
 from locust.argument_parser import parse_options
 from locust.env import Environment
 
-from loadkit.plugin import install
+from loadkit.run.plugin import install
 
 TOKEN = "s3cret-token"
 

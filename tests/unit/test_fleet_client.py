@@ -110,9 +110,9 @@ def test_accessor_without_data_says_how_to_set_it_up() -> None:
 
 def test_the_process_accessor_follows_the_current_run() -> None:
     """``loadkit.data`` resolves through the run context: no rebinding when a new run is installed."""
-    from loadkit import run
     from loadkit.fleet.client import data
     from loadkit.fleet.leasing import Leasing
+    from loadkit.run import context as run
 
     class Env:  # stands for a Locust Environment: contexts are keyed by identity
         pass

@@ -6,9 +6,9 @@ import gc
 
 from locust.env import Environment
 
-from loadkit import run
-from loadkit.plugin import install
-from loadkit.run import RunContext, run_context
+from loadkit.run import context as run
+from loadkit.run.context import RunContext, run_context
+from loadkit.run.plugin import install
 
 
 def test_one_context_per_environment_created_on_first_use() -> None:

@@ -1,4 +1,4 @@
-"""The one way a run ends (loadkit._stop): code precedence, one line, one stop, from its own greenlet."""
+"""The one way a run ends (loadkit.run.stop): code precedence, one line, one stop, from its own greenlet."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from locust.env import Environment
 from locust.exception import StopUser
 
-from loadkit import _stop
 from loadkit.exceptions import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE, ConfigError, DataError
-from loadkit.run import run_context
+from loadkit.run import stop as _stop
+from loadkit.run.context import run_context
 
 
 class FakeRunner:

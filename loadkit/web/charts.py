@@ -76,7 +76,7 @@ def install(environment: Environment) -> None:
         return
     from flask import Blueprint, Response, abort, request
 
-    from loadkit import _locust
+    from loadkit._locust import web as locust_web
     from loadkit.stats.html import asset
 
     app = web_ui.app
@@ -86,7 +86,7 @@ def install(environment: Environment) -> None:
         {"key": CHARTS_KEY, "structure": [{"key": "charts", "title": ANCHOR_TITLE}]}
     )
     cache = _Cache(environment)
-    routes = Blueprint("loadkit_charts", __name__, url_prefix=_locust.web_base_path(app) or None)
+    routes = Blueprint("loadkit_charts", __name__, url_prefix=locust_web.web_base_path(app) or None)
 
     @routes.route("/loadkit/charts")
     @web_ui.auth_required_if_enabled
@@ -104,7 +104,7 @@ def install(environment: Environment) -> None:
 
     def add_scripts(response: Response) -> Response:
         if (
-            request.endpoint == _locust.INDEX_ENDPOINT
+            request.endpoint == locust_web.INDEX_ENDPOINT
             and response.status_code == 200
             and response.mimetype == "text/html"
         ):
@@ -112,4 +112,4 @@ def install(environment: Environment) -> None:
             response.set_data(page.replace("</body>", _TAGS + "</body>", 1))
         return response
 
-    _locust.after_request_last(app, add_scripts)
+    locust_web.after_request_last(app, add_scripts)

@@ -3,7 +3,7 @@
 Like :mod:`loadkit._locust` (split from it for size), everything here reads or patches
 Locust's internals, each assumption with a contract test in tests/unit/test_locust_compat.py.
 
-:func:`install` runs once, when :mod:`loadkit.plugin` is imported — which is when the
+:func:`install` runs once, when :mod:`loadkit.run.plugin` is imported — which is when the
 locustfile is imported, before Locust parses the full command line, builds the environment
 and creates its runner (and with it the rpc sockets). It patches:
 
@@ -33,6 +33,7 @@ from locust.exception import RPCError
 from locust.rpc import Message, zmqrpc
 from locust.runners import STATE_RUNNING, MasterRunner
 
+from loadkit._locust.patch import mark_patched, patched
 from loadkit.exceptions import EXIT_USAGE, ConfigError
 from loadkit.fleet import security, trust
 
@@ -119,7 +120,7 @@ class _Fleet:
 
 def gate(runner: MasterRunner) -> trust.Gate:
     """The master runner's gate, in its run context (created on first use)."""
-    from loadkit.run import run_context
+    from loadkit.run.context import run_context
 
     context = run_context(runner.environment)
     if context.gate is None:
@@ -157,9 +158,7 @@ def _handle_message(original: Any) -> Any:
             if hide and self._users_dispatcher is None:  # (with rebalancing, Locust made a new one)
                 self._users_dispatcher = dispatcher
 
-    handle_message._loadkit = True  # type: ignore[attr-defined]
-    handle_message.__wrapped__ = original  # type: ignore[attr-defined]
-    return handle_message
+    return mark_patched(handle_message, original)
 
 
 def _create_runner(original: Any) -> Any:
@@ -174,8 +173,7 @@ def _create_runner(original: Any) -> Any:
             sys.exit(EXIT_USAGE)
         return original(self, runner_class, *args, **kwargs)
 
-    create_runner._loadkit = True  # type: ignore[attr-defined]
-    return create_runner
+    return mark_patched(create_runner, original)
 
 
 def dispatch_to_accepted(runner: MasterRunner, node_id: str) -> None:
@@ -190,7 +188,7 @@ def dispatch_to_accepted(runner: MasterRunner, node_id: str) -> None:
 
 def install() -> None:
     """Patch Locust once per process (see the module docstring); idempotent."""
-    if getattr(MasterRunner.handle_message, "_loadkit", False):
+    if patched(MasterRunner.handle_message):
         return
     zmqrpc.Server = Server  # type: ignore[misc]
     zmqrpc.Client = Client  # type: ignore[misc]

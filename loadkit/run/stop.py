@@ -31,7 +31,7 @@ import sys
 from typing import TYPE_CHECKING, NoReturn
 
 from loadkit.exceptions import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE, LoadkitError, exit_code_for
-from loadkit.run import run_context
+from loadkit.run.context import run_context
 
 if TYPE_CHECKING:
     from locust.env import Environment

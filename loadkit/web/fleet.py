@@ -18,8 +18,9 @@ from typing import Any
 
 from locust.env import Environment
 
-from loadkit import _locust
-from loadkit.run import run_context
+from loadkit._locust import runners as locust_runners
+from loadkit._locust import web as locust_web
+from loadkit.run.context import run_context
 
 FLEET_KEY = "loadkit-fleet"
 LATENCY_KEY = "loadkit-latency"
@@ -66,7 +67,7 @@ def worker_rows(environment: Environment) -> list[dict[str, Any]]:
     for node, sample in (store.latest if store else {}).items():
         lease = pool.get(node, {})
         status = "ok"
-        if _locust.has_worker(environment.runner, node) is False:  # a master that no longer has it
+        if locust_runners.has_worker(environment.runner, node) is False:  # a master that no longer has it
             status = "gone"
         elif store and node in store.saturated:
             status = "saturated: " + store.saturated[node]
@@ -145,7 +146,7 @@ def install(environment: Environment) -> None:
     (``auth_required_if_enabled``); the tab rows are *appended* to ``extended_stats`` by a hook
     that runs after any other (so a locustfile's own hook that sets ``extended_stats``, as
     Locust's ``examples/extend_web_ui.py`` does, keeps loadkit's rows too). Access rules
-    (login, origins) come first: :mod:`loadkit.web_access`.
+    (login, origins) come first: :mod:`loadkit.web.access`.
     """
     web_ui = environment.web_ui
     app = web_ui.app if web_ui is not None else None
@@ -153,7 +154,7 @@ def install(environment: Environment) -> None:
         return
     from flask import Blueprint, Response, request
 
-    from loadkit import _locust, web_access
+    from loadkit.web import access as web_access
 
     web_access.install(web_ui, environment.parsed_options)
     args = web_ui.template_args
@@ -166,7 +167,7 @@ def install(environment: Environment) -> None:
             {"key": LATENCY_KEY, "structure": [{"key": k, "title": t} for k, t in LATENCY_COLUMNS]},
         ]
     )
-    routes = Blueprint("loadkit", __name__, url_prefix=_locust.web_base_path(app) or None)
+    routes = Blueprint("loadkit", __name__, url_prefix=locust_web.web_base_path(app) or None)
 
     @routes.route("/loadkit/fleet")
     @web_ui.auth_required_if_enabled
@@ -176,7 +177,7 @@ def install(environment: Environment) -> None:
     app.register_blueprint(routes)
 
     def add_fleet_stats(response: Response) -> Response:
-        if not _locust.is_stats_request(request.endpoint) or response.status_code != 200 or not response.is_json:
+        if not locust_web.is_stats_request(request.endpoint) or response.status_code != 200 or not response.is_json:
             return response
         body = response.get_json()
         # Locust caches this response object for 2 s and hooks edit it in place: drop our rows of the last pass.
@@ -189,4 +190,4 @@ def install(environment: Environment) -> None:
         response.set_data(json.dumps(body))
         return response
 
-    _locust.after_request_last(app, add_fleet_stats)
+    locust_web.after_request_last(app, add_fleet_stats)

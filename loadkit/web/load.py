@@ -49,14 +49,14 @@ def install(environment: Any, summary: Any) -> None:
         return
     from flask import Blueprint, Response, request
 
-    from loadkit import _locust
+    from loadkit._locust import web as locust_web
 
     args = web_ui.template_args
     args.setdefault("extended_tabs", []).append({"title": "Arrival rate", "key": LOAD_KEY})
     args.setdefault("extended_tables", []).append(
         {"key": LOAD_KEY, "structure": [{"key": k, "title": t} for k, t in COLUMNS]}
     )
-    routes = Blueprint("loadkit_load", __name__, url_prefix=_locust.web_base_path(app) or None)
+    routes = Blueprint("loadkit_load", __name__, url_prefix=locust_web.web_base_path(app) or None)
 
     @routes.route("/loadkit/load")
     @web_ui.auth_required_if_enabled
@@ -66,7 +66,7 @@ def install(environment: Any, summary: Any) -> None:
     app.register_blueprint(routes)
 
     def add_load_row(response: Response) -> Response:
-        if not _locust.is_stats_request(request.endpoint) or response.status_code != 200 or not response.is_json:
+        if not locust_web.is_stats_request(request.endpoint) or response.status_code != 200 or not response.is_json:
             return response
         body = response.get_json()
         # Locust caches this response for 2 s and hooks edit it in place: drop our row of the last pass.
@@ -75,4 +75,4 @@ def install(environment: Any, summary: Any) -> None:
         response.set_data(json.dumps(body))
         return response
 
-    _locust.after_request_last(app, add_load_row)
+    locust_web.after_request_last(app, add_load_row)

@@ -4,7 +4,7 @@ Every part that needs state for the length of a run (the stats controller, test-
 leasing, health, the "run is ending" flag, ...) keeps it in the :class:`RunContext` of
 its environment, never as attributes on Locust's ``Environment``::
 
-    from loadkit.run import run_context
+    from loadkit.run.context import run_context
 
     context = run_context(environment)   # created on first use, one per environment
     if context.leasing is not None: ...
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 class RunContext:
     """loadkit's state for one environment (one run, or a web UI's runs one after another)."""
 
-    #: :func:`loadkit.plugin.install` ran for this environment (it wires each part once).
+    #: :func:`loadkit.run.plugin.install` ran for this environment (it wires each part once).
     installed: bool = False
     #: HDR recording, thresholds and reports (:mod:`loadkit.stats.controller`).
     stats: StatsController | None = None
@@ -50,9 +50,9 @@ class RunContext:
     gate: Gate | None = None
     #: The open model: arrival-rate scheduling, fleet split, late/dropped counts (:mod:`loadkit.load`).
     load: OpenModel | None = None
-    #: :func:`loadkit._stop.end_run` stopped or quit the runner (reset when a new test starts).
+    #: :func:`loadkit.run.stop.end_run` stopped or quit the runner (reset when a new test starts).
     stopping: bool = False
-    #: Lines :func:`loadkit._stop.end_run` logged, so each is logged once.
+    #: Lines :func:`loadkit.run.stop.end_run` logged, so each is logged once.
     end_lines: set[str] = field(default_factory=set)
 
 

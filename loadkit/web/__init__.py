@@ -1,0 +1,10 @@
+"""loadkit in Locust's web UI: who may use it (access), then its tabs and JSON routes.
+
+- :mod:`~loadkit.web.access`: login and cross-origin checks;
+- :mod:`~loadkit.web.fleet`: the Fleet tab and ``GET /loadkit/fleet``;
+- :mod:`~loadkit.web.load`: the open model's Arrival rate tab and ``GET /loadkit/load``;
+- :mod:`~loadkit.web.charts`: the HDR charts tab and ``GET /loadkit/charts``.
+
+Rendering only: the figures come from :mod:`loadkit.fleet`, :mod:`loadkit.load` and
+:mod:`loadkit.stats`. This ``__init__`` imports nothing (no Flask until a UI exists).
+"""
