@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from loadkit._version import __version__
 from loadkit.exceptions import (
     EXIT_FAILURES,
     EXIT_OK,
@@ -43,10 +43,6 @@ from loadkit.exceptions import (
 # loadkit module imports grpc (generated code included), not when the user imported grpc first.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
-try:
-    __version__ = version("loadkit")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
 
 # Public name -> module defining it; resolved on first access.
 _LAZY: dict[str, str] = {
@@ -125,6 +121,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'loadkit' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
+    _load_plugin_in_a_locust_process()  # a User class imported Locust just now (library mode)
     return value
 
 

@@ -77,6 +77,20 @@ def ready_workers(runner: Any) -> int:
     return len(runner.clients.ready)
 
 
+def connected_workers(runner: Any) -> list[WorkerNode]:
+    """The master's workers that count, as Locust counts them (``worker_count``: ready, spawning,
+    running; a gated table leaves pending ones out); none for a runner that is no master."""
+    clients = getattr(runner, "clients", None)
+    if clients is None:
+        return []
+    return [*clients.ready, *clients.spawning, *clients.running]
+
+
+def worker_count(runner: Any) -> int:
+    """How many workers the master counts (``MasterRunner.worker_count``); 0 for any other runner."""
+    return len(connected_workers(runner))
+
+
 def live_workers(runner: Any) -> set[str]:
     """Ids of the master's workers that are connected and not missing (no heartbeat)."""
     return {node.id for node in runner.clients.all if node.state != STATE_MISSING}

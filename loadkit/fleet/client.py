@@ -31,6 +31,7 @@ from gevent.event import Event
 
 from loadkit.exceptions import DataError
 from loadkit.messages import DataGrant, DataRequest
+from loadkit.run.context import StashKey, current, run_context
 
 Row = dict[str, Any]
 Transport = Callable[[DataRequest], None]
@@ -125,14 +126,17 @@ class DataClient:
         self._transport(DataRequest(want=self.batch, acks=acks, releases=[]))
 
 
+#: The run's data client (a worker's, or a local run's with data), in its stash: what ``loadkit.data`` uses.
+DATA_CLIENT: StashKey[DataClient] = StashKey("data client")
+
+
 def _current_client() -> DataClient | None:
     """The data client of the calling user's run, else of the run loadkit was last installed on."""
     from loadkit._locust import users as locust_users
-    from loadkit.run.context import current, run_context
 
     environment = locust_users.calling_environment()
-    context = run_context(environment) if environment is not None else current()
-    return context.leasing.client if context is not None and context.leasing is not None else None
+    stash = run_context(environment) if environment is not None else current()
+    return stash.get(DATA_CLIENT) if stash is not None else None
 
 
 class DataAccessor:

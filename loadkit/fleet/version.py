@@ -24,8 +24,7 @@ from typing import Any
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-import loadkit
-from loadkit import messages
+from loadkit import _version, messages
 from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import ConfigError
 from loadkit.messages import HELLO, REFUSED, Hello, Refusal
@@ -56,12 +55,12 @@ def install(environment: Environment) -> None:
         messages.register_handler(runner, HELLO, _on_hello)
     elif isinstance(runner, WorkerRunner):
         messages.register_handler(runner, REFUSED, _on_refused)
-        messages.send(runner, HELLO, Hello(loadkit.__version__))
+        messages.send(runner, HELLO, Hello(_version.__version__))
 
 
 def _on_hello(environment: Environment, hello: Hello, node_id: str) -> None:
     runner: Any = environment.runner
-    reason = mismatch(node_id, hello.version, loadkit.__version__)
+    reason = mismatch(node_id, hello.version, _version.__version__)
     if reason is None:
         _accept(runner, node_id, f"runs loadkit {hello.version}")
         return
@@ -84,8 +83,7 @@ def _accept(runner: Any, node_id: str, why: str) -> None:
 
     dispatch_to_accepted(runner, node_id)  # mid-run: its users, only now (loadkit._locust.rpc)
     # Locust's own "reported as ready. N workers connected" line did not count it yet.
-    connected = len(clients.ready) + len(clients.spawning) + len(clients.running)
-    log.info("%s %s: accepted. %d workers connected.", node_id, why, connected)
+    log.info("%s %s: accepted. %d workers connected.", node_id, why, locust_runners.worker_count(runner))
 
 
 def _on_refused(environment: Environment, refusal: Refusal, _node_id: str) -> None:

@@ -1,71 +1,105 @@
-"""The one typed per-run state: what loadkit keeps for a Locust ``Environment``.
+"""The per-run state: a typed stash for each Locust ``Environment``, knowing none of its users.
 
-Every part that needs state for the length of a run (the stats controller, test-data
-leasing, health, the "run is ending" flag, ...) keeps it in the :class:`RunContext` of
-its environment, never as attributes on Locust's ``Environment``::
+Every part that keeps state for the length of a run (the stats controller, test-data leasing,
+health, the message gate, the open model, the "run is ending" flag, ...) declares its own
+:class:`StashKey` next to its code and keeps its state in the :class:`Stash` of the run's
+environment, never in module globals and never as attributes on Locust's ``Environment``::
 
-    from loadkit.run.context import run_context
+    from loadkit.run.context import StashKey, run_context
 
-    context = run_context(environment)   # created on first use, one per environment
-    if context.leasing is not None: ...
+    LEASING: StashKey[Leasing] = StashKey("leasing")      # in loadkit/fleet/leasing.py
 
-A new part adds a typed field here (default ``None``) and sets it from its ``install``.
+    run_context(environment)[LEASING] = Leasing(...)      # at install
+    state = run_context(environment).get(LEASING)         # None when the part is not installed
 
-Contexts are held in a weak map keyed by the environment, so they go away with it and
-Locust's object carries nothing of loadkit's. :func:`current` is the context of the run
-loadkit was last installed on: a Locust process has one ``Environment``; library mode runs
-one after another in a process, and the latest one is the current one. ``loadkit.data``
-resolves through it on every call (nothing is rebound per run).
+The stash imports nothing and names no part, so no part imports it back into a cycle, and a
+new part adds a key in its own module (pytest's ``Stash``/``StashKey`` are the model). Two
+runs in one process (library mode runs one after another) have two stashes and share nothing.
 
-Pure: imports neither Locust nor gevent (the part types are for type checkers only).
+The stash is the one attribute loadkit sets on the environment (:data:`ATTRIBUTE`), as pytest
+keeps its ``Stash`` on the ``Config``: it goes away with the environment even though parts hold
+their environment (a weak map keyed by the environment could not let go of it: its values would).
+:func:`current` is the stash of the run loadkit was last installed on: a Locust process has
+one ``Environment``; library mode runs one after another in a process, and the latest one is
+the current one. ``loadkit.data`` resolves through it on every call (nothing is rebound per run).
 """
 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar, cast, overload
 
-if TYPE_CHECKING:
-    from loadkit.fleet.health import Health
-    from loadkit.fleet.leasing import Leasing
-    from loadkit.fleet.trust import Gate
-    from loadkit.load.runtime import OpenModel
-    from loadkit.stats.controller import StatsController
+T = TypeVar("T")
+D = TypeVar("D")
 
 
-@dataclass(eq=False)
-class RunContext:
-    """loadkit's state for one environment (one run, or a web UI's runs one after another)."""
+class StashKey(Generic[T]):
+    """A key of the :class:`Stash`, typed by its value; each part declares its own, once.
 
-    #: :func:`loadkit.run.plugin.install` ran for this environment (it wires each part once).
-    installed: bool = False
-    #: HDR recording, thresholds and reports (:mod:`loadkit.stats.controller`).
-    stats: StatsController | None = None
-    #: Test-data leasing: the master's pool or a worker's client (:mod:`loadkit.fleet.leasing`).
-    leasing: Leasing | None = None
-    #: Worker and agent health (:mod:`loadkit.fleet.health`).
-    health: Health | None = None
-    #: The master's message gate: who may send what, repeated client_ready (:mod:`loadkit.fleet.trust`).
-    gate: Gate | None = None
-    #: The open model: arrival-rate scheduling, fleet split, late/dropped counts (:mod:`loadkit.load`).
-    load: OpenModel | None = None
-    #: :func:`loadkit.run.stop.end_run` stopped or quit the runner (reset when a new test starts).
-    stopping: bool = False
-    #: Lines :func:`loadkit.run.stop.end_run` logged, so each is logged once.
-    end_lines: set[str] = field(default_factory=set)
+    Keys compare by identity: two parts can never collide, whatever their names (the name is
+    for ``repr`` and error messages only).
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"StashKey({self.name!r})"
 
 
-_CONTEXTS: weakref.WeakKeyDictionary[Any, RunContext] = weakref.WeakKeyDictionary()
+class Stash:
+    """One run's state, by :class:`StashKey`; typed reads and writes, nothing else."""
+
+    __slots__ = ("__weakref__", "_values")
+
+    def __init__(self) -> None:
+        self._values: dict[StashKey[Any], object] = {}
+
+    def __setitem__(self, key: StashKey[T], value: T) -> None:
+        self._values[key] = value
+
+    def __getitem__(self, key: StashKey[T]) -> T:
+        try:
+            return cast(T, self._values[key])
+        except KeyError:
+            raise KeyError(f"{key!r} is not set in this run's stash (is its part installed?)") from None
+
+    @overload
+    def get(self, key: StashKey[T]) -> T | None: ...
+    @overload
+    def get(self, key: StashKey[T], default: D) -> T | D: ...
+    def get(self, key: StashKey[T], default: object = None) -> object:
+        """The value of ``key``, or ``default`` when the part never set it."""
+        return self._values.get(key, default)
+
+    def setdefault(self, key: StashKey[T], default: T) -> T:
+        """The value of ``key``, set to ``default`` first when missing."""
+        return cast(T, self._values.setdefault(key, default))
+
+    def __delitem__(self, key: StashKey[T]) -> None:
+        del self._values[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+#: The one attribute loadkit sets on a Locust ``Environment``: its run's stash.
+ATTRIBUTE = "_loadkit_stash"
 _current: weakref.ref[Any] | None = None
 
 
-def run_context(environment: Any) -> RunContext:
-    """The :class:`RunContext` of ``environment``, created on first use."""
-    context = _CONTEXTS.get(environment)
-    if context is None:
-        context = _CONTEXTS[environment] = RunContext()
-    return context
+def run_context(environment: Any) -> Stash:
+    """The :class:`Stash` of ``environment``'s run, created on first use."""
+    stash = getattr(environment, ATTRIBUTE, None)
+    if stash is None:
+        stash = Stash()
+        setattr(environment, ATTRIBUTE, stash)
+    return stash
 
 
 def make_current(environment: Any) -> None:
@@ -74,7 +108,7 @@ def make_current(environment: Any) -> None:
     _current = weakref.ref(environment)
 
 
-def current() -> RunContext | None:
-    """The context of the environment loadkit was last installed on, if it is still alive."""
+def current() -> Stash | None:
+    """The stash of the environment loadkit was last installed on, if it is still alive."""
     environment = _current() if _current is not None else None
     return None if environment is None else run_context(environment)

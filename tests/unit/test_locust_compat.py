@@ -166,6 +166,14 @@ def test_worker_table_replacement_is_what_the_master_counts(master: MasterRunner
         f"{LOCUST}: MasterRunner.worker_count ignores the replaced clients table; a pending worker "
         "counts towards --expect-workers (loadkit._locust, worker table)"
     )
+    table = locust_runners.worker_table(master)
+    assert table is not None
+    table.accept("w1")
+    assert locust_runners.worker_count(master) == master.worker_count == 1, (
+        f"{LOCUST}: MasterRunner.worker_count no longer counts ready+spawning+running; loadkit counts workers "
+        "the same way everywhere (loadkit._locust.runners.connected_workers): update it"
+    )
+    assert locust_runners.worker_count(None) == 0
 
 
 def test_forget_a_worker_is_what_locust_does_on_quit(master: MasterRunner) -> None:
