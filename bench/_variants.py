@@ -26,7 +26,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from bench import _callgrind
+from bench import _callgrind, _variants_h2ws
 
 #: Messages per streaming call (client-side, server-side or both ways).
 STREAM_MESSAGES = 10
@@ -288,7 +288,7 @@ def open_model(url: str, window: Window) -> None:
     The rate (10^6/s) is far above what one user can do, so every iteration is due before the
     pool's user is free: the scheduler waits for it, hands it the next iteration, and the
     iteration starts late — its request is timed from the intended start and fires a second,
-    ``-service`` entry (loadkit.load.runtime). Saturated, but the same code path every time;
+    ``-service`` entry (loadkit.load.node.correct_latency). Saturated, but the same code path every time;
     an on-time schedule would make the path depend on how fast valgrind runs.
     """
     import time
@@ -409,3 +409,4 @@ VARIANTS["bare-unary+event"] = ("grpc", lambda a, w: bare_unary_event(a["grpc"],
 VARIANTS["loop"] = ("", lambda a, w: loop_user(w))
 VARIANTS["events"] = ("", lambda a, w: events_user(w, False))
 VARIANTS["events+plugin"] = ("", lambda a, w: events_user(w, True))
+_variants_h2ws.register(VARIANTS, run_user)

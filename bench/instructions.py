@@ -85,6 +85,10 @@ PACKAGES = (
     "requests",
     "urllib3",
     "hdrhistogram",
+    "httpx",
+    "httpcore",
+    "h2",
+    "websocket-client",
 )
 
 
@@ -112,7 +116,7 @@ def _valgrind_version() -> str:
 
 @contextmanager
 def targets(kinds: set[str]) -> Iterator[dict[str, str]]:
-    """The bundled targets the variants need, outside valgrind: {"grpc": "HOST:PORT", "http": URL}."""
+    """The bundled targets the variants need, outside valgrind: {"grpc": "HOST:PORT", "http": URL, "http2": URL}."""
     from loadkit.targets.launcher import launch
 
     with ExitStack() as stack:
@@ -121,6 +125,8 @@ def targets(kinds: set[str]) -> Iterator[dict[str, str]]:
             addresses["grpc"] = stack.enter_context(launch("grpc")).address
         if "http" in kinds:
             addresses["http"] = stack.enter_context(launch("http")).url
+        if "http2" in kinds:  # the HTTP target under hypercorn: h2c
+            addresses["http2"] = stack.enter_context(launch("http", "--http2")).url
         yield addresses
 
 

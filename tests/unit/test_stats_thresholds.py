@@ -144,3 +144,32 @@ def test_evaluates_on_a_real_recorder_snapshot() -> None:
     [p75, p99] = evaluate(parse_thresholds(["/m: p75<3.01ms", "/m: p99<3.5ms"]), snap)
     assert p75.passed and p75.actual == pytest.approx(3.0, rel=1e-3)
     assert not p99.passed
+
+
+def _empty_total() -> EntryStats:
+    return EntryStats("", "Aggregated", 0, 0, 0.0, 0.0, 0.0, Percentiles(0, {}, 0.0))
+
+
+def test_run_level_thresholds() -> None:
+    load = {"model": "open", "iterations_dropped": 3, "late_ratio": 0.002, "iterations_started": 10}
+    snapshot = RunSnapshot((), _empty_total(), {"load": load})
+    results = evaluate([parse_threshold("dropped_iterations==0"), parse_threshold("late_ratio<0.01")], snapshot)
+    assert [(r.actual, r.passed) for r in results] == [(3.0, False), (0.002, True)]
+    closed = RunSnapshot((), _empty_total(), {"load": {"model": "closed"}})
+    (result,) = evaluate([parse_threshold("late_ratio<0.01")], closed)
+    assert not result.passed and "not an open-model run" in result.note
+    with pytest.raises(ConfigError, match="run-level metric"):
+        parse_threshold("GET /x: dropped_iterations==0")
+
+
+def test_a_misspelled_entry_gets_did_you_mean() -> None:
+    (result,) = evaluate(parse_thresholds(["/itemz: p99<5ms"]), _snapshot())
+    assert not result.passed and result.note.endswith("did you mean '/items'?"), result.note
+
+
+def test_a_bad_condition_is_not_quoted_twice() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_threshold("p95<<50")
+    assert str(info.value).startswith("bad threshold 'p95<<50': expected METRIC OP NUMBER"), info.value
+    with pytest.raises(ConfigError, match=r"bad threshold '/x: p95<<50' at 'p95<<50': expected"):
+        parse_threshold("/x: p95<<50")
