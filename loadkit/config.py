@@ -322,3 +322,31 @@ OPTIONS += [
         include_in_web_ui=True,
     ),
 ]
+
+
+# --- trace context: W3C traceparent on every request (loadkit.users.tracing) -------------
+OPTIONS += [
+    Option(
+        "--trace-context",
+        "LOADKIT_TRACE_CONTEXT",
+        "Send a W3C traceparent (gRPC metadata, HTTP header) with every GrpcUser/RestUser request and put "
+        "its trace id in the request event's context (default on; --no-trace-context sends none).",
+        default=True,
+        extra={"action": argparse.BooleanOptionalAction},
+    ),
+    Option(
+        "--trace-sample-ratio",
+        "LOADKIT_TRACE_SAMPLE_RATIO",
+        "Share of requests whose traceparent has the sampled flag, decided from the trace id as "
+        "OpenTelemetry's TraceIdRatioBased does (default 0.01; 1: every request recorded by a traced service).",
+        default=0.01,
+        type=float,
+        minimum=0.0,
+        maximum=1.0,
+    ),
+    Option(
+        "--trace-state",
+        "LOADKIT_TRACE_STATE",
+        "A W3C tracestate sent beside every traceparent, e.g. 'vendor=abc' (default none).",
+    ),
+]

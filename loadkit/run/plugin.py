@@ -83,6 +83,7 @@ def install(environment: Environment) -> None:
     _install_access(environment)  # first and alone: no tab or route of any part is reachable without it
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)
+    _install_tracing(environment)
     _install_fleet(environment)
     _install_load(environment)
     _install_pictures(environment)
@@ -113,6 +114,15 @@ def _install_stats(environment: Environment) -> None:
     events_.test_start.add_listener(part.on_test_start)
     events_.test_stop.add_listener(part.on_test_stop)
     events_.quitting.add_listener(part.on_quitting)
+
+
+def _install_tracing(environment: Environment) -> None:
+    """W3C trace context on every request (:mod:`loadkit.users.tracing`): checked and made once per run."""
+    from loadkit.users import tracing
+
+    if environment.parsed_options is not None:
+        tracing.check_options(environment.parsed_options)  # a bad --trace-state: one line, before any load
+    tracing.trace_context_for(environment)
 
 
 def _install_fleet(environment: Environment) -> None:

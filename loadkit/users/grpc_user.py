@@ -23,6 +23,7 @@ from loadkit.users.grpc_channel import ChannelSpec, parse_host
 from loadkit.users.grpc_client import GrpcClient, GrpcStub, SpecSource
 from loadkit.users.grpc_methods import MethodSpec, specs_from_stub
 from loadkit.users.grpc_proto import load_proto_service, reflection_service, resolve_proto
+from loadkit.users.tracing import trace_context_for
 
 #: Default per-call deadline (seconds) when neither the user nor --grpc-timeout sets one.
 DEFAULT_TIMEOUT = 60.0
@@ -84,6 +85,7 @@ class GrpcUser(User):
         shared = (
             self.shared_channel if self.shared_channel is not None else getattr(options, "grpc_shared_channel", False)
         )
+        tracing = trace_context_for(environment)
         self.client = GrpcClient(
             spec,
             self._spec_source(spec.target),
@@ -93,6 +95,7 @@ class GrpcUser(User):
             metadata=self.metadata,
             shared=bool(shared),
             on_unknown_method=partial(stop_run, environment),
+            trace=None if tracing is None else tracing.new,  # a traceparent on every call
         )
         self.stub = self.client.stub
 
