@@ -138,8 +138,12 @@ def bare_unary_event(address: str, window: Window) -> None:
     gevent.spawn(loop).get()
 
 
-def grpc_user(kind: str, address: str, window: Window, plugin: bool) -> None:
-    """GrpcUser (generated stub), ``self.client.call(method, dict)`` in a task."""
+def grpc_user(kind: str, address: str, window: Window, plugin: bool, trace: bool = True) -> None:
+    """GrpcUser (generated stub), ``self.client.call(method, dict)`` in a task.
+
+    ``trace``: with loadkit's default trace context (a traceparent per call, 1 % sampled);
+    False: ``--no-trace-context`` (the ``-notrace`` variants: what trace context costs).
+    """
     from locust import constant, task
     from locust.exception import StopUser
 
@@ -163,15 +167,18 @@ def grpc_user(kind: str, address: str, window: Window, plugin: bool) -> None:
                 for _ in result:
                     pass
 
-    run_user(Bench, plugin)
+    run_user(Bench, plugin, trace)
 
 
 # --- HTTP -----------------------------------------------------------------------------
 PATH = f"/health?delay_ms={DELAY_MS}"
 
 
-def http_user(flavour: str, url: str, window: Window, plugin: bool) -> None:
-    """GET /health of the bundled HTTP target: FastHttpUser, RestUser or HttpUser (requests)."""
+def http_user(flavour: str, url: str, window: Window, plugin: bool, trace: bool = True) -> None:
+    """GET /health of the bundled HTTP target: FastHttpUser, RestUser or HttpUser (requests).
+
+    ``trace`` as for :func:`grpc_user` (only RestUser sends trace context).
+    """
     from locust import FastHttpUser, HttpUser, constant, task
     from locust.exception import StopUser
 
@@ -207,7 +214,7 @@ def http_user(flavour: str, url: str, window: Window, plugin: bool) -> None:
                 raise StopUser()
             self.client.get(PATH)
 
-    run_user({"fasthttp": Fast, "rest": Rest, "httpuser": Requests}[flavour], plugin)
+    run_user({"fasthttp": Fast, "rest": Rest, "httpuser": Requests}[flavour], plugin, trace)
 
 
 def open_model(url: str, window: Window) -> None:
@@ -293,11 +300,17 @@ def events_user(window: Window, plugin: bool) -> None:
 
 
 # --- shared ---------------------------------------------------------------------------
-def run_user(user_class: type, plugin: bool) -> None:
-    """Run one user of ``user_class`` in a local runner's environment until its task stops it."""
+def run_user(user_class: type, plugin: bool, trace: bool = True) -> None:
+    """Run one user of ``user_class`` in a local runner's environment until its task stops it.
+
+    ``trace=False`` runs it with ``--no-trace-context`` (otherwise loadkit's defaults apply).
+    """
     from locust.env import Environment
 
-    env = Environment(user_classes=[user_class], host=getattr(user_class, "host", None))
+    from loadkit import config
+
+    options = None if trace else config.defaults(trace_context=False)
+    env = Environment(user_classes=[user_class], host=getattr(user_class, "host", None), parsed_options=options)
     runner = env.create_local_runner()  # subscribes Locust's stats to the request event, as in any run
     runner.greenlet.kill(block=True)  # its CPU monitor: per second, not per call
     if plugin:
@@ -328,6 +341,10 @@ for _kind in GRPC_KINDS:
     VARIANTS[f"grpc-{_kind}+plugin"] = ("grpc", lambda a, w, k=_kind: grpc_user(k, a["grpc"], w, True))
 for _flavour in ("fasthttp", "rest", "httpuser"):
     VARIANTS[_flavour] = ("http", lambda a, w, f=_flavour: http_user(f, a["http"], w, False))
+# Trace context off (--no-trace-context): the default variants above send a traceparent per call.
+VARIANTS["grpc-unary-notrace"] = ("grpc", lambda a, w: grpc_user("unary", a["grpc"], w, False, trace=False))
+VARIANTS["grpc-bidi-notrace"] = ("grpc", lambda a, w: grpc_user("bidi", a["grpc"], w, False, trace=False))
+VARIANTS["rest-notrace"] = ("http", lambda a, w: http_user("rest", a["http"], w, False, trace=False))
 VARIANTS["fasthttp+plugin"] = ("http", lambda a, w: http_user("fasthttp", a["http"], w, True))
 VARIANTS["open-fasthttp+plugin"] = ("http", lambda a, w: open_model(a["http"], w))
 VARIANTS["bare-unary+event"] = ("grpc", lambda a, w: bare_unary_event(a["grpc"], w))  # not in ORDER

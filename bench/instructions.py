@@ -88,6 +88,10 @@ REFERENCES = {
     "events+plugin": "events",
     "events": "loop",
     "bare-unary+event": "bare-unary",
+    # trace context off: the default variants (on) are compared with these for its cost
+    "grpc-unary-notrace": "bare-unary",
+    "grpc-bidi-notrace": "bare-bidi",
+    "rest-notrace": "fasthttp",
 }
 ORDER = [
     "bare-unary",

@@ -84,6 +84,7 @@ def install(environment: Environment) -> None:
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)
     _install_tracing(environment)
+    _install_exemplars(environment)
     _install_fleet(environment)
     _install_load(environment)
     _install_pictures(environment)
@@ -123,6 +124,15 @@ def _install_tracing(environment: Environment) -> None:
     if environment.parsed_options is not None:
         tracing.check_options(environment.parsed_options)  # a bad --trace-state: one line, before any load
     tracing.trace_context_for(environment)
+
+
+def _install_exemplars(environment: Environment) -> None:
+    """The slowest requests' trace ids per entry, merged from workers (:mod:`loadkit.stats.exemplar_part`)."""
+    from loadkit.stats import exemplar_part
+    from loadkit.stats.controller import controller_for
+
+    exemplar_part.install(environment)
+    controller_for(environment).report_sections["exemplars"] = lambda: exemplar_part.report_section(environment)
 
 
 def _install_fleet(environment: Environment) -> None:
