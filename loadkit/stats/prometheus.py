@@ -12,6 +12,7 @@ What it exposes (Prometheus conventions: base units, ``_total`` counters)::
     loadkit_request_errors_total{type,name,error}      failures by error (gRPC: the status), 50 series at most
     loadkit_request_duration_seconds{type,name,quantile}  HDR quantiles .5 .9 .95 .99 .999 .9999, _count, _sum
     loadkit_request_duration_all_seconds{quantile}     the same over every request (facets left out)
+    loadkit_request_latency_seconds{type,name,le}      the same as a histogram, OpenMetrics exemplars (trace ids)
     loadkit_users, loadkit_workers, loadkit_run_info{state,version}
     loadkit_thresholds_passed                          1/0 on the current numbers (when thresholds are set)
     loadkit_worker_cpu_ratio{worker} (1 = one core), loadkit_worker_memory_bytes,
@@ -70,6 +71,7 @@ class LoadkitCollector(Collector):
         document = controller.summary()
         yield from self._requests()
         yield from _durations(controller, document)
+        yield from _latency_histograms(self.environment, controller.recorder)
         yield from self._run(document)
         if self.fleet is not None:
             view = self.fleet()
@@ -113,6 +115,14 @@ class LoadkitCollector(Collector):
             passed = GaugeMetricFamily("loadkit_thresholds_passed", "1 when every threshold passes on the numbers now")
             passed.add_metric([], 0.0 if any(r.get("passed") is False for r in results) else 1.0)
             yield passed
+
+
+def _latency_histograms(environment: Environment, recorder: Any) -> Iterator[Metric]:
+    """The per-entry histogram whose buckets carry exemplars (:mod:`loadkit.stats.prometheus_exemplars`)."""
+    from loadkit.stats.exemplar_part import recorder_for
+    from loadkit.stats.prometheus_exemplars import latency_histograms
+
+    yield from latency_histograms(recorder, recorder_for(environment).entries())
 
 
 def _durations(controller: Any, document: Mapping[str, Any]) -> Iterator[Metric]:
