@@ -138,11 +138,11 @@ def bare_unary_event(address: str, window: Window) -> None:
     gevent.spawn(loop).get()
 
 
-def grpc_user(kind: str, address: str, window: Window, plugin: bool, trace: bool = True) -> None:
+def grpc_user(kind: str, address: str, window: Window, plugin: bool, trace: bool = False) -> None:
     """GrpcUser (generated stub), ``self.client.call(method, dict)`` in a task.
 
-    ``trace``: with loadkit's default trace context (a traceparent per call, 1 % sampled);
-    False: ``--no-trace-context`` (the ``-notrace`` variants: what trace context costs).
+    ``trace``: with ``--trace-context`` (a traceparent per call, every one sampled; the ``+trace``
+    variants: what trace context costs); False: loadkit's default (off).
     """
     from locust import constant, task
     from locust.exception import StopUser
@@ -174,7 +174,7 @@ def grpc_user(kind: str, address: str, window: Window, plugin: bool, trace: bool
 PATH = f"/health?delay_ms={DELAY_MS}"
 
 
-def http_user(flavour: str, url: str, window: Window, plugin: bool, trace: bool = True) -> None:
+def http_user(flavour: str, url: str, window: Window, plugin: bool, trace: bool = False) -> None:
     """GET /health of the bundled HTTP target: FastHttpUser, RestUser or HttpUser (requests).
 
     ``trace`` as for :func:`grpc_user` (only RestUser sends trace context).
@@ -300,16 +300,16 @@ def events_user(window: Window, plugin: bool) -> None:
 
 
 # --- shared ---------------------------------------------------------------------------
-def run_user(user_class: type, plugin: bool, trace: bool = True) -> None:
+def run_user(user_class: type, plugin: bool, trace: bool = False) -> None:
     """Run one user of ``user_class`` in a local runner's environment until its task stops it.
 
-    ``trace=False`` runs it with ``--no-trace-context`` (otherwise loadkit's defaults apply).
+    ``trace=True`` runs it with ``--trace-context`` (otherwise loadkit's defaults apply: off).
     """
     from locust.env import Environment
 
     from loadkit import config
 
-    options = None if trace else config.defaults(trace_context=False)
+    options = config.defaults(trace_context=True) if trace else None
     env = Environment(user_classes=[user_class], host=getattr(user_class, "host", None), parsed_options=options)
     runner = env.create_local_runner()  # subscribes Locust's stats to the request event, as in any run
     runner.greenlet.kill(block=True)  # its CPU monitor: per second, not per call
@@ -341,10 +341,11 @@ for _kind in GRPC_KINDS:
     VARIANTS[f"grpc-{_kind}+plugin"] = ("grpc", lambda a, w, k=_kind: grpc_user(k, a["grpc"], w, True))
 for _flavour in ("fasthttp", "rest", "httpuser"):
     VARIANTS[_flavour] = ("http", lambda a, w, f=_flavour: http_user(f, a["http"], w, False))
-# Trace context off (--no-trace-context): the default variants above send a traceparent per call.
-VARIANTS["grpc-unary-notrace"] = ("grpc", lambda a, w: grpc_user("unary", a["grpc"], w, False, trace=False))
-VARIANTS["grpc-bidi-notrace"] = ("grpc", lambda a, w: grpc_user("bidi", a["grpc"], w, False, trace=False))
-VARIANTS["rest-notrace"] = ("http", lambda a, w: http_user("rest", a["http"], w, False, trace=False))
+# Trace context on (--trace-context; the variants above run loadkit's default, off): what it costs.
+VARIANTS["grpc-unary+trace"] = ("grpc", lambda a, w: grpc_user("unary", a["grpc"], w, False, trace=True))
+VARIANTS["grpc-unary+plugin+trace"] = ("grpc", lambda a, w: grpc_user("unary", a["grpc"], w, True, trace=True))
+VARIANTS["grpc-bidi+trace"] = ("grpc", lambda a, w: grpc_user("bidi", a["grpc"], w, False, trace=True))
+VARIANTS["rest+trace"] = ("http", lambda a, w: http_user("rest", a["http"], w, False, trace=True))
 VARIANTS["fasthttp+plugin"] = ("http", lambda a, w: http_user("fasthttp", a["http"], w, True))
 VARIANTS["open-fasthttp+plugin"] = ("http", lambda a, w: open_model(a["http"], w))
 VARIANTS["bare-unary+event"] = ("grpc", lambda a, w: bare_unary_event(a["grpc"], w))  # not in ORDER

@@ -88,10 +88,11 @@ REFERENCES = {
     "events+plugin": "events",
     "events": "loop",
     "bare-unary+event": "bare-unary",
-    # trace context off: the default variants (on) are compared with these for its cost
-    "grpc-unary-notrace": "bare-unary",
-    "grpc-bidi-notrace": "bare-bidi",
-    "rest-notrace": "fasthttp",
+    # trace context on (--trace-context), against the same variant with it off (the default)
+    "grpc-unary+trace": "grpc-unary",
+    "grpc-unary+plugin+trace": "grpc-unary+plugin",
+    "grpc-bidi+trace": "grpc-bidi",
+    "rest+trace": "rest",
 }
 ORDER = [
     "bare-unary",

@@ -350,17 +350,18 @@ OPTIONS += [
     Option(
         "--trace-context",
         "LOADKIT_TRACE_CONTEXT",
-        "Send a W3C traceparent (gRPC metadata, HTTP header) with every GrpcUser/RestUser request and put "
-        "its trace id in the request event's context (default on; --no-trace-context sends none).",
-        default=True,
+        "Send a W3C traceparent (gRPC metadata, HTTP header) with every GrpcUser/RestUser/measure() request, "
+        "put its trace id in the request event's context and the slowest requests' trace ids in the reports "
+        "(default off: it costs instructions on every call, README 'Traces').",
+        default=False,
         extra={"action": argparse.BooleanOptionalAction},
     ),
     Option(
         "--trace-sample-ratio",
         "LOADKIT_TRACE_SAMPLE_RATIO",
-        "Share of requests whose traceparent has the sampled flag, decided from the trace id as "
-        "OpenTelemetry's TraceIdRatioBased does (default 0.01; 1: every request recorded by a traced service).",
-        default=0.01,
+        "With --trace-context: share of requests whose traceparent has the sampled flag, decided from the "
+        "trace id as OpenTelemetry's TraceIdRatioBased does (default 1: every request; lower it for a shared backend).",
+        default=1.0,
         type=float,
         minimum=0.0,
         maximum=1.0,

@@ -54,7 +54,9 @@ class GrpcUser(User):
 
     Per call: ``timeout=`` (seconds), ``metadata=`` (added to the class's ``metadata``),
     ``name=`` (the stats name). A failed call raises :class:`~loadkit.GrpcCallError`
-    after it was recorded; uncaught, it just ends the task.
+    after it was recorded; uncaught, it just ends the task. With ``--trace-context`` every call
+    sends a fresh W3C ``traceparent`` after that metadata; its trace id is the event's
+    ``context["trace_id"]`` (:mod:`loadkit.users.tracing`).
     """
 
     abstract = True

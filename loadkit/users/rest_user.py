@@ -61,9 +61,9 @@ class RestUser(FastHttpUser):
     ``expect``: the accepted status code(s) (default 200). ``check``: a function of the
     parsed body returning False or a reason when the body is wrong. ``query``,
     ``headers`` and other FastHttpSession keywords (``kwargs=``) pass through.
-    ``self.headers`` (e.g. a bearer token after login) is sent with every call, and so is a
-    fresh W3C ``traceparent`` whose trace id is the request event's ``context["trace_id"]``
-    (:mod:`loadkit.users.tracing`; a ``traceparent`` in ``headers=`` is sent instead, and named).
+    ``self.headers`` (e.g. a bearer token after login) is sent with every call, and with
+    ``--trace-context`` so is a fresh W3C ``traceparent`` whose trace id is the request event's
+    ``context["trace_id"]`` (:mod:`loadkit.users.tracing`; one in ``headers=`` is sent instead, and named).
     Note: this ``rest`` replaces FastHttpUser's context-manager ``rest``; ``self.client``
     is Locust's FastHttpSession as usual.
     """

@@ -3,27 +3,30 @@
 A load test says "p99 is 1.8 s on GetItem"; the next question is "which requests, and where
 did the time go in the service?". A tracing backend answers that if each request carries a
 trace context and the report names the trace ids of the slow ones
-(:mod:`loadkit.stats.exemplars`). So every GrpcUser call (gRPC metadata, all four kinds) and
-every RestUser call (an HTTP header) gets a fresh ``traceparent``, and its trace id goes into
-the request event's ``context`` under ``"trace_id"`` — merged with the user's ``context()`` as
-Locust's own clients merge it, so listeners see it beside their own tags. ``measure()`` gets
-one too (``m.trace_id``, ``m.traceparent``): pass it to the client loadkit does not wrap.
+(:mod:`loadkit.stats.exemplars`). So with ``--trace-context`` every GrpcUser call (gRPC
+metadata, all four kinds) and every RestUser call (an HTTP header) gets a fresh ``traceparent``,
+and its trace id goes into the request event's ``context`` under ``"trace_id"`` (None when off),
+merged with the user's ``context()`` as Locust's own clients merge it, so listeners see it beside
+their own tags. ``measure()`` gets one too (``m.trace_id``, ``m.headers``): send them with the
+call the block makes.
 
-**On by default, 1 % sampled.** The header is on by default because the value is in the link
-(an exemplar without a trace id names a request nobody can find), because a service that does
-not trace ignores the header (W3C trace context is what OpenTelemetry, Envoy, nginx and the
-cloud load balancers read, and what they pass on), and because it is cheap: about 0.5 % more
-instructions per gRPC call and per REST call (bench/instructions.py, the ``+trace``/``-trace``
-variants; README "Performance"). An unsampled trace id still names the request in the
-service's logs (log correlation records it whether or not spans are kept). The **sampled flag**
-is set on a share of requests, ``--trace-sample-ratio`` (default 0.01), decided from the trace
-id as OpenTelemetry's ``TraceIdRatioBased`` sampler decides (the low 64 bits below
-``ratio * 2**64``), so a test, a collector or a tail sampler can recompute it. Not 1.0: a
-traced service follows its parent's flag (``ParentBased``), and a load test at 100 % would make
-it record and export a span for every request — load the service adds to itself (changing the
-latencies being measured) and a flood for a shared tracing backend. With a backend of its own,
-``--trace-sample-ratio 1`` makes every exemplar a recorded trace. ``--no-trace-context`` sends no
-header at all (a service that rejects unknown headers; comparing with a run without it).
+**Off by default; when on, every request sampled.** The header costs instructions on every
+call whoever reads it, measured under callgrind (bench/instructions.py, calling thread, 200
+calls): +14,400 per gRPC unary call (+3.7 %: 7,400 to make the id and header here, the rest in
+grpcio sending one more metadata pair) and +20,700 to +30,900 per RestUser call (+3.3 to +4.9 %:
+geventhttpclient writes one more header); with loadkit's plugin, exemplar recording adds ~13,600
+more per traced call while its sets fill (a 200-call window fills them; a long run rarely
+touches them). That is above the 3 % by which loadkit's instruction budgets judge its own
+overhead, paid by every user of a load tool whether or not a tracer is listening, so it is one
+flag to turn on (``--trace-context``, ``LOADKIT_TRACE_CONTEXT=true``), not a default. Once on,
+the **sampled flag** is set on ``--trace-sample-ratio`` of the requests (default 1: whoever
+turned tracing on wants the slow requests' traces recorded, and an exemplar whose trace was not
+sampled names a trace nobody kept), decided from the trace id as OpenTelemetry's
+``TraceIdRatioBased`` sampler decides (the low 64 bits below ``ratio * 2**64``), so a test, a
+collector or a tail sampler can recompute it. Lower it when a traced service (which follows its
+parent's flag) or a shared tracing backend cannot take a span per request: recording them is
+load the service adds to itself, changing the latencies being measured. An unsampled trace id
+still names the request in the service's logs (log correlation records it either way).
 
 Trace ids come from one ``random.Random`` per process, seeded from the OS and re-seeded in a
 forked child, never from the ``random`` module a locustfile may seed for reproducible data (two
@@ -35,6 +38,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import weakref
 from typing import Any
 
 from loadkit.exceptions import ConfigError
@@ -44,12 +48,11 @@ TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
 #: The key of the trace id (32 lowercase hex digits) in a request event's ``context``.
 TRACE_ID_KEY = "trace_id"
-#: Default share of requests with the sampled flag (the module docstring says why not 1).
-DEFAULT_RATIO = 0.01
+#: Default share of requests with the sampled flag (the module docstring says why 1).
+DEFAULT_RATIO = 1.0
 
 _M64 = (1 << 64) - 1
 _rng = random.Random(os.urandom(32))
-os.register_at_fork(after_in_child=lambda: _rng.seed(os.urandom(32)))
 
 #: ``version-traceid-parentid-flags``, version 00 (W3C Trace Context, level 1).
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -93,6 +96,22 @@ def check_tracestate(value: str) -> str:
     return ",".join(members)
 
 
+#: Ids drawn per refill: one ``getrandbits`` and one hex conversion for this many requests.
+_BATCH = 32
+_ID_HEX = 48  # trace id (32 hex digits) then parent span id (16)
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+_instances: weakref.WeakSet[TraceContext] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    _rng.seed(os.urandom(32))
+    for instance in list(_instances):  # a child must not send the ids its parent drew already
+        instance.forget_drawn()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class TraceContext:
     """Makes the trace context of each request: ``trace_id, pairs = tracing.new()``.
 
@@ -101,29 +120,48 @@ class TraceContext:
 
         trace_id, pairs = TraceContext(ratio=1.0).new()
         # ("4bf9...", (("traceparent", "00-4bf9...-00f0...-01"),))
+
+    The hot path (every request) is lean: random hex for :data:`_BATCH` requests at once, the
+    sampling decision as a comparison of fixed-width hex strings (equal to comparing the numbers).
     """
 
-    __slots__ = ("_bound", "_getrandbits", "_state", "ratio", "state")
+    __slots__ = ("__weakref__", "_always", "_bound_hex", "_buffer", "_next", "_state", "ratio", "state")
 
     def __init__(self, ratio: float = DEFAULT_RATIO, state: str | None = None) -> None:
         if not 0.0 <= ratio <= 1.0:
             raise ConfigError(f"--trace-sample-ratio {ratio:g} is out of range: give a number from 0 to 1")
         self.ratio = ratio
         self.state = check_tracestate(state) if state else None
-        self._bound = _bound(ratio)
-        self._state: Pairs = ((TRACESTATE, self.state),) if self.state else ()
-        self._getrandbits = _rng.getrandbits
+        bound = _bound(ratio)
+        #: None: decided by the trace id; True/False: every/no request sampled (ratio 1 or 0).
+        self._always: bool | None = True if bound >= 1 << 64 else (False if bound <= 0 else None)
+        self._bound_hex = f"{min(bound, _M64):016x}"
+        self._state: tuple[str, str] | None = (TRACESTATE, self.state) if self.state else None
+        self._buffer = ""
+        self._next = 0
+        _instances.add(self)
 
     def new(self) -> tuple[str, Pairs]:
         """A fresh trace id and the pairs carrying it (a new span id as the parent, the sampled flag)."""
-        bits = self._getrandbits(192)  # trace id (128 bits) then parent span id (64 bits)
-        trace = bits >> 64
-        if not (trace and bits & _M64):  # an all-zero id is invalid (one chance in 2**64): draw again
+        i = self._next
+        if i >= len(self._buffer):
+            self._buffer = f"{_rng.getrandbits(4 * _ID_HEX * _BATCH):0{_ID_HEX * _BATCH}x}"
+            i = 0
+        self._next = i + _ID_HEX
+        trace_id = self._buffer[i : i + 32]
+        span_id = self._buffer[i + 32 : i + _ID_HEX]
+        if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:  # invalid ids (one chance in 2**64): draw again
             return self.new()
-        text = f"{bits:048x}"
-        trace_id = text[:32]
-        flags = "-01" if trace & _M64 < self._bound else "-00"
-        return trace_id, ((TRACEPARENT, "00-" + trace_id + "-" + text[32:] + flags), *self._state)
+        always = self._always
+        sampled = trace_id[16:] < self._bound_hex if always is None else always
+        value = f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}"
+        if self._state is None:
+            return trace_id, ((TRACEPARENT, value),)
+        return trace_id, ((TRACEPARENT, value), self._state)
+
+    def forget_drawn(self) -> None:
+        """Draw afresh at the next call (a forked child must not reuse its parent's ids)."""
+        self._next = len(self._buffer)
 
     def headers(self) -> tuple[str, dict[str, str]]:
         """``new()`` as an HTTP header dict (for clients loadkit does not wrap, WebSocket handshakes)."""
@@ -131,7 +169,7 @@ class TraceContext:
         return trace_id, dict(pairs)
 
 
-#: This part's key in the run's stash: None when ``--no-trace-context``.
+#: This part's key in the run's stash: None without ``--trace-context``.
 TRACING: StashKey[TraceContext | None] = StashKey("tracing")
 
 
@@ -145,11 +183,11 @@ def trace_context_for(environment: Any) -> TraceContext | None:
     if TRACING in stash:
         return stash[TRACING]
     options = getattr(environment, "parsed_options", None)
-    on = getattr(options, "trace_context", True)
+    on = getattr(options, "trace_context", False)
     ratio = getattr(options, "trace_sample_ratio", None)
     tracing = (
         TraceContext(DEFAULT_RATIO if ratio is None else float(ratio), getattr(options, "trace_state", None))
-        if on is not False
+        if on
         else None
     )
     stash[TRACING] = tracing

@@ -35,6 +35,7 @@ def test_exemplars_name_requests_the_targets_saw(tmp_path: Path, start_target: C
         "LK_GRPC": grpc_target.url,
         "LK_HTTP": http_target.url,
         "LK_TRACE_LOG": str(log),
+        "LOADKIT_TRACE_CONTEXT": "true",
         "LOADKIT_TRACE_SAMPLE_RATIO": str(RATIO),
     }
     port = str(free_port())

@@ -27,7 +27,7 @@ def seen() -> list[dict[str, Any]]:
 
 
 def environment(seen: list[dict[str, Any]], **options: Any) -> Environment:
-    env = Environment(user_classes=[], parsed_options=config.defaults(**options))
+    env = Environment(user_classes=[], parsed_options=config.defaults(**{"trace_context": True, **options}))
     env.events.request.add_listener(lambda **kw: seen.append(kw))
     return env
 

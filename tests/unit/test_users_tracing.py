@@ -70,7 +70,7 @@ def test_a_bad_tracestate_is_one_line_naming_the_fix(value: str) -> None:
 
 def test_the_run_makes_it_once_from_its_options() -> None:
     class Env:
-        parsed_options = config.defaults(trace_sample_ratio=0.25, trace_state="a=b")
+        parsed_options = config.defaults(trace_context=True, trace_sample_ratio=0.25, trace_state="a=b")
 
     env = Env()
     tracing = trace_context_for(env)
@@ -81,8 +81,14 @@ def test_the_run_makes_it_once_from_its_options() -> None:
     assert trace_context_for(off) is None
 
 
-def test_default_is_on_at_one_percent() -> None:
+def test_default_is_off_and_when_on_every_request_is_sampled() -> None:
     options = config.defaults()
-    assert (options.trace_context, options.trace_sample_ratio, options.trace_state) == (True, 0.01, None)
+    assert (options.trace_context, options.trace_sample_ratio, options.trace_state) == (False, 1.0, None)
+
+    class Env:
+        parsed_options = options
+
+    assert trace_context_for(Env()) is None
+    assert trace_context_for(type("Bare", (), {"parsed_options": None})()) is None  # no options: off too
     with pytest.raises(ConfigError, match=r"--trace-sample-ratio 1\.5 is out of range"):
         config.check(config.defaults(trace_sample_ratio=1.5))
