@@ -130,8 +130,9 @@ def _install_exemplars(environment: Environment) -> None:
     """The slowest requests' trace ids per entry, merged from workers (:mod:`loadkit.stats.exemplar_part`)."""
     from loadkit.stats import exemplar_part
     from loadkit.stats.controller import controller_for
+    from loadkit.users.tracing import trace_context_for
 
-    exemplar_part.install(environment)
+    exemplar_part.install(environment, record=trace_context_for(environment) is not None)
     controller_for(environment).report_sections["exemplars"] = lambda: exemplar_part.report_section(environment)
 
 

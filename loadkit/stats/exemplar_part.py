@@ -39,11 +39,17 @@ def recorder_for(environment: Environment) -> ExemplarRecorder:
     return run_context(environment).setdefault(EXEMPLARS, ExemplarRecorder())
 
 
-def install(environment: Environment) -> ExemplarRecorder:
-    """Subscribe the run's recorder to ``environment``'s events; returns it."""
+def install(environment: Environment, record: bool = True) -> ExemplarRecorder:
+    """Subscribe the run's recorder to ``environment``'s events; returns it.
+
+    ``record=False`` (trace context off: no request carries a trace id) leaves the ``request``
+    event alone, so a run without tracing pays nothing per request; workers' exemplars are
+    still merged and reported.
+    """
     recorder = recorder_for(environment)
     events = environment.events
-    events.request.add_listener(recorder.on_request)
+    if record:
+        events.request.add_listener(recorder.on_request)
     events.reset_stats.add_listener(lambda **_kw: recorder.reset())
     events.test_start.add_listener(lambda **_kw: recorder.reset())  # Locust clears its stats then too
 

@@ -38,7 +38,7 @@ class Traced(User):
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Environment]:
-    yield from web_environment(monkeypatch, [Traced], [])
+    yield from web_environment(monkeypatch, [Traced], ["--trace-context"])
 
 
 def test_buckets_carry_the_slowest_trace_id_of_their_range(env: Environment) -> None:

@@ -110,3 +110,27 @@ def test_off_sends_nothing(seen: list[dict[str, Any]], start_target: Callable[..
     assert seen[0]["context"]["trace_id"] is None
     traces = target.traces()
     assert traces["requests"] == traces["missing"] == 1 and traces["recent"] == []
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_exemplars_are_recorded_only_with_trace_context(on: bool) -> None:
+    import loadkit
+    from loadkit.stats.exemplar_part import recorder_for
+
+    env = Environment(user_classes=[])
+    env.create_local_runner().greenlet.kill(block=True)
+    try:
+        loadkit.attach(env, trace_context=on)
+        env.events.request.fire(
+            request_type="GET",
+            name="/x",
+            response_time=3.0,
+            response_length=0,
+            exception=None,
+            context={"trace_id": "c" * 32},
+        )
+        report = recorder_for(env).report()
+        assert (report["GET /x"]["slowest"][0]["trace_id"] == "c" * 32) if on else report == {}
+    finally:
+        assert env.runner is not None
+        env.runner.quit()
