@@ -12,11 +12,11 @@ call the block makes.
 
 **Off by default; when on, every request sampled.** The header costs instructions on every
 call whoever reads it, measured under callgrind (bench/instructions.py, calling thread, 200
-calls): +14,400 per gRPC unary call (+3.7 %: 7,400 to make the id and header here, the rest in
-grpcio sending one more metadata pair) and +20,700 to +30,900 per RestUser call (+3.3 to +4.9 %:
-geventhttpclient writes one more header); with loadkit's plugin, exemplar recording adds ~13,600
-more per traced call while its sets fill (a 200-call window fills them; a long run rarely
-touches them). That is above the 3 % by which loadkit's instruction budgets judge its own
+calls, three runs): +13,200 to +14,400 per gRPC unary call (+3.4 to +3.7 %: ~7,400 to make the
+id and header here, the rest in grpcio sending one more metadata pair) and +20,700 to +30,900 per
+RestUser call (+3.3 to +4.9 %: geventhttpclient writes one more header); with loadkit's plugin,
+exemplar recording adds 13,600 to 18,500 more per traced call while its sets fill (a 200-call
+window is all filling; in a long run a request rarely ranks). That is above the 3 % by which loadkit's instruction budgets judge its own
 overhead, paid by every user of a load tool whether or not a tracer is listening, so it is one
 flag to turn on (``--trace-context``, ``LOADKIT_TRACE_CONTEXT=true``), not a default. Once on,
 the **sampled flag** is set on ``--trace-sample-ratio`` of the requests (default 1: whoever
