@@ -10,23 +10,24 @@ merged with the user's ``context()`` as Locust's own clients merge it, so listen
 their own tags. ``measure()`` gets one too (``m.trace_id``, ``m.headers``): send them with the
 call the block makes.
 
-**Off by default; when on, every request sampled.** The header costs instructions on every
-call whoever reads it, measured under callgrind (bench/instructions.py, calling thread, 200
-calls, three runs): +13,200 to +14,400 per gRPC unary call (+3.4 to +3.7 %: ~7,400 to make the
-id and header here, the rest in grpcio sending one more metadata pair) and +20,700 to +30,900 per
+**Off by default; when on, every request sampled.** The header costs instructions on every call
+whoever reads it, measured under callgrind (bench/instructions.py, calling thread, 200 calls,
+three runs): +13,200 to +14,400 per gRPC unary call (+3.4 to +3.7 %: ~7,400 to make the id and
+header here, the rest in grpcio sending one more metadata pair) and +20,700 to +30,900 per
 RestUser call (+3.3 to +4.9 %: geventhttpclient writes one more header); with loadkit's plugin,
 exemplar recording adds 13,600 to 18,500 more per traced call while its sets fill (a 200-call
-window is all filling; in a long run a request rarely ranks). That is above the 3 % by which loadkit's instruction budgets judge its own
-overhead, paid by every user of a load tool whether or not a tracer is listening, so it is one
-flag to turn on (``--trace-context``, ``LOADKIT_TRACE_CONTEXT=true``), not a default. Once on,
-the **sampled flag** is set on ``--trace-sample-ratio`` of the requests (default 1: whoever
-turned tracing on wants the slow requests' traces recorded, and an exemplar whose trace was not
-sampled names a trace nobody kept), decided from the trace id as OpenTelemetry's
-``TraceIdRatioBased`` sampler decides (the low 64 bits below ``ratio * 2**64``), so a test, a
-collector or a tail sampler can recompute it. Lower it when a traced service (which follows its
-parent's flag) or a shared tracing backend cannot take a span per request: recording them is
-load the service adds to itself, changing the latencies being measured. An unsampled trace id
-still names the request in the service's logs (log correlation records it either way).
+window is all filling; in a long run a request rarely ranks). That is above the 3 % by which
+loadkit's instruction budgets judge its own overhead, paid by every user of a load tool whether
+or not a tracer is listening, so it is one flag to turn on (``--trace-context``,
+``LOADKIT_TRACE_CONTEXT=true``), not a default. Once on, the **sampled flag** is set on
+``--trace-sample-ratio`` of the requests (default 1: whoever turned tracing on wants the slow
+requests' traces recorded, and an exemplar whose trace was not sampled names a trace nobody
+kept), decided from the trace id as OpenTelemetry's ``TraceIdRatioBased`` sampler decides (the
+low 64 bits below ``ratio * 2**64``), so a test, a collector or a tail sampler can recompute it.
+Lower it when a traced service (which follows its parent's flag) or a shared tracing backend
+cannot take a span per request: recording them is load the service adds to itself, changing the
+latencies being measured. An unsampled trace id still names the request in the service's logs
+(log correlation records it either way).
 
 Trace ids come from one ``random.Random`` per process, seeded from the OS and re-seeded in a
 forked child, never from the ``random`` module a locustfile may seed for reproducible data (two

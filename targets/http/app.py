@@ -4,8 +4,12 @@ Routes: ``/health``; items CRUD (``POST /items``, ``GET /items``, ``GET|PUT|DELE
 /items/{item_id}``, free-form JSON objects); ``POST /login`` → ``{"token": ...}`` and
 ``GET /me`` needing ``Authorization: Bearer <token>``; ``GET /counters`` (served calls per
 ``"METHOD /route/{template}"``) and ``DELETE /counters``, which are not counted themselves;
-``GET /metrics`` in Prometheus format; ``GET /traces`` (and ``DELETE /traces``, neither counted):
-the ``traceparent`` headers received, with each call's handling time (:mod:`loadkit.targets.traces`).
+``GET /metrics`` in Prometheus format; ``GET /protocols``: requests per HTTP version and
+distinct connections per version (:mod:`~loadkit.targets.http.protocols`, reset with the
+counters, not counted). WebSocket routes ``/ws/echo`` and ``/ws/pubsub/{topic}``:
+:mod:`~loadkit.targets.http.websockets`.
+``GET /traces`` (and ``DELETE /traces``, neither counted): the ``traceparent`` headers received,
+with each call's handling time (:mod:`loadkit.targets.traces`).
 
 Every counted route takes injected faults, from query parameters or headers::
 
@@ -24,14 +28,17 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi.requests import HTTPConnection
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 from pydantic import BaseModel
 
+from loadkit.targets.http.protocols import ProtocolCounters
 from loadkit.targets.http.store import ItemStore, RouteCounters, Sessions
+from loadkit.targets.http.websockets import add_websocket_routes
 from loadkit.targets.traces import TraceLog
 
 #: Routes that serve the counters and are therefore not counted.
-UNCOUNTED = frozenset({"GET /counters", "DELETE /counters", "GET /traces", "DELETE /traces"})
+UNCOUNTED = frozenset({"GET /counters", "DELETE /counters", "GET /protocols", "GET /traces", "DELETE /traces"})
 MAX_DELAY_MS = 60_000
 
 
@@ -63,18 +70,22 @@ def create_app() -> FastAPI:
     sessions = Sessions()
     counters = RouteCounters()
     traces = TraceLog()
+    protocols = ProtocolCounters()
     registry = CollectorRegistry()
     served = Counter("loadkit_target_requests", "Calls served, by route", ["method", "route"], registry=registry)
     Gauge("loadkit_target_items", "Items stored", registry=registry).set_function(lambda: items.listing()["count"])
 
-    async def count_and_inject(request: Request) -> None:
+    async def count_and_inject(request: HTTPConnection) -> None:
         """Runs before every route: counts the call, then applies x-delay-ms / x-status."""
+        if not isinstance(request, Request):  # a WebSocket session: counted by its own route
+            return
         route = request.scope.get("route")
         template = getattr(route, "path", request.url.path)
         key = f"{request.method} {template}"
         if key in UNCOUNTED:
             return
         counters.increment(key)
+        protocols.on_request(request.scope)
         served.labels(request.method, template).inc()
         delay_ms = _int_fault(request, "delay_ms", 0, MAX_DELAY_MS)
         status = _int_fault(request, "status", 400, 599)
@@ -151,6 +162,7 @@ def create_app() -> FastAPI:
     @app.delete("/counters")
     async def reset_counters() -> dict[str, int]:
         counters.reset()
+        protocols.reset()
         return {}
 
     @app.get("/traces")
@@ -161,6 +173,12 @@ def create_app() -> FastAPI:
     async def reset_traces() -> dict[str, int]:
         traces.reset()
         return {}
+
+    @app.get("/protocols")
+    async def get_protocols() -> dict[str, Any]:
+        return protocols.snapshot()
+
+    add_websocket_routes(app, counters, protocols)
 
     @app.get("/metrics")
     async def metrics() -> Response:

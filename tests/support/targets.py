@@ -72,6 +72,15 @@ class Target(launcher.TargetProcess):
         ]
         return {**counts, "recent": recent}
 
+    def protocols(self) -> dict[str, Any]:
+        """HTTP target: ``{"requests": {"2": n}, "connections": {"2": m}, "websockets": k}`` (``GET /protocols``)."""
+        import httpx
+
+        response = httpx.get(f"{self.url}/protocols", timeout=15)
+        response.raise_for_status()
+        document: dict[str, Any] = response.json()
+        return document
+
     def reset_counters(self) -> None:
         if self.kind == "http":
             import httpx
