@@ -134,3 +134,19 @@ def test_exemplars_are_recorded_only_with_trace_context(on: bool) -> None:
     finally:
         assert env.runner is not None
         env.runner.quit()
+
+
+def test_http2_user_carries_a_traceparent(seen: list[dict[str, Any]], start_target: Callable[..., Target]) -> None:
+    from loadkit import Http2User
+
+    target = start_target("http", "--http2")
+    user = type("H2", (Http2User,), {"host": target.url})(environment(seen))
+    try:
+        for _ in range(3):
+            assert user.rest("GET", "/health").ok
+    finally:
+        user.close()
+    assert all(e["context"]["http_version"] == "HTTP/2" for e in seen)
+    traces = target.traces()
+    assert traces["requests"] == traces["valid"] == 3
+    assert [r["trace_id"] for r in traces["recent"]] == [e["context"]["trace_id"] for e in seen]
