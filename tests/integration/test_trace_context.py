@@ -150,3 +150,16 @@ def test_http2_user_carries_a_traceparent(seen: list[dict[str, Any]], start_targ
     traces = target.traces()
     assert traces["requests"] == traces["valid"] == 3
     assert [r["trace_id"] for r in traces["recent"]] == [e["context"]["trace_id"] for e in seen]
+
+
+def test_websocket_handshake_carries_a_traceparent(seen: list[dict[str, Any]], http_target: Target) -> None:
+    from loadkit import WebSocketUser
+
+    user = type("Ws", (WebSocketUser,), {"host": http_target.url, "path": "/ws/echo"})(environment(seen))
+    try:
+        user.ws.connect("/ws/echo")
+    finally:
+        user.ws.close()
+    (connect,) = [e for e in seen if e["name"] == "connect /ws/echo"]
+    # the target's trace log covers HTTP requests, not WebSocket handshakes: the client's side is checked
+    assert connect["exception"] is None and len(connect["context"]["trace_id"]) == 32
