@@ -23,37 +23,11 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Option:
-    """One loadkit option, e.g. ``Option("--threshold", "Pass/fail threshold…", action="append")``."""
-
-    flag: str
-    help: str
-    default: Any = None
-    type: Callable[[str], Any] | None = None
-    action: str | None = None
-    include_in_web_ui: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: Inclusive range of a numeric option (None: unbounded on that side); see :func:`check`.
-    minimum: float | None = None
-    maximum: float | None = None
-    #: The ``locust --help`` group it is listed in (set by the section that declares it).
-    group: str = ""
-
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-    @property
-    def env_var(self) -> str:
-        """``LOADKIT_`` + the flag's name without ``loadkit-``, upper-cased (the naming rule above)."""
-        return "LOADKIT_" + self.flag.lstrip("-").removeprefix("loadkit-").replace("-", "_").upper()
-
+from loadkit.config_option import Option as Option  # re-exported: declared here, defined in a leaf
+from loadkit.config_option import section as _section
 
 #: Environment variables renamed by the naming rule: old name -> the option's variable now.
 RENAMED: dict[str, str] = {
@@ -61,10 +35,6 @@ RENAMED: dict[str, str] = {
     "LOADKIT_AGENTS": "LOADKIT_AGENT",
     "LOADKIT_WEB_CORS_ORIGINS": "LOADKIT_WEB_CORS_ORIGIN",
 }
-
-
-def _section(title: str, options: Iterable[Option]) -> list[Option]:
-    return [replace(opt, group=f"loadkit: {title}") for opt in options]
 
 
 #: Every option loadkit adds to Locust's command line. Append new ones here.
