@@ -10,8 +10,11 @@ import os
 import time
 from typing import Any
 
+# isort: off
+from bench import _scale_probe  # first: its init listener wraps the socket before loadkit's says hello
 import loadkit  # noqa: F401  (the plugin: HDR, health, trust, CURVE, reports)
-from bench import _scale_probe
+
+# isort: on
 from bench._scale_users import Synthetic
 from loadkit.run import run_context
 from loadkit.stats.controller import StatsController

@@ -26,6 +26,7 @@ import copy
 import importlib
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -73,13 +74,15 @@ def _share_health(environment: Environment, shared: _Shared | None) -> _Shared:
     return shared
 
 
-def start_worker(module: Any, options: Any, port: int, loadkit: bool, shared: Any) -> tuple[Environment, Tally, Any]:
+def start_worker(
+    module: Any, options: Any, port: int, loadkit: bool, shared: Any, record: bool = False
+) -> tuple[Environment, Tally, Any]:
     """One simulated worker: what ``locust --worker`` does up to its ``init`` event."""
     environment = Environment(
         user_classes=[module.Synthetic], parsed_options=copy.copy(options), events=Events(), host="http://127.0.0.1"
     )
     runner = environment.create_worker_runner("127.0.0.1", port)
-    tally = Tally(runner)
+    tally = Tally(runner, keep_shapes=record)
     if loadkit:
         from loadkit import plugin
 
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--mode", choices=("plain", "loadkit"), required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--record", action="store_true", help="keep each message type's payload shape")
     parser.add_argument("--deadline", type=float, default=3600.0, help="seconds before giving up on the master")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -113,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     shared = None
     started = time.time()
     for _ in range(args.workers):
-        environment, tally, shared = start_worker(module, options, args.port, args.mode == "loadkit", shared)
+        environment, tally, shared = start_worker(
+            module, options, args.port, args.mode == "loadkit", shared, args.record
+        )
         workers.append((environment, tally))
     connected = time.time()
     deadline = time.monotonic() + args.deadline
@@ -123,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         environment.events.quitting.fire(environment=environment, reverse=True)  # as locust's shutdown does
     gevent.sleep(1.0)  # let the sockets flush the last messages
     summaries = [tally.summary() for _, tally in workers]
-    with open(args.out, "w") as fh:
+    partial = f"{args.out}.partial"
+    with open(partial, "w") as fh:
         json.dump({"started": started, "connected": connected, "workers": summaries}, fh)
+    os.replace(partial, args.out)  # whole or absent: a reader polls for it
     for environment, _ in workers:
         environment.runner.client.close(linger=1000)  # type: ignore[union-attr]
     return 0

@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCUST = str(Path(sys.executable).with_name("locust"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MISSING = re.compile(r"failed to send heartbeat, setting state to missing")
+#: Seconds a web request may take before it counts as failed (recorded as this long).
+WEB_TIMEOUT = 15.0
 SECRET = "bench-fleet-scale-secret-0123456789"
 
 
@@ -157,9 +159,12 @@ class Fleet:
         for key, url in urls.items():
             times, size = [], 0
             for _ in range(5):
-                elapsed, body = get_json(url)
+                try:
+                    elapsed, body = get_json(url, timeout=WEB_TIMEOUT)
+                except OSError:  # a saturated master: counted as the timeout
+                    elapsed, body = WEB_TIMEOUT, b""
                 times.append(elapsed * 1000)
-                size = len(json.dumps(body)) if not isinstance(body, bytes) else len(body)
+                size = max(size, len(json.dumps(body)) if not isinstance(body, bytes) else len(body))
                 time.sleep(2.1)  # /stats/requests is cached for 2 s by Locust
             row[key] = statistics.median(times)
             row[key.replace("_ms", "_kb")] = size / 1024
@@ -269,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
             ratio = by_mode["loadkit"]["cpu_ms_per_worker_s"] / by_mode["plain"]["cpu_ms_per_worker_s"]
             print(f"{workers} workers: loadkit/plain master CPU per worker = {ratio:.2f}x", flush=True)
     print(table(rows))
-    knee = next((r for r in rows if r["mode"] == "loadkit" and (r.get("missing") or (r.get("lag_p99_ms") or 0) > 100)), None)
+    knee = next(
+        (r for r in rows if r["mode"] == "loadkit" and (r.get("missing") or (r.get("lag_p99_ms") or 0) > 100)), None
+    )
     print(f"knee: {knee['workers']} workers (loadkit)" if knee else "knee: not reached at these sizes (loadkit)")
     print(f"(CPU time from /proc, not wall time; the machine may be shared; runs in {work})")
     return 0
