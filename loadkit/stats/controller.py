@@ -131,8 +131,7 @@ class StatsController:
             decoded = decode_slots(slots) if slots else {}  # both checked before either is merged
             if deltas:
                 self.recorder.merge_deltas(deltas)
-            self.timeline.merge(decoded)
-            self.recorder.merge_slots(decoded)
+            self.timeline.merge(decoded, also=self.recorder.merge_target)  # one pass: slots and histograms
         except ValueError as exc:
             log.warning("dropped malformed HDR report from worker %s: %s", client_id, exc)
 

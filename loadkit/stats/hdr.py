@@ -71,21 +71,30 @@ def bucket_highest(bucketed_us: int) -> int:
     return bucketed_us if shift <= 0 else bucketed_us + (1 << shift) - 1
 
 
-def add_counts(into: Counts, counts: Mapping[int, int]) -> None:
-    """Add ``counts`` (raw or bucketed µs) into ``into``, bucketed and clamped to the range."""
-    add_pairs(into, counts.items())
+def add_counts(into: Counts, counts: Mapping[int, int], also: Counts | None = None) -> None:
+    """Add ``counts`` (raw or bucketed µs) into ``into`` (and ``also``), bucketed and clamped to the range.
 
-
-def add_pairs(into: Counts, pairs: Iterable[tuple[int, int]]) -> None:
-    """:func:`add_counts` for ``(µs, count)`` pairs (a value may repeat: its counts add up)."""
+    One pass for both targets: a master runs this for every value of every worker's report.
+    """
     get = into.get
-    for value, count in pairs:  # bucket() inlined: a master runs this for every worker's report
+    if also is None:
+        for value, count in counts.items():  # bucket() inlined
+            if not 0 <= value <= HIGHEST_US:
+                value = min(max(value, 0), HIGHEST_US)
+            shift = value.bit_length() - _SUB_BUCKET_BITS
+            if shift > 0:
+                value = (value >> shift) << shift
+            into[value] = get(value, 0) + count
+        return
+    get_also = also.get
+    for value, count in counts.items():
         if not 0 <= value <= HIGHEST_US:
             value = min(max(value, 0), HIGHEST_US)
         shift = value.bit_length() - _SUB_BUCKET_BITS
         if shift > 0:
             value = (value >> shift) << shift
         into[value] = get(value, 0) + count
+        also[value] = get_also(value, 0) + count
 
 
 def new_histogram() -> HdrHistogram:
@@ -261,14 +270,18 @@ class HdrRecorder:
         A worker's report carries its one-second slots only: their bucketed counts, summed,
         are its histogram delta (same buckets, so the same percentiles, max and count). Master
         side; the counts wait in a dict and reach the histograms when a figure is read.
+        (``Timeline.merge(slots, also=recorder.merge_target)`` does both in one pass.)
         """
-        merged = self._merged
         for entries in slots.values():
             for key, (counts, _failures) in entries.items():
-                into = merged.get(key)
-                if into is None:
-                    into = merged[key] = {}
-                add_counts(into, counts)
+                add_counts(self.merge_target(key), counts)
+
+    def merge_target(self, key: EntryKey) -> Counts:
+        """The dict that merged counts of ``key`` wait in (bucketed µs -> count) until a figure is read."""
+        into = self._merged.get(key)
+        if into is None:
+            into = self._merged[key] = {}
+        return into
 
     def take_slots(self) -> dict[int, dict[EntryKey, tuple[Counts, int]]]:
         """The one-second slots recorded since the last call: ``{t: {entry: (counts, failures)}}``."""

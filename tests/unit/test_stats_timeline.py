@@ -137,11 +137,14 @@ def test_a_report_too_big_in_all_is_refused_before_anything_is_merged(monkeypatc
         decode_slots(payload, now=T0)
 
 
-def test_decode_buckets_values_and_sums_repeated_ones() -> None:
+def test_decode_sums_repeated_values_and_adding_buckets_them() -> None:
     """A hostile report repeating a value adds its counts (a dict would keep the last one)."""
     payload = [[T0, {"GET\t/a": [[5000, 5000, 5001], [2, 3, 4], 1]}]]
     decoded = decode_slots(payload, now=T0)
-    assert decoded == {T0: {("GET", "/a"): ({bucket(5000): 9}, 1)}}
+    assert decoded == {T0: {("GET", "/a"): ({5000: 5, 5001: 4}, 1)}}
+    tl, also = Timeline(start=T0), {}
+    tl.merge(decoded, also=lambda key: also)
+    assert also == {bucket(5000): 9} and tl.series()["entries"]["GET /a"]["count"] == [9]
 
 
 @pytest.mark.parametrize(
