@@ -16,14 +16,15 @@ import loadkit  # noqa: F401  (the plugin: HDR, health, trust, CURVE, reports)
 
 # isort: on
 from bench._scale_users import Synthetic
-from loadkit.run import run_context
+from loadkit.fleet.leasing import LEASING
+from loadkit.run.context import run_context
 from loadkit.stats.controller import StatsController
 
 __all__ = ["Synthetic"]
 
 
 def _take_row(environment: Any) -> Any:
-    leasing = run_context(environment).leasing  # this worker's own client (a simulator process has many)
+    leasing = run_context(environment).get(LEASING)  # this worker's own client (a simulator process has many)
     if leasing is not None and leasing.client is not None:
         return leasing.client.next()
     return None

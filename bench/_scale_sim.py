@@ -2,7 +2,7 @@
 
 Each simulated worker is a real ``WorkerRunner`` with its own ``Environment``, its own
 ZeroMQ DEALER socket and identity (CURVE when ``LOADKIT_FLEET_SECRET`` is set), and — with
-``--mode loadkit`` — loadkit's plugin installed on it by :func:`loadkit.plugin.install`, as
+``--mode loadkit`` — loadkit's plugin installed on it by :func:`loadkit.run.plugin.install`, as
 ``locust --worker`` does at ``init``. So every message (client_ready, hello, heartbeats,
 stats with HDR deltas and timeline slots, health, data-lease requests, open-model status,
 quit) is made by the code a real worker runs, never by a copy of the formats.
@@ -59,9 +59,10 @@ class _Shared:
 
 def _share_health(environment: Environment, shared: _Shared | None) -> _Shared:
     from loadkit.fleet.collectors import LoopLag
-    from loadkit.run import run_context
+    from loadkit.fleet.health import HEALTH_STATE
+    from loadkit.run.context import run_context
 
-    health = run_context(environment).health
+    health = run_context(environment).get(HEALTH_STATE)
     assert health is not None
     mine = [c for c in health.collectors if type(c).__name__ not in PROCESS_WIDE]
     if shared is None:
@@ -84,7 +85,7 @@ def start_worker(
     runner = environment.create_worker_runner("127.0.0.1", port)
     tally = Tally(runner, keep_shapes=record)
     if loadkit:
-        from loadkit import plugin
+        from loadkit.run import plugin
 
         plugin.install(environment)
         shared = _share_health(environment, shared)

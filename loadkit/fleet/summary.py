@@ -19,11 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from loadkit.fleet.saturation import CPU_LIMIT, LAG_LIMIT_MS  # the ranking divides by the saturation limits
+
 #: Figures aggregated over the fleet (a sample's other fields stay per worker).
 FIGURES = ("cpu_percent", "loop_lag_ms", "rss_mb", "users", "connections", "rps", "fail_per_s")
-#: Limits the ranking divides by (the saturation limits of :mod:`loadkit.fleet.health`).
-CPU_LIMIT = 90.0
-LAG_LIMIT_MS = 100.0
 
 Sample = Mapping[str, float]
 
