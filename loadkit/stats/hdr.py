@@ -97,6 +97,27 @@ def add_counts(into: Counts, counts: Mapping[int, int], also: Counts | None = No
         also[value] = get_also(value, 0) + count
 
 
+def record_counts(histogram: HdrHistogram, counts: Mapping[int, int]) -> None:
+    """``histogram.record_value(value, count)`` for every pair, values within loadkit's range.
+
+    The package's index arithmetic inlined (``_counts_index_for``): a master folds thousands
+    of buckets a read, and ``record_value`` costs a few µs of Python per call.
+    """
+    if not counts:
+        return
+    unit, half_magnitude = histogram.unit_magnitude, histogram.sub_bucket_half_count_magnitude
+    mask, half, cells = histogram.sub_bucket_mask, histogram.sub_bucket_half_count, histogram.counts
+    shift_base = unit + half_magnitude + 1
+    total = 0
+    for value, count in counts.items():
+        bucket_index = (value | mask).bit_length() - shift_base
+        cells[((bucket_index + 1) << half_magnitude) + (value >> (bucket_index + unit)) - half] += count
+        total += count
+    histogram.total_count += total
+    histogram.min_value = min(histogram.min_value, min(counts))
+    histogram.max_value = max(histogram.max_value, max(counts))
+
+
 def new_histogram() -> HdrHistogram:
     """An empty histogram with loadkit's range and precision."""
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
@@ -255,13 +276,10 @@ class HdrRecorder:
             histogram = self._histograms.get(key)
             if histogram is None:
                 histogram = self._histograms[key] = new_histogram()
-            for value, count in counts.items():
-                histogram.record_value(value, count)
+            record_counts(histogram, counts)
             if not is_facet(key[0]):
                 add_counts(total, counts)
-        histogram = self._histograms[TOTAL_KEY]
-        for value, count in total.items():  # the entries' buckets summed first: one record per bucket
-            histogram.record_value(value, count)
+        record_counts(self._histograms[TOTAL_KEY], total)  # the entries' buckets summed first: one add per bucket
         self._merged = {}
 
     def merge_slots(self, slots: Mapping[int, Mapping[EntryKey, tuple[Counts, int]]]) -> None:

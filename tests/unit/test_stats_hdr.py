@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, ms_to_us, new_histogram
+from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, bucket, ms_to_us, new_histogram, record_counts
 from loadkit.stats.timeline import decode_slots, encode_slots
 
 
@@ -114,3 +114,17 @@ def test_reset_forgets_everything() -> None:
     rec.reset()
     assert rec.keys() == []
     assert rec.percentiles().as_dict()["p99"] == 0.0
+
+
+def test_record_counts_equals_record_value() -> None:
+    rng = random.Random(4)
+    counts = {
+        bucket(rng.choice([1, 2047, 2048, 2049, 65_535, HIGHEST_US, rng.randrange(HIGHEST_US)])): 3 for _ in range(500)
+    }
+    slow, fast = new_histogram(), new_histogram()
+    for value, count in counts.items():
+        slow.record_value(value, count)
+    record_counts(fast, counts)
+    record_counts(fast, {})
+    assert list(fast.counts) == list(slow.counts)
+    assert (fast.total_count, fast.min_value, fast.max_value) == (slow.total_count, slow.min_value, slow.max_value)
