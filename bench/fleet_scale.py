@@ -189,6 +189,10 @@ class Fleet:
         if probe.exists():
             data = json.loads(probe.read_text())
             row["lag_p99_ms"] = data.get("lag_p99_ms")
+            for path, times in (data.get("web_cpu_ms") or {}).items():  # CPU per request, median
+                key = {"/stats/requests": "stats_cpu_ms", "/loadkit/fleet": "fleet_cpu_ms"}.get(path)
+                if key and times:
+                    row[key] = statistics.median(times)
             row["report_write_s"] = data.get("report_write_s")
         sent = 0
         for i in range(len(self.sims)):
@@ -227,6 +231,8 @@ COLUMNS = [
     ("stats_requests_ms", "/stats/requests ms", "{:.0f}"),
     ("fleet_ms", "Fleet JSON ms", "{:.0f}"),
     ("fleet_kb", "Fleet JSON KB", "{:.0f}"),
+    ("stats_cpu_ms", "/stats/requests CPU ms", "{:.1f}"),
+    ("fleet_cpu_ms", "Fleet JSON CPU ms", "{:.1f}"),
     ("prometheus_ms", "Prometheus ms", "{:.0f}"),
     ("prometheus_kb", "Prometheus KB", "{:.0f}"),
     ("report_json_kb", "JSON report KB", "{:.0f}"),

@@ -102,6 +102,7 @@ def test_two_hundred_simulated_workers_none_missing_counts_exact(procs: Procs, t
         LOCUSTFILE,
         WORKERS,
         *("-u", str(WORKERS), "-r", "100", "-t", "30s", "--report-json", str(report_path)),
+        *("--loadkit-data", "faker:1000:1", "--loadkit-data-mode", "cyclic"),  # leases at 200 workers too
         *("--expect-workers-max-wait", "120"),
     )
     outs = [tmp_path / f"sim{i}.json" for i in range(2)]
