@@ -18,7 +18,12 @@ and creates its runner (and with it the rpc sockets). It patches:
   ending Locust's ``client_listener`` greenlet (and with it the run); a new worker's
   ``client_ready`` mid-run no longer hands it users before loadkit accepted it;
 - ``Environment._create_runner``: reads the fleet secret from the parsed options right
-  before the runner (and its sockets) exist; a bad secret is one line and exit 2.
+  before the runner (and its sockets) exist; a bad secret is one line and exit 2;
+- ``locust.argument_parser.default_args_dict``: computed once per process. A worker calls it
+  once *per option* of every ``spawn`` message (a comprehension in ``WorkerRunner``'s message
+  handler), each call building Locust's whole parser (~8 ms): ~100 options with loadkit's
+  made every spawn message stall the worker's loop ~0.8 s, during which it sends no
+  heartbeat (bench/_scale_sim.py, where 20 workers on one loop went "missing").
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 
 import zmq.error as zmqerr
 import zmq.green as zmq
+from locust import argument_parser
 from locust.env import Environment
 from locust.exception import RPCError
 from locust.rpc import Message, zmqrpc
@@ -226,10 +232,22 @@ def dispatch_to_accepted(runner: MasterRunner, node_id: str) -> None:
         runner.start(runner.target_user_count, runner.spawn_rate)
 
 
+def _default_args_once(original: Any) -> Any:
+    computed: dict[str, Any] = {}
+
+    def default_args_dict() -> dict[str, Any]:
+        if not computed:
+            computed.update(original())
+        return dict(computed)  # a copy: the caller owns what it gets, as with the original
+
+    return mark_patched(default_args_dict, original)
+
+
 def install() -> None:
     """Patch Locust once per process (see the module docstring); idempotent."""
     if patched(MasterRunner.handle_message):
         return
+    argument_parser.default_args_dict = _default_args_once(argument_parser.default_args_dict)
     zmqrpc.Server = Server  # type: ignore[misc]
     zmqrpc.Client = Client  # type: ignore[misc]
     MasterRunner.handle_message = _handle_message(MasterRunner.handle_message)  # type: ignore[method-assign]

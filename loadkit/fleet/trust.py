@@ -44,6 +44,11 @@ CLIENT_READY_INTERVAL = 4.0
 PENDING_OK = frozenset({"loadkit:hello", "heartbeat", "quit", "client_stopped", "client_ready", "logs"})
 #: What a node that never registered may send: Locust's registration and its locustfile request (``-f -``).
 UNREGISTERED_OK = frozenset({"client_ready", "locustfile"})
+#: What a worker may still send after its ``client_stopped`` (Locust then forgets it until its next
+#: ``client_ready``): its last stats report carries the requests of the users it just stopped.
+STOPPED_OK = frozenset({"stats", "quit", "logs", "heartbeat", "exception", "client_stopped"})
+#: Seconds a stopped worker stays known without a new ``client_ready``.
+STOPPED_FOR_S = 120.0
 
 
 class Dropped(Exception):
@@ -105,18 +110,31 @@ class Gate:
     max_workers: int
     clock: Callable[[], float] = time.monotonic
     _ready_at: dict[str, float] = field(default_factory=dict)
+    #: Workers that said ``client_stopped`` while registered, and when (see :data:`STOPPED_OK`).
+    _stopped: dict[str, float] = field(default_factory=dict)
 
     def admit(self, fleet: Fleet, node_id: str, kind: str, data: Any) -> bool:
         reason = self._refusal(fleet, node_id, kind, data)
         if reason is None:
+            if kind == "client_stopped" and fleet.registered(node_id):
+                self._stop(node_id)
             return True
         self.offenders.drop(node_id, reason)
         return False
+
+    def _stop(self, node_id: str) -> None:
+        now = self.clock()
+        if len(self._stopped) >= 2 * self.max_workers:  # bounded: forget the long stopped
+            self._stopped = {n: t for n, t in self._stopped.items() if now - t < STOPPED_FOR_S}
+        self._stopped[node_id] = now
 
     def _refusal(self, fleet: Fleet, node_id: str, kind: str, data: Any) -> str | None:
         if kind == "client_ready":
             return self._ready(fleet, node_id, data)
         if not fleet.registered(node_id):
+            stopped = self._stopped.get(node_id)
+            if stopped is not None and kind in STOPPED_OK and self.clock() - stopped < STOPPED_FOR_S:
+                return _stats_refusal(data) if kind == "stats" else None
             return None if kind in UNREGISTERED_OK else f"a {kind[:40]!r} message from a node that never registered"
         if fleet.pending(node_id) and kind not in PENDING_OK:
             return f"a {kind[:40]!r} message before its loadkit:hello was accepted"

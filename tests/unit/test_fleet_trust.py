@@ -121,3 +121,18 @@ def test_workers_per_fleet_are_bounded() -> None:
     gate = trust.Gate(Offenders(), max_workers=3)
     assert not gate.admit(fleet, "new", "client_ready", "2.47.0")
     assert gate.admit(fleet, "w0", "client_ready", "2.47.0")  # a known one may re-register
+
+
+def test_a_stopped_worker_may_still_send_its_last_stats_and_quit() -> None:
+    """Locust forgets a worker at its client_stopped; the report it sends next holds its last requests."""
+    clock, fleet = Clock(), FakeFleet({"w"})
+    gate = trust.Gate(Offenders(), max_workers=10, clock=clock)
+    assert gate.admit(fleet, "w", "client_stopped", None)
+    fleet.nodes.discard("w")  # what Locust's handler does next
+    assert gate.admit(fleet, "w", "stats", {"stats": []})
+    assert not gate.admit(fleet, "w", "stats", {"stats": [{}] * (trust.MAX_ENTRIES + 1)})  # still checked
+    assert not gate.admit(fleet, "w", "spawning_complete", {})  # only what a stopping worker sends
+    assert gate.admit(fleet, "w", "quit", None)
+    assert not gate.admit(fleet, "other", "stats", {"stats": []})  # never registered: dropped as before
+    clock.now += trust.STOPPED_FOR_S
+    assert not gate.admit(fleet, "w", "stats", {"stats": []})  # stopped long ago, never back
