@@ -13,7 +13,8 @@ Assumptions (section names match the contract tests):
   go through ``get_by_state`` and its storage is ``_worker_nodes``. Worker gating replaces
   the table with :class:`PendingWorkerNodes`, which leaves pending workers out of those lists.
 - **forget a worker**: removing a worker is what Locust does on a worker's ``quit``:
-  ``del runner.clients[id]`` and ``runner._users_dispatcher.remove_worker(node)``.
+  ``del runner.clients[id]`` and ``runner._users_dispatcher.remove_worker(node)``; a worker
+  sent ``Message("quit")`` stops and exits (:func:`refuse_worker`).
 - **final-report drain**: ``MasterRunner.quit`` sends ``Message("quit")`` to each worker
   and waits a fixed 0.5 s; a worker answers with its last stats report, then ``quit``,
   after which Locust drops it from ``clients``. :func:`drain_workers` sends the same
@@ -21,6 +22,8 @@ Assumptions (section names match the contract tests):
 - **facet routing**: the runner logs each ``request`` event with ``stats.log_request(type,
   name, response_time, length)`` looked up on the ``RequestStats`` instance at every call,
   so wrapping that one instance's method routes entries (:func:`route_request_log`).
+- **stats logger**: Locust prints its console table through the logger :data:`STATS_LOGGER`,
+  which its log set-up configures (none with ``--skip-log-setup``).
 - **Locust's messages**: the text of two start-up failures loadkit rewrites in one line
   (``locust.main`` logs :data:`GAVE_UP_MESSAGE`; the master's bind failure is an ``RPCError``
   starting with :data:`BIND_FAILURE_PREFIX`).
@@ -97,6 +100,8 @@ GAVE_UP_MESSAGE = "Gave up waiting for workers to connect"
 BIND_FAILURE_PREFIX = "Socket bind failure: "
 #: Name of the exception class Locust raises for that failure (``locust.exception.RPCError``).
 RPC_ERROR_NAME = "RPCError"
+#: The logger Locust prints its stats table through (``locust.stats.console_logger``).
+STATS_LOGGER = "locust.stats_logger"
 
 
 # --- worker table ------------------------------------------------------------------------
@@ -168,6 +173,12 @@ def forget_worker(runner: MasterRunner, node_id: str) -> None:
     if dispatcher is not None:
         dispatcher.remove_worker(node)
     del runner.clients[node_id]
+
+
+def refuse_worker(runner: MasterRunner, node_id: str) -> None:
+    """Forget a worker and send it Locust's ``quit`` (a worker without loadkit obeys that one)."""
+    forget_worker(runner, node_id)
+    runner.server.send_to_client(Message("quit", None, node_id))
 
 
 # --- final-report drain --------------------------------------------------------------------

@@ -33,6 +33,7 @@ from locust.exception import RPCError
 from locust.rpc import Message, zmqrpc
 from locust.runners import STATE_RUNNING, MasterRunner
 
+from loadkit import _locust
 from loadkit.exceptions import EXIT_USAGE, ConfigError
 from loadkit.fleet import security, trust
 
@@ -119,11 +120,13 @@ class _Fleet:
 
 def gate(runner: MasterRunner) -> trust.Gate:
     """The master runner's gate, in its run context (created on first use)."""
+    from loadkit.plain import environment_uses_loadkit
     from loadkit.run import run_context
 
     context = run_context(runner.environment)
     if context.gate is None:
-        context.gate = trust.Gate(trust.OFFENDERS, SETTINGS.max_workers)
+        loadkit_fleet = environment_uses_loadkit(runner.environment)
+        context.gate = trust.Gate(trust.OFFENDERS, SETTINGS.max_workers, loadkit_fleet=loadkit_fleet)
     return context.gate
 
 
@@ -138,14 +141,18 @@ def _handle_message(original: Any) -> Any:
     def handle_message(self: MasterRunner, client_id: str, msg: Message) -> None:
         if not gate(self).admit(_Fleet(self), client_id, msg.type, msg.data):
             return
-        if msg.type not in LOCUST_MESSAGES and msg.type not in self.custom_messages:
+        unknown = msg.type not in LOCUST_MESSAGES and msg.type not in self.custom_messages
+        if unknown and gate(self).loadkit_fleet:
             # Locust would warn once per message: a flood of them is a flood of lines
             trust.OFFENDERS.drop(client_id, f"a message of unknown type {msg.type[:40]!r}")
             return
         # Mid-run, Locust hands a new worker users at its client_ready (dispatcher.add_worker, then
         # start): a peer that never says a matching hello would get users. Hide the dispatcher then;
         # loadkit.fleet.version adds the worker to it once it is accepted (dispatch_to_accepted).
-        hide = msg.type == "client_ready" and client_id not in self.clients and self._users_dispatcher is not None
+        # A master that does not gate its workers (a plain Locust fleet) dispatches as Locust does.
+        gated = isinstance(self.clients, _locust.PendingWorkerNodes)
+        hide = gated and msg.type == "client_ready" and client_id not in self.clients
+        hide = hide and self._users_dispatcher is not None
         dispatcher = self._users_dispatcher
         if hide:
             self._users_dispatcher = None

@@ -20,7 +20,7 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
-from loadkit import _locust_rpc, _pid1, _stop, config, locust_errors, run
+from loadkit import _forked, _locust_rpc, _pid1, _stop, config, locust_errors, plain, run
 from loadkit.exceptions import LoadkitError
 
 _locust_rpc.install()  # before Locust creates its runner and rpc sockets (see loadkit._locust_rpc)
@@ -32,6 +32,7 @@ def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     _locust_rpc.SETTINGS.cli = True  # a bad fleet secret ends this process with one line (loadkit._locust)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
     _pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
+    _forked.install()  # workers forked by --processes end with the process that forked them
 
 
 @events.init.add_listener
@@ -56,7 +57,8 @@ def _preflight(environment: Environment) -> None:
     if isinstance(environment.runner, WorkerRunner) or options is None:
         return
     if getattr(options, "headless", False) or getattr(options, "autostart", False):
-        network = bool(getattr(options, "loadkit_preflight", True))
+        # A plain Locust run connects to nothing before its users do, as under Locust (loadkit.plain).
+        network = bool(getattr(options, "loadkit_preflight", True)) and plain.environment_uses_loadkit(environment)
         preflight.run(environment.user_classes, environment.host, network)
 
 

@@ -153,9 +153,9 @@ def install(environment: Environment) -> None:
         return
     from flask import Blueprint, Response, request
 
-    from loadkit import _locust, web_access
+    from loadkit import _locust, plain, web_access
 
-    web_access.install(web_ui, environment.parsed_options)
+    web_access.install(web_ui, environment.parsed_options, plain.environment_uses_loadkit(environment))
     args = web_ui.template_args
     args.setdefault("extended_tabs", []).extend(
         [{"title": "Fleet", "key": FLEET_KEY}, {"title": "Latency (HDR)", "key": LATENCY_KEY}]

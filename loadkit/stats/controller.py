@@ -207,9 +207,15 @@ class StatsController:
         self.final = self.snapshot()
         self.results = evaluate(self.thresholds, self.final)
         self._write_reports(self.final, self.results)
+        table = reports.console_table(self.final, self.results)
+        options = self.environment.parsed_options
+        if getattr(options, "skip_log_setup", False):
+            # The user's own logging set-up decides, as it does for Locust's table (same logger).
+            logging.getLogger(_locust.STATS_LOGGER).info(table)
+            return self.results
         # `locust --json` prints its stats as JSON on stdout: keep stdout parseable then.
-        stream = sys.stderr if getattr(self.environment.parsed_options, "json", False) else sys.stdout
-        print(reports.console_table(self.final, self.results), file=stream, flush=True)
+        stream = sys.stderr if getattr(options, "json", False) else sys.stdout
+        print(table, file=stream, flush=True)
         return self.results
 
     # --- views ------------------------------------------------------------------------

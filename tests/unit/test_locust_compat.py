@@ -178,6 +178,29 @@ def test_forget_a_worker_is_what_locust_does_on_quit(master: MasterRunner) -> No
     assert "w1" not in master.clients and _locust.has_worker(master, "w1") is False
 
 
+def test_refuse_a_worker_forgets_it_and_sends_locusts_quit(master: MasterRunner) -> None:
+    from locust.runners import WorkerRunner
+
+    assert 'case "quit":' in inspect.getsource(WorkerRunner.handle_message), (
+        f"{LOCUST}: a worker no longer handles the master's 'quit' message; a worker without loadkit "
+        "refused by a loadkit fleet (loadkit._locust.refuse_worker) would stay connected"
+    )
+    add_worker(master, "w1")
+    sent: list[Message] = []
+    master.server.send_to_client = sent.append  # type: ignore[method-assign]
+    _locust.refuse_worker(master, "w1")
+    assert "w1" not in master.clients and [(m.type, m.node_id) for m in sent] == [("quit", "w1")]
+
+
+def test_stats_logger_is_the_one_locust_prints_its_table_through() -> None:
+    import locust.stats
+
+    assert locust.stats.console_logger is logging.getLogger(_locust.STATS_LOGGER), (
+        f"{LOCUST}: Locust prints its stats table through another logger; loadkit's table under "
+        "--skip-log-setup (loadkit.stats.controller) must follow it: update loadkit._locust.STATS_LOGGER"
+    )
+
+
 def test_worker_gone_reads_missing_state(master: MasterRunner) -> None:
     add_worker(master, "w1", STATE_MISSING)
     assert _locust.worker_gone(master, "w1") and _locust.worker_gone(master, "nobody")
