@@ -311,9 +311,10 @@ def run_user(user_class: type, plugin: bool) -> None:
 
 def _stop_periodic(env: Any) -> None:
     """End loadkit's health sampling and loop-lag probe (per-second work; see the module docstring)."""
-    from loadkit.run import run_context
+    from loadkit.fleet.health import HEALTH_STATE
+    from loadkit.run.context import run_context
 
-    health = run_context(env).health
+    health = run_context(env)[HEALTH_STATE]
     assert health is not None
     health.stop()
 

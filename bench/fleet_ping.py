@@ -16,7 +16,7 @@ import gevent
 from locust import HttpUser, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
-import loadkit.plugin  # noqa: F401  (the fleet secret and message checks)
+import loadkit.run.plugin  # noqa: F401  (the fleet secret and message checks)
 
 _latencies_ms: list[float] = []
 

@@ -7,7 +7,7 @@ import time
 from locust import User, constant, task
 
 import loadkit
-import loadkit.plugin  # loadkit's options and wiring
+import loadkit.run.plugin  # loadkit's options and wiring
 
 
 class Taker(User):

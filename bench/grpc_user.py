@@ -27,7 +27,7 @@ GROUPS = [
 
 def bare(address: str, users: int, seconds: float, stream: bool) -> None:
     """The floor: greenlets calling the generated stub in a loop, one channel each, no events."""
-    from loadkit._gevent import init_gevent
+    from loadkit._locust.gevent import init_gevent
 
     init_gevent()
     import gevent
@@ -87,7 +87,7 @@ def loadkit_user(address: str, users: int, seconds: float, stream: bool) -> None
 
 def example_user(address: str, users: int, seconds: float) -> None:
     """Locust's examples/grpc/grpc_user.py pattern: a unary interceptor firing the request event."""
-    from loadkit._gevent import init_gevent
+    from loadkit._locust.gevent import init_gevent
 
     init_gevent()
     import grpc
@@ -152,7 +152,7 @@ def wrapper_overhead(calls: int = 40_000, rounds: int = 5) -> None:
     runner's ``request`` listener), against calling the same fake directly. bench/instructions.py
     gives the noise-free figure (instructions per call).
     """
-    from loadkit._gevent import init_gevent
+    from loadkit._locust.gevent import init_gevent
 
     init_gevent()
     from locust.env import Environment

@@ -36,7 +36,7 @@ from typing import Any
 
 import msgpack
 
-from loadkit._gevent import init_gevent
+from loadkit._locust.gevent import init_gevent
 
 init_gevent()
 

@@ -375,7 +375,7 @@ def write_budgets(results: Sequence[Result], calls: int, warmup: int, path: Path
 
 # --- child ----------------------------------------------------------------------------
 def child(variant: str, addresses: dict[str, str], calls: int, warmup: int) -> None:
-    from loadkit._gevent import init_gevent
+    from loadkit._locust.gevent import init_gevent
 
     init_gevent()
     from bench._variants import VARIANTS, Window

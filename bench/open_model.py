@@ -40,7 +40,7 @@ import time
 from contextlib import suppress
 from typing import Any
 
-from loadkit._gevent import init_gevent
+from loadkit._locust.gevent import init_gevent
 
 init_gevent()
 

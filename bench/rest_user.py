@@ -15,7 +15,7 @@ GROUPS = [("GET /health", ["fasthttp", "loadkit"])]
 
 
 def child(variant: str, address: str, users: int, seconds: float) -> None:
-    from loadkit._gevent import init_gevent
+    from loadkit._locust.gevent import init_gevent
 
     init_gevent()
     from locust import FastHttpUser, constant, task

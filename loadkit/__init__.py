@@ -10,7 +10,7 @@ patched (a grpcio server in a patched process serves nothing). The first access 
 User class imports Locust, which patches the process, as under ``locust -f``.
 
 Inside a Locust process (Locust already imported: a locustfile run by ``locust -f``),
-``import loadkit`` also loads :mod:`loadkit.plugin`, so a locustfile with plain Locust
+``import loadkit`` also loads :mod:`loadkit.run.plugin`, so a locustfile with plain Locust
 users gets loadkit's options (``--loadkit-data``, ``--threshold``, ...) and listeners from
 ``import loadkit`` alone. Locust parses its full command line after importing the
 locustfile, so the options are known in time.
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from loadkit._version import __version__
 from loadkit.exceptions import (
     EXIT_FAILURES,
     EXIT_OK,
@@ -43,10 +43,6 @@ from loadkit.exceptions import (
 # loadkit module imports grpc (generated code included), not when the user imported grpc first.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
-try:
-    __version__ = version("loadkit")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
 
 # Public name -> module defining it; resolved on first access.
 _LAZY: dict[str, str] = {
@@ -125,6 +121,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'loadkit' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
+    _load_plugin_in_a_locust_process()  # a User class imported Locust just now (library mode)
     return value
 
 
@@ -136,7 +133,7 @@ def _load_plugin_in_a_locust_process() -> None:
     import sys
 
     if "locust" in sys.modules:  # never imports Locust itself: a target process stays unpatched
-        importlib.import_module("loadkit.plugin")
+        importlib.import_module("loadkit.run.plugin")
 
 
 _load_plugin_in_a_locust_process()

@@ -2,7 +2,7 @@
 
 Every option is an :class:`Option` in :data:`OPTIONS`: a ``--flag``, its ``LOADKIT_*``
 environment variable and a help text. :func:`add_arguments` adds them to Locust's own
-parser (from the ``init_command_line_parser`` listener in :mod:`loadkit.plugin`), so
+parser (from the ``init_command_line_parser`` listener in :mod:`loadkit.run.plugin`), so
 ``locust.conf``, ``pyproject.toml`` and env vars work as Locust users expect. Code reads
 them back from ``environment.parsed_options``; library mode passes the same names
 (:func:`defaults` gives a namespace of every option's default).
@@ -240,7 +240,7 @@ OPTIONS += [
 ]
 
 
-# --- preflight: checks before any load (loadkit.preflight) ----------------------------
+# --- preflight: checks before any load (loadkit.run.preflight) ----------------------------
 OPTIONS += [
     Option(
         "--loadkit-preflight",
@@ -254,7 +254,7 @@ OPTIONS += [
 ]
 
 
-# --- web UI access: login and origins (loadkit.web_access) ------------------------------
+# --- web UI access: login and origins (loadkit.web.access) ------------------------------
 OPTIONS += [
     Option(
         "--web-user",

@@ -12,7 +12,7 @@ Library code raises these (translating errors from below with ``raise ... from e
 it never exits. Two places turn one into an exit code with :func:`exit_code_for`:
 
 - the ``loadkit`` command (:func:`loadkit.cli.main`), which prints one line and exits;
-- inside a Locust process, :mod:`loadkit._stop`, the one module that ends a run (it sets
+- inside a Locust process, :mod:`loadkit.run.stop`, the one module that ends a run (it sets
   Locust's ``process_exit_code`` and quits the runner; Locust's own ``main`` exits).
 
 The exit codes live here, not in :mod:`loadkit.cli`, so that core modules (stats, fleet,

@@ -32,14 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from loadkit import _locust, config
+from loadkit import config
+from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS, ConfigError, LoadkitError
 from loadkit.stats.snapshot import EntryStats, RunSnapshot
 from loadkit.stats.thresholds import ThresholdResult, all_passed
 
-_WORKER_BOOTSTRAP = Path(__file__).with_name("_worker_plugin.py")
+_WORKER_BOOTSTRAP = Path(__file__).parent / "run" / "worker_locustfile.py"
 #: stderr files of running worker processes, by pid (read when one dies early).
-_WORKER_LOGS: dict[int, IO[bytes]] = {}
 _LOCUST_DEFAULTS = {"headless": True, "enable_rebalancing": False, "web_base_path": "", "stop_timeout": 0.0}
 
 
@@ -121,7 +121,7 @@ def attach(environment: Any, **options: Any) -> Attachment:
         env.runner.greenlet.join()
         result = lk.finish()
     """
-    from loadkit import plugin
+    from loadkit.run import plugin
 
     if environment.parsed_options is None:
         environment.parsed_options = argparse.Namespace(**_LOCUST_DEFAULTS)
@@ -239,13 +239,14 @@ class LoadTest:
         stopped = Event()
         env.events.test_stop.add_listener(lambda **_kw: stopped.set())
         procs: list[subprocess.Popen[bytes]] = []
+        logs: dict[int, IO[bytes]] = {}  # this run's workers' stderr, by pid
         runner = env.runner
         assert runner is not None
         try:
             if self.workers:
                 for _ in range(self.workers):
-                    procs.append(self._start_worker(port))  # one by one: all are stopped below
-                self._wait_for_workers(runner, procs)
+                    procs.append(self._start_worker(port, logs))  # one by one: all are stopped below
+                self._wait_for_workers(runner, procs, logs)
             runner.start(self.users, spawn_rate=self.spawn_rate)
             stopped.wait(timeout=self.run_time)
             runner.quit()
@@ -254,14 +255,14 @@ class LoadTest:
             runner.quit()
             if web_ui is not None:
                 web_ui.stop()
-            _locust.close_master_socket(runner)
-            _stop_processes(procs)
+            locust_runners.close_master_socket(runner)
+            _stop_processes(procs, logs)
 
     def _locust_options(self) -> argparse.Namespace:
         """Locust's full option namespace (the web UI reads many), with this test's values."""
         from locust.argument_parser import get_parser
 
-        import loadkit.plugin  # noqa: F401  (its options join Locust's parser)
+        import loadkit.run.plugin  # noqa: F401  (its options join Locust's parser)
 
         options = get_parser(default_config_files=[]).parse_args([])
         options.headless = self.web_port is None
@@ -269,29 +270,29 @@ class LoadTest:
         options.host = self.host or ""
         return options
 
-    def _start_worker(self, port: int) -> subprocess.Popen[bytes]:
+    def _start_worker(self, port: int, logs: dict[int, IO[bytes]]) -> subprocess.Popen[bytes]:
         files = ",".join([str(_WORKER_BOOTSTRAP), *self._files])
         cmd = [sys.executable, "-m", "locust", "-f", files, "--worker"]
         cmd += ["--master-host", "127.0.0.1", "--master-port", str(port), "--loglevel", "WARNING"]
         # stderr to a file, not a pipe: a chatty worker must never block on a full pipe.
         log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stop_processes
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
-        _WORKER_LOGS[proc.pid] = log
+        logs[proc.pid] = log
         return proc
 
-    def _wait_for_workers(self, runner: Any, procs: list[subprocess.Popen[bytes]]) -> None:
+    def _wait_for_workers(self, runner: Any, procs: list[subprocess.Popen[bytes]], logs: dict[int, IO[bytes]]) -> None:
         import gevent
 
         deadline = time.monotonic() + self.worker_timeout
-        while _locust.ready_workers(runner) < len(procs):
+        while locust_runners.ready_workers(runner) < len(procs):
             dead = [p for p in procs if p.poll() is not None]
             if dead:
-                err = _read_stderr(dead[0])
+                err = _read_stderr(dead[0], logs)
                 last = err.splitlines()[-1] if err else "no output"
                 raise LoadkitError(f"a loadkit worker exited with code {dead[0].returncode}: {last}")
             if time.monotonic() > deadline:
                 raise LoadkitError(
-                    f"only {_locust.ready_workers(runner)} of {len(procs)} workers connected within "
+                    f"only {locust_runners.ready_workers(runner)} of {len(procs)} workers connected within "
                     f"{self.worker_timeout:g} s; raise LoadTest(worker_timeout=...) on a slow machine"
                 )
             gevent.sleep(0.1)
@@ -323,7 +324,7 @@ def _user_class_files(user_classes: Sequence[type]) -> list[str]:
     return files
 
 
-def _stop_processes(procs: list[subprocess.Popen[bytes]], grace: float = 15.0) -> None:
+def _stop_processes(procs: list[subprocess.Popen[bytes]], logs: dict[int, IO[bytes]], grace: float = 15.0) -> None:
     """Wait for workers (the master told them to quit), then terminate and kill stragglers."""
     deadline = time.monotonic() + grace
     for proc in procs:
@@ -336,13 +337,13 @@ def _stop_processes(procs: list[subprocess.Popen[bytes]], grace: float = 15.0) -
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        log = _WORKER_LOGS.pop(proc.pid, None)
+        log = logs.pop(proc.pid, None)
         if log is not None:
             log.close()
 
 
-def _read_stderr(proc: subprocess.Popen[bytes]) -> str:
-    log = _WORKER_LOGS.get(proc.pid)
+def _read_stderr(proc: subprocess.Popen[bytes], logs: dict[int, IO[bytes]]) -> str:
+    log = logs.get(proc.pid)
     if log is None:
         return ""
     log.seek(0)

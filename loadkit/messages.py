@@ -3,16 +3,19 @@
 A message is declared once here as a :class:`MessageType`: a namespaced name
 (``loadkit:...``, so it never collides with Locust's or a user's), the frozen dataclass
 of its payload, and its direction. Handlers register against these declarations (see
-:mod:`loadkit.plugin`); :func:`decode` validates a payload on receipt and raises
+:mod:`loadkit.run.plugin`); :func:`decode` validates a payload on receipt and raises
 :class:`MessageError`, which the receiving side logs and drops.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
+
+from loadkit.run.context import StashKey, run_context
 
 P = TypeVar("P")
 
@@ -24,6 +27,59 @@ class Direction(Enum):
 
 class MessageError(ValueError):
     """A received payload does not match its declaration."""
+
+
+log = logging.getLogger("loadkit.fleet")
+
+#: Offenders remembered by name; beyond, they are counted together.
+MAX_OFFENDERS = 10_000
+
+
+@dataclass
+class Offenders:
+    """Drops, counted per offender; the first drop of each offender logs one line."""
+
+    logger: logging.Logger = log
+    limit: int = MAX_OFFENDERS
+    dropped: dict[str, int] = field(default_factory=dict)
+    others: int = 0
+
+    def drop(self, offender: str, reason: str) -> None:
+        count = self.dropped.get(offender)
+        if count is not None:
+            self.dropped[offender] = count + 1
+            return
+        if len(self.dropped) >= self.limit:
+            if not self.others:
+                self.logger.warning("loadkit: more than %d peers sent bad messages: no more lines per peer", self.limit)
+            self.others += 1
+            return
+        self.dropped[offender] = 1
+        self.logger.warning(
+            "loadkit: dropped %s from %s (more from it are dropped silently); "
+            "if it is yours, run it with the master's loadkit and fleet secret",
+            reason,
+            offender,
+        )
+
+    @property
+    def total(self) -> int:
+        return sum(self.dropped.values()) + self.others
+
+    def summary(self) -> str | None:
+        """One line for the end of the run, or None when nothing was dropped."""
+        if not self.total:
+            return None
+        return f"loadkit: dropped {self.total} message(s) from {len(self.dropped) + self.others} peer(s) during the run"
+
+
+#: The run's offenders, in its stash: every drop of the run (frames, gate, payloads) is told together.
+OFFENDERS: StashKey[Offenders] = StashKey("offenders")
+
+
+def offenders_of(environment: Any) -> Offenders:
+    """The :class:`Offenders` of ``environment``'s run (created on first use); two runs share none."""
+    return run_context(environment).setdefault(OFFENDERS, Offenders())
 
 
 @dataclass(frozen=True)
@@ -75,17 +131,15 @@ def register_handler(runner: Any, message: MessageType[P], handler: Any, offende
     """Register ``handler(environment, payload, node_id)`` for ``message`` on a Locust runner.
 
     The payload is decoded against the declaration first; a malformed one is dropped (and
-    its sender named once, :class:`loadkit.fleet.trust.Offenders`), so a bad message never
+    its sender named once in the run's :class:`Offenders`), so a bad message never
     reaches the handler nor crashes the runner.
     """
-    from loadkit.fleet.trust import OFFENDERS
-
-    told = OFFENDERS if offenders is None else offenders
 
     def on_message(environment: Any, msg: Any, **_kw: Any) -> None:
         try:
             payload = message.decode(msg.data)
         except MessageError as exc:  # one line per offender, not per message
+            told = offenders_of(environment) if offenders is None else offenders
             told.drop(str(msg.node_id), f"a malformed {message.name} message ({exc})")
             return
         handler(environment, payload, msg.node_id)

@@ -7,7 +7,7 @@ always run as their own (unpatched) processes.
 
 from __future__ import annotations
 
-from loadkit._gevent import init_gevent
+from loadkit._locust.gevent import init_gevent
 
 init_gevent()
 

@@ -4,7 +4,7 @@ Each subcommand is a module here with ``add_parser(subparsers)`` and ``run(args)
 ``main`` maps :class:`~loadkit.exceptions.LoadkitError` to a one-line message and an exit
 code (:func:`loadkit.exceptions.exit_code_for`, codes in the README). Inside a Locust
 process it is Locust's ``main`` that exits; loadkit ends such a run through
-:func:`loadkit._stop.end_run`.
+:func:`loadkit.run.stop.end_run`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from loadkit import __version__
+from loadkit._version import __version__
 from loadkit.exceptions import (
     EXIT_CODES,
     EXIT_FAILURES,

@@ -31,6 +31,7 @@ from gevent.event import Event
 
 from loadkit.exceptions import DataError
 from loadkit.messages import DataGrant, DataRequest
+from loadkit.run.context import StashKey, current, run_context
 
 Row = dict[str, Any]
 Transport = Callable[[DataRequest], None]
@@ -125,21 +126,24 @@ class DataClient:
         self._transport(DataRequest(want=self.batch, acks=acks, releases=[]))
 
 
+#: The run's data client (a worker's, or a local run's with data), in its stash: what ``loadkit.data`` uses.
+DATA_CLIENT: StashKey[DataClient] = StashKey("data client")
+
+
 def _current_client() -> DataClient | None:
     """The data client of the calling user's run, else of the run loadkit was last installed on."""
-    from loadkit import _locust
-    from loadkit.run import current, run_context
+    from loadkit._locust import users as locust_users
 
-    environment = _locust.calling_environment()
-    context = run_context(environment) if environment is not None else current()
-    return context.leasing.client if context is not None and context.leasing is not None else None
+    environment = locust_users.calling_environment()
+    stash = run_context(environment) if environment is not None else current()
+    return stash.get(DATA_CLIENT) if stash is not None else None
 
 
 class DataAccessor:
     """``loadkit.data``: the data client of the current run, usable from any User.
 
     Resolved on every call through the run context: of the calling user's environment, or
-    outside a user :func:`loadkit.run.current` (the run loadkit was last installed on), so
+    outside a user :func:`loadkit.run.context.current` (the run loadkit was last installed on), so
     nothing is rebound when a new run starts. ``resolve`` is for tests.
     """
 
@@ -157,19 +161,19 @@ class DataAccessor:
         """The next row for the calling user (see :class:`DataClient`).
 
         Without test data set up, every call would fail the same way: from a user it ends the
-        whole run once, with one line and exit 2 (:func:`loadkit._stop.stop_run`); elsewhere
+        whole run once, with one line and exit 2 (:func:`loadkit.run.stop.stop_run`); elsewhere
         it raises ``DataError``.
         """
         try:
             client = self.client
         except DataError:
             error = DataError(NOT_SET_UP)
-            from loadkit import _locust
+            from loadkit._locust import users as locust_users
 
-            environment = _locust.calling_environment()
+            environment = locust_users.calling_environment()
             if environment is None:
                 raise error from None
-            from loadkit._stop import stop_run
+            from loadkit.run.stop import stop_run
 
             raise stop_run(environment, error) from None
         return client.next(timeout)

@@ -3,14 +3,9 @@
 Each worker (or the local process) samples its collectors every ``--loadkit-health-interval``
 seconds; a worker sends the sample as ``loadkit:health``. The master's :class:`HealthStore`
 keeps the latest sample and a bounded history per worker and logs a warning when a worker
-saturates — CPU above 90 % or gevent loop lag above 100 ms: response times measured on a
-saturated worker include its own queueing and must be distrusted. It also polls the
-``loadkit agent`` URLs given by ``--loadkit-agent``.
-
-No false alarm from start-up: a worker's first sample covers its start (imports, the
-runner and the first users starting: loop lags of 130-220 ms were seen on idle workers), so
-it never counts; after that a worker is saturated only when :data:`CONSECUTIVE` samples in
-a row say so, and stops being saturated at the first sample that does not.
+saturates (the rule, start-up samples excluded, is :mod:`loadkit.fleet.saturation`) and stops
+counting it at the first sample that is not. It also polls the ``loadkit agent`` URLs given by
+``--loadkit-agent``.
 """
 
 from __future__ import annotations
@@ -29,29 +24,14 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadkit import messages
 from loadkit.fleet.collectors import WORKER_COLLECTORS, Collector, LoopLag, Requests, Sample, collect_all
+from loadkit.fleet.saturation import CONSECUTIVE, WARMUP_SAMPLES, saturation
 from loadkit.messages import HEALTH, HealthReport
-from loadkit.run import run_context
+from loadkit.run.context import StashKey, run_context
 
 log = logging.getLogger("loadkit.fleet")
 
-CPU_LIMIT = 90.0
-LAG_LIMIT_MS = 100.0
 HISTORY = 1000
 LOCAL = "local"
-#: Samples of each worker that cover its start-up and never make a verdict.
-WARMUP_SAMPLES = 1
-#: Saturated samples in a row before a worker counts as saturated (and a warning is logged).
-CONSECUTIVE = 2
-
-
-def saturation(sample: Sample) -> str | None:
-    """Why ``sample`` shows a saturated worker, or None."""
-    reasons = []
-    if sample.get("cpu_percent", 0.0) > CPU_LIMIT:
-        reasons.append(f"CPU {sample['cpu_percent']:.0f}% > {CPU_LIMIT:.0f}%")
-    if sample.get("loop_lag_ms", 0.0) > LAG_LIMIT_MS:
-        reasons.append(f"loop lag {sample['loop_lag_ms']:.0f} ms > {LAG_LIMIT_MS:.0f} ms")
-    return ", ".join(reasons) or None
 
 
 @dataclass
@@ -95,7 +75,7 @@ class HealthStore:
 
 @dataclass
 class Health:
-    """The health state of one environment (``run_context(environment).health``)."""
+    """The health state of one run (in its stash under :data:`HEALTH_STATE`)."""
 
     store: HealthStore
     requests: Requests
@@ -111,23 +91,29 @@ class Health:
                 collector.stop()
 
 
+#: This part's key in the run's stash (:mod:`loadkit.run.context`).
+HEALTH_STATE: StashKey[Health] = StashKey("health")
+
+
 def on_quitting(environment: Environment, **_kw: Any) -> None:
-    health = run_context(environment).health
+    health = run_context(environment).get(HEALTH_STATE)
     if health is not None:
         health.stop()
 
 
-def install(environment: Environment) -> Health:
-    """Start sampling (worker/local), receiving (master) and agent polling (master/local)."""
+def install(environment: Environment, counts: Any) -> Health:
+    """Start sampling (worker/local), receiving (master) and agent polling (master/local).
+
+    ``counts`` is the run's HDR recorder (requests and failures per second come from it, so
+    health adds no request listener of its own); passed in, so fleet never imports stats.
+    """
     runner = environment.runner
     options = environment.parsed_options
     interval = float(getattr(options, "loadkit_health_interval", 3.0) or 3.0)
     agents = list(getattr(options, "loadkit_agent", None) or [])
-    from loadkit.stats.controller import controller_for
-
-    requests = Requests(counts=controller_for(environment).recorder)  # counted on the HDR listener
+    requests = Requests(counts=counts)
     health = Health(HealthStore(), requests, [])
-    run_context(environment).health = health
+    run_context(environment)[HEALTH_STATE] = health
     if isinstance(runner, MasterRunner):
         messages.register_handler(runner, HEALTH, lambda _env, rep, node: health.store.add(node, rep.sample))
     else:

@@ -1,6 +1,6 @@
 """Test-data leasing wired to a Locust runner: master pool, worker client, local runs.
 
-:func:`install` is called from :func:`loadkit.plugin.install`. Per runner kind:
+:func:`install` is called from :func:`loadkit.run.plugin.install`. Per runner kind:
 
 - master: owns the :class:`~loadkit.fleet.pool.DataPool`; answers ``loadkit:data_request``
   with ``loadkit:data_grant``; a reaper greenlet returns the rows of workers that went
@@ -21,14 +21,15 @@ import gevent
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadkit import _locust, messages
-from loadkit._stop import end_run
+from loadkit import messages
+from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import EXIT_OK
-from loadkit.fleet.client import DataClient
+from loadkit.fleet.client import DATA_CLIENT, DataClient
 from loadkit.fleet.pool import DataPool, check_mode
 from loadkit.fleet.sources import load_rows
 from loadkit.messages import DATA_GRANT, DATA_REQUEST, DataGrant, DataRequest
-from loadkit.run import run_context
+from loadkit.run.context import StashKey, run_context
+from loadkit.run.stop import end_run
 
 log = logging.getLogger("loadkit.fleet")
 
@@ -39,7 +40,7 @@ FLUSH_INTERVAL = 1.0
 
 @dataclass
 class Leasing:
-    """The leasing state of one environment (``run_context(environment).leasing``)."""
+    """The leasing state of one run (in its stash under :data:`LEASING`)."""
 
     pool: DataPool | None = None
     client: DataClient | None = None
@@ -54,6 +55,10 @@ class Leasing:
         """End this environment's background greenlets (at ``quitting``)."""
         for greenlet in self.greenlets:
             greenlet.kill(block=False)
+
+
+#: This part's key in the run's stash (:mod:`loadkit.run.context`).
+LEASING: StashKey[Leasing] = StashKey("leasing")
 
 
 def build_pool(options: Any) -> DataPool | None:
@@ -73,9 +78,10 @@ def install(environment: Environment) -> Leasing:
     options = environment.parsed_options
     batch = int(getattr(options, "loadkit_data_batch", 50) or 50)
     state = Leasing()
-    run_context(environment).leasing = state
+    run_context(environment)[LEASING] = state
     if isinstance(runner, WorkerRunner):
         client = state.client = DataClient(lambda req: messages.send(runner, DATA_REQUEST, req), batch)
+        run_context(environment)[DATA_CLIENT] = client
         messages.register_handler(runner, DATA_GRANT, lambda _env, grant, _node: client.on_grant(grant))
         state.greenlets.append(gevent.spawn(_flush_loop, client))
     else:
@@ -85,19 +91,20 @@ def install(environment: Environment) -> Leasing:
             state.greenlets.append(gevent.spawn(_reap_loop, runner, state))
         elif state.pool is not None:
             state.client = DataClient(lambda req: _serve_local(environment, state, req), batch)
+            run_context(environment)[DATA_CLIENT] = state.client
     return state
 
 
 def on_test_stop(environment: Environment, **_kw: Any) -> None:
     """Give buffered rows back and send the last acks, so a next run starts clean."""
-    state = run_context(environment).leasing
+    state = run_context(environment).get(LEASING)
     if state is not None and state.client is not None:
         state.client.release()
 
 
 def on_quitting(environment: Environment, **_kw: Any) -> None:
     """End the greenlets; on the master, log the run's leasing figures (one JSON line)."""
-    state = run_context(environment).leasing
+    state = run_context(environment).get(LEASING)
     if state is not None:
         state.stop()
         if state.pool is not None and state.started is not None:
@@ -160,7 +167,7 @@ def reap(runner: MasterRunner, state: Leasing) -> int:
         return 0
     total = 0
     for worker in state.pool.holders():
-        if _locust.worker_gone(runner, worker):
+        if locust_runners.worker_gone(runner, worker):
             count = state.pool.release(worker)
             if count:
                 state.reaped.append((worker, time.monotonic(), count))

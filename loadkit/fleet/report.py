@@ -7,13 +7,13 @@ from typing import Any
 from locust.env import Environment
 
 from loadkit.fleet import leasing
-from loadkit.run import run_context
+from loadkit.fleet.view import fleet_view
 
 
 def report_section(environment: Environment) -> dict[str, Any]:
     """``{"health": {workers: {id: [samples]}, warnings, agents}, "data": {...} | None}``."""
-    context = run_context(environment)
-    health, state = context.health, context.leasing
+    view = fleet_view(environment)
+    health, state = view.health, view.leasing
     data = None
     if state is not None and state.pool is not None:
         data = {**state.pool.summary(), "figures": leasing.figures(state)}

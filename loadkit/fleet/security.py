@@ -106,23 +106,18 @@ def read_secret(value: str | None, path: str | None) -> str | None:
 
 @dataclass
 class Settings:
-    """This process's fleet settings, read from the options right before Locust creates its runner."""
+    """One run's fleet settings, read from its options right before Locust creates its runner."""
 
     keys: FleetKeys | None = None
     max_workers: int = 1000
-    #: A ``locust`` command (its parser fired init_command_line_parser), not library mode.
-    cli: bool = False
     warned_open_bind: bool = False
 
 
-#: The process's settings (one runner's sockets per process; see loadkit._locust).
-SETTINGS = Settings()
-
-
-def configure(options: Any, settings: Settings = SETTINGS) -> None:
-    """Read the fleet settings from ``options`` (raises ConfigError on a bad secret)."""
-    settings.keys = keys_from_options(options)
+def settings_from(options: Any) -> Settings:
+    """The fleet settings ``options`` ask for (raises ConfigError on a bad secret)."""
+    settings = Settings(keys=keys_from_options(options))
     settings.max_workers = int(getattr(options, "fleet_max_workers", None) or settings.max_workers)
+    return settings
 
 
 def _loopback(host: str) -> bool:
@@ -134,8 +129,8 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def warn_if_open(host: str, port: int, settings: Settings = SETTINGS) -> None:
-    """Once per process: a master without a secret that listens beyond loopback says what that means."""
+def warn_if_open(host: str, port: int, settings: Settings) -> None:
+    """Once per run: a master without a secret that listens beyond loopback says what that means."""
     if settings.keys is None and not _loopback(host) and not settings.warned_open_bind:
         settings.warned_open_bind = True
         log.warning(

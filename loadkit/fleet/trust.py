@@ -26,13 +26,12 @@ see it, in two steps, both pure (the wiring is in :mod:`loadkit._locust`):
    of unknown type reaches Locust, which warns about it as it always does. Frames are still
    checked (step 1) and stats still capped: those only replace a crash.
 
-Everything dropped is told by :class:`Offenders`: one warning line per offender (its
-connection identity), never one per message, and a count at the end of the run.
+Everything dropped is told by the run's :class:`~loadkit.messages.Offenders`: one warning line
+per offender (its connection identity), never one per message, and a count at the end of the run.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from typing import Any, Protocol
 
 from locust.rpc import Message
 
-log = logging.getLogger("loadkit.fleet")
+from loadkit.messages import Offenders
 
 #: Bytes of one message; Locust's stats of ~1,000 entries with HDR deltas take ~2 MB.
 MAX_MESSAGE_BYTES = 32 * 2**20
@@ -48,8 +47,6 @@ MAX_MESSAGE_BYTES = 32 * 2**20
 MAX_ENTRIES = 10_000
 #: A registered worker re-sends ``client_ready`` only when it got no ack within 5 s.
 CLIENT_READY_INTERVAL = 4.0
-#: Offenders remembered by name; beyond, they are counted together.
-MAX_OFFENDERS = 10_000
 #: What a registered but not yet accepted worker may send (see loadkit.fleet.version).
 PENDING_OK = frozenset({"loadkit:hello", "heartbeat", "quit", "client_stopped", "client_ready", "logs"})
 #: What a node that never registered may send: Locust's registration and its locustfile request (``-f -``).
@@ -100,48 +97,6 @@ def parse(frames: list[bytes], max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[str,
     if node_id != addr:
         raise Dropped(offender, f"a {kind[:40]!r} message claiming node id {node_id[:80]!r}")
     return addr, message
-
-
-@dataclass
-class Offenders:
-    """Drops, counted per offender; the first drop of each offender logs one line."""
-
-    logger: logging.Logger = log
-    limit: int = MAX_OFFENDERS
-    dropped: dict[str, int] = field(default_factory=dict)
-    others: int = 0
-
-    def drop(self, offender: str, reason: str) -> None:
-        count = self.dropped.get(offender)
-        if count is not None:
-            self.dropped[offender] = count + 1
-            return
-        if len(self.dropped) >= self.limit:
-            if not self.others:
-                self.logger.warning("loadkit: more than %d peers sent bad messages: no more lines per peer", self.limit)
-            self.others += 1
-            return
-        self.dropped[offender] = 1
-        self.logger.warning(
-            "loadkit: dropped %s from %s (more from it are dropped silently); "
-            "if it is yours, run it with the master's loadkit and fleet secret",
-            reason,
-            offender,
-        )
-
-    @property
-    def total(self) -> int:
-        return sum(self.dropped.values()) + self.others
-
-    def summary(self) -> str | None:
-        """One line for the end of the run, or None when nothing was dropped."""
-        if not self.total:
-            return None
-        return f"loadkit: dropped {self.total} message(s) from {len(self.dropped) + self.others} peer(s) during the run"
-
-
-#: The process's offenders: a master has one listener, and its drops are told together.
-OFFENDERS = Offenders()
 
 
 class Fleet(Protocol):

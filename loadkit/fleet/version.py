@@ -4,7 +4,8 @@ Leasing messages, HDR deltas and report sections change between versions; a work
 another version would feed the master payloads it drops or misreads, silently. So at
 init a worker sends :data:`~loadkit.messages.HELLO` with its version; the master compares
 (:func:`mismatch`, pure), and on a difference logs one line, forgets the worker and sends
-:data:`~loadkit.messages.REFUSED`, on which the worker logs the same line and exits 2 (:func:`loadkit._stop.stop_run`).
+:data:`~loadkit.messages.REFUSED`, on which the worker logs the same line and exits 2
+(:func:`loadkit.run.stop.stop_run`).
 
 Until its hello matched, a new worker is *pending*: left out of ``runner.clients.ready``
 (and spawning/running), so Locust neither counts it towards ``--expect-workers`` nor gives it
@@ -29,12 +30,12 @@ from typing import Any
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-import loadkit
-from loadkit import _locust, messages
-from loadkit._stop import stop_run
+from loadkit import _version, messages
+from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import ConfigError
 from loadkit.messages import HELLO, REFUSED, Hello, Refusal
 from loadkit.plain import environment_uses_loadkit
+from loadkit.run.stop import stop_run
 
 log = logging.getLogger("loadkit.fleet")
 
@@ -58,21 +59,21 @@ def install(environment: Environment) -> None:
     runner = environment.runner
     if isinstance(runner, MasterRunner):
         if environment_uses_loadkit(environment):
-            _locust.gate_workers(runner)
+            locust_runners.gate_workers(runner)
         messages.register_handler(runner, HELLO, _on_hello)
     elif isinstance(runner, WorkerRunner):
         messages.register_handler(runner, REFUSED, _on_refused)
-        messages.send(runner, HELLO, Hello(loadkit.__version__))
+        messages.send(runner, HELLO, Hello(_version.__version__))
 
 
 def _on_hello(environment: Environment, hello: Hello, node_id: str) -> None:
     runner: Any = environment.runner
-    reason = mismatch(node_id, hello.version, loadkit.__version__)
+    reason = mismatch(node_id, hello.version, _version.__version__)
     if reason is None:
         _accept(runner, node_id, f"runs loadkit {hello.version}")
         return
     log.error("loadkit: error: %s", reason)
-    _locust.forget_worker(runner, node_id)
+    locust_runners.forget_worker(runner, node_id)
     messages.send(runner, REFUSED, Refusal(reason), client_id=node_id)
 
 
@@ -91,24 +92,23 @@ def without_loadkit(worker: str) -> str:
 def on_heartbeat(environment: Environment, client_id: str, **_kw: Any) -> None:
     """Master, a worker's heartbeat: refuse a pending worker, which sent no hello (no loadkit plugin)."""
     runner: Any = environment.runner
-    clients = _locust.worker_table(runner)
+    clients = locust_runners.worker_table(runner)
     if clients is None or not clients.pending(client_id):
         return
     log.error("loadkit: error: %s", without_loadkit(client_id))
-    _locust.refuse_worker(runner, client_id)
+    locust_runners.refuse_worker(runner, client_id)
 
 
 def _accept(runner: Any, node_id: str, why: str) -> None:
-    clients = _locust.worker_table(runner)
+    clients = locust_runners.worker_table(runner)
     if clients is None or not clients.pending(node_id):
         return
     clients.accept(node_id)
-    from loadkit._locust_rpc import dispatch_to_accepted
+    from loadkit._locust.rpc import dispatch_to_accepted
 
-    dispatch_to_accepted(runner, node_id)  # mid-run: its users, only now (loadkit._locust_rpc)
+    dispatch_to_accepted(runner, node_id)  # mid-run: its users, only now (loadkit._locust.rpc)
     # Locust's own "reported as ready. N workers connected" line did not count it yet.
-    connected = len(clients.ready) + len(clients.spawning) + len(clients.running)
-    log.info("%s %s: accepted. %d workers connected.", node_id, why, connected)
+    log.info("%s %s: accepted. %d workers connected.", node_id, why, locust_runners.worker_count(runner))
 
 
 def _on_refused(environment: Environment, refusal: Refusal, _node_id: str) -> None:

@@ -10,5 +10,5 @@ from its intended start. Pure parts: :mod:`~loadkit.load.profile` (rates, stages
 times), :mod:`~loadkit.load.split` (the fleet split), :mod:`~loadkit.load.schedule` (one
 node's iterations), :mod:`~loadkit.load.accounting` (started/late/dropped),
 :mod:`~loadkit.load.settings` (options). Run time: :mod:`~loadkit.load.pool`,
-:mod:`~loadkit.load.node`, :mod:`~loadkit.load.runtime`, :mod:`~loadkit.load.web`.
+:mod:`~loadkit.load.node`, :mod:`~loadkit.load.runtime`, :mod:`~loadkit.web.load`.
 """

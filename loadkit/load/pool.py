@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 from locust.exception import StopTest, StopUser
 
-from loadkit._locust import TaskStack, run_one_task
+from loadkit._locust.users import TaskStack, run_one_task
 
 if TYPE_CHECKING:
     from loadkit.load.node import NodeScheduler

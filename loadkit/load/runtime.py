@@ -1,13 +1,13 @@
 """The open model at run time: who schedules what, the fleet split, the counts.
 
 One :class:`OpenModel` per environment (:func:`open_model_for`), wired by
-:func:`loadkit.plugin.install`. Roles:
+:func:`loadkit.run.plugin.install`. Roles:
 
 - **local runner**: at ``test_start`` it runs the whole schedule itself (slot 0 of 1).
 - **master**: at ``test_start`` it picks the schedule's epoch (0.5 s ahead, so every plan
   arrives first), splits rate and pool over the live workers (:mod:`loadkit.load.split`)
   and sends each its ``loadkit:arrival_plan``. Every 0.25 s it re-checks who is live — in
-  Locust's ready/spawning/running lists and heard from (``loadkit:arrival_status``) within
+  Locust's count (:func:`loadkit._locust.runners.connected_workers`) and heard from (``loadkit:arrival_status``) within
   2 s — and on any change sends new plans that take effect 0.3 s ahead, from one iteration
   index for everyone. Locust itself never moves users to survivors (without
   ``--enable-rebalancing``): this split does not depend on it.
@@ -33,8 +33,8 @@ from gevent import getcurrent
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadkit import messages
-from loadkit._locust import override_user_count, wrap_request_fire
-from loadkit._stop import end_run
+from loadkit._locust.runners import connected_workers, override_user_count
+from loadkit._locust.users import wrap_request_fire
 from loadkit.exceptions import EXIT_OK
 from loadkit.load.accounting import LATE_AFTER_S, FleetCounters, check_timeline, check_totals
 from loadkit.load.node import NodeScheduler
@@ -43,6 +43,8 @@ from loadkit.load.profile import RateProfile, Stage
 from loadkit.load.schedule import Assignment
 from loadkit.load.settings import ArrivalSettings, from_options
 from loadkit.load.split import Share, split_fleet
+from loadkit.run.context import StashKey, run_context
+from loadkit.run.stop import end_run
 from loadkit.stats.facets import SERVICE_SUFFIX, is_facet
 
 log = logging.getLogger("loadkit.load")
@@ -56,14 +58,17 @@ STATUS_INTERVAL_S = 0.5
 STALE_AFTER_S = 2.0
 
 
-def open_model_for(environment: Any) -> OpenModel:
-    """The environment's open model (``run_context(environment).load``), created on first use."""
-    from loadkit.run import run_context
+#: This part's key in the run's stash (:mod:`loadkit.run.context`).
+LOAD: StashKey[OpenModel] = StashKey("load")
 
-    context = run_context(environment)
-    if context.load is None:
-        context.load = OpenModel(environment)
-    return context.load
+
+def open_model_for(environment: Any) -> OpenModel:
+    """The environment's open model (in its run's stash under :data:`LOAD`), created on first use."""
+    stash = run_context(environment)
+    model = stash.get(LOAD)
+    if model is None:
+        model = stash[LOAD] = OpenModel(environment)
+    return model
 
 
 def correct_latency(fire: Callable[..., None]) -> Callable[..., None]:
@@ -257,10 +262,9 @@ class OpenModel:
         self._heard[node_id] = time.monotonic()
 
     def _live_workers(self) -> list[str]:
-        clients = self.environment.runner.clients
         now = time.monotonic()
         live = []
-        for node in [*clients.ready, *clients.spawning, *clients.running]:
+        for node in connected_workers(self.environment.runner):
             since = self._assigned_at.get(node.id)
             if since is not None and now - max(self._heard.get(node.id, since), since) > STALE_AFTER_S:
                 continue  # given a share but silent since: dead or stuck (Locust notices only after ~4 s)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loadkit.fleet.health import CPU_LIMIT, LAG_LIMIT_MS
+from loadkit.fleet.saturation import CONSECUTIVE, CPU_LIMIT, LAG_LIMIT_MS, WARMUP_SAMPLES, saturation
 
 Chart = dict[str, Any]
 _TIME = {"kind": "time", "label": "time"}
@@ -162,7 +162,6 @@ def _saturation_bands(workers: Mapping[str, Sequence[Mapping[str, float]]]) -> l
     stretch starts with the interval before the first of them (a sample covers the time
     since the one before) and ends at the last.
     """
-    from loadkit.fleet.health import CONSECUTIVE, WARMUP_SAMPLES, saturation
 
     bands: list[list[Any]] = []
     for name in sorted(workers):

@@ -1,7 +1,7 @@
 """The stats part at run time: HDR recording, worker deltas, thresholds, final reports.
 
 One :class:`StatsController` per Locust ``Environment`` (see :func:`controller_for`);
-:func:`loadkit.plugin.install` subscribes its ``on_*`` methods to the events. Roles:
+:func:`loadkit.run.plugin.install` subscribes its ``on_*`` methods to the events. Roles:
 
 - every node records each request event into its :class:`~loadkit.stats.hdr.HdrRecorder`;
 - a worker adds its deltas to ``report_to_master`` under :data:`REPORT_KEY`, and its
@@ -10,8 +10,8 @@ One :class:`StatsController` per Locust ``Environment`` (see :func:`controller_f
   :class:`~loadkit.stats.timeline.Timeline`, which a greenlet settles every few seconds;
 - the master (or local runner) checks thresholds periodically with
   ``--abort-on-threshold`` and once more at ``quitting``, writes the reports, prints the
-  table and records exit code 99 when a threshold failed (:func:`loadkit._stop.set_exit_code`);
-  ``--abort-on-threshold`` ends the run through :func:`loadkit._stop.end_run`.
+  table and records exit code 99 when a threshold failed (:func:`loadkit.run.stop.set_exit_code`);
+  ``--abort-on-threshold`` ends the run through :func:`loadkit.run.stop.end_run`.
 
 Final numbers: when a headless master quits, Locust sends ``quit`` to the workers and
 waits a fixed 0.5 s for their last reports. At ``test_stop`` in that path (workers still
@@ -35,10 +35,12 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
-from loadkit import __version__, _locust, config
-from loadkit._stop import end_run, set_exit_code
+from loadkit import config
+from loadkit._locust import runners as locust_runners
+from loadkit._version import __version__
 from loadkit.exceptions import EXIT_THRESHOLDS
-from loadkit.run import run_context
+from loadkit.run.context import StashKey, run_context
+from loadkit.run.stop import end_run, set_exit_code
 from loadkit.stats import reports
 from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, distribution
 from loadkit.stats.snapshot import RunSnapshot, take_snapshot
@@ -62,13 +64,17 @@ _PUMP_INTERVAL = 2.0
 _CHECK_INTERVAL = 1.0
 _DRAIN_TIMEOUT = 30.0
 
+#: This part's key in the run's stash (:mod:`loadkit.run.context`).
+STATS: StashKey[StatsController] = StashKey("stats")
+
 
 def controller_for(environment: Environment) -> StatsController:
-    """The environment's controller (``run_context(environment).stats``), created on first use."""
-    context = run_context(environment)
-    if context.stats is None:
-        context.stats = StatsController(environment)
-    return context.stats
+    """The environment's controller (in its run's stash under :data:`STATS`), created on first use."""
+    stash = run_context(environment)
+    controller = stash.get(STATS)
+    if controller is None:
+        controller = stash[STATS] = StatsController(environment)
+    return controller
 
 
 class StatsController:
@@ -211,7 +217,7 @@ class StatsController:
         options = self.environment.parsed_options
         if getattr(options, "skip_log_setup", False):
             # The user's own logging set-up decides, as it does for Locust's table (same logger).
-            logging.getLogger(_locust.STATS_LOGGER).info(table)
+            logging.getLogger(locust_runners.STATS_LOGGER).info(table)
             return self.results
         # `locust --json` prints its stats as JSON on stdout: keep stdout parseable then.
         stream = sys.stderr if getattr(options, "json", False) else sys.stdout
@@ -248,7 +254,7 @@ class StatsController:
             "runner": type(runner).__name__ if runner is not None else None,
             "workers": len(self._workers_seen),  # that reported; at the end they have quit
             # Users when the test stopped (Locust keeps that count), else the current ones.
-            "user_count": _locust.users_at_stop(runner),
+            "user_count": locust_runners.users_at_stop(runner),
             "aborted": self.abort_reason is not None,
             "abort_reason": self.abort_reason,
             **{name: section() for name, section in self.meta_sections.items()},
@@ -311,6 +317,6 @@ class StatsController:
 
 
 def _drain_workers(runner: MasterRunner) -> None:
-    """Ask every worker to quit and wait for its final report (:func:`loadkit._locust.drain_workers`)."""
-    if not _locust.drain_workers(runner, _DRAIN_TIMEOUT + float(runner.environment.stop_timeout or 0)):
+    """Ask every worker to quit and wait for its final report (:func:`loadkit._locust.runners.drain_workers`)."""
+    if not locust_runners.drain_workers(runner, _DRAIN_TIMEOUT + float(runner.environment.stop_timeout or 0)):
         log.warning("loadkit: some workers sent no final report; the numbers may miss their last seconds")

@@ -31,12 +31,12 @@ def keep_out_of_total(stats: Any) -> None:
     """Make Locust's ``RequestStats`` log facets into their own entry only, not into its total.
 
     Locust's runner logs every ``request`` event into the entry and the total; this routes
-    facets apart on this one ``stats`` object (:func:`loadkit._locust.route_request_log`).
+    facets apart on this one ``stats`` object (:func:`loadkit._locust.runners.route_request_log`).
     A master needs nothing more: it takes its total from the workers' totals.
     """
     from operator import methodcaller
 
-    from loadkit._locust import route_request_log
+    from loadkit._locust.runners import route_request_log
 
     # is_facet as a C-level callable: one Python frame less on every request Locust logs.
     route_request_log(stats, methodcaller("endswith", FACET_SUFFIXES))

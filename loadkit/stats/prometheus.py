@@ -28,16 +28,16 @@ after the run equals ``--report-json``'s ``percentiles_ms`` (divided by 1000).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from locust.env import Environment
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from loadkit import __version__
+from loadkit._locust import runners as locust_runners
+from loadkit._version import __version__
 from loadkit.exceptions import ConfigError
-from loadkit.run import run_context
 from loadkit.stats.facets import is_facet
 from loadkit.stats.hdr import PERCENTILES, TOTAL_KEY
 
@@ -59,8 +59,9 @@ _HEALTH = (  # sample field, metric suffix, help, scale to base unit
 class LoadkitCollector(Collector):
     """Reads one environment's loadkit state at scrape time (see the module docstring)."""
 
-    def __init__(self, environment: Environment) -> None:
+    def __init__(self, environment: Environment, fleet: Callable[[], Any] | None = None) -> None:
         self.environment = environment
+        self.fleet = fleet  # () -> loadkit.fleet.view.FleetView, given by loadkit.run.plugin
 
     def collect(self) -> Iterator[Metric]:
         from loadkit.stats.controller import controller_for
@@ -70,9 +71,10 @@ class LoadkitCollector(Collector):
         yield from self._requests()
         yield from _durations(controller, document)
         yield from self._run(document)
-        context = run_context(self.environment)
-        yield from _health(context.health)
-        yield from _data(context.leasing)
+        if self.fleet is not None:
+            view = self.fleet()
+            yield from _health(view.health)
+            yield from _data(view.leasing)
         yield from _open_model((document.get("run") or {}).get("load") or {})
 
     def _requests(self) -> Iterator[Metric]:
@@ -102,8 +104,7 @@ class LoadkitCollector(Collector):
         users = GaugeMetricFamily("loadkit_users", "Users running now")
         users.add_metric([], float(runner.user_count if runner is not None else 0))
         workers = GaugeMetricFamily("loadkit_workers", "Workers connected to the master")
-        clients = getattr(runner, "clients", None)
-        workers.add_metric([], float(len(clients.ready) + len(clients.running) if clients is not None else 0))
+        workers.add_metric([], float(locust_runners.worker_count(runner)))
         info = GaugeMetricFamily("loadkit_run_info", "The run's state and loadkit version", labels=["state", "version"])
         info.add_metric([str(getattr(runner, "state", "none")), __version__], 1.0)
         yield from (users, workers, info)
@@ -217,11 +218,11 @@ def _open_model(load: Mapping[str, Any]) -> Iterator[Metric]:
 class MetricsServer:
     """The running ``/metrics`` server of one environment; :meth:`stop` at ``quitting``."""
 
-    def __init__(self, environment: Environment, host: str, port: int) -> None:
+    def __init__(self, environment: Environment, host: str, port: int, fleet: Callable[[], Any] | None = None) -> None:
         from prometheus_client import start_http_server
 
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(LoadkitCollector(environment))
+        self.registry.register(LoadkitCollector(environment, fleet))
         try:
             self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
@@ -237,14 +238,19 @@ class MetricsServer:
         self._server.server_close()
 
 
-def install(environment: Environment) -> MetricsServer | None:
-    """Serve ``/metrics`` when ``--prometheus-port`` is set (not on a worker: the master has the numbers)."""
+def install(environment: Environment, fleet: Callable[[], Any] | None = None) -> MetricsServer | None:
+    """Serve ``/metrics`` when ``--prometheus-port`` is set (not on a worker: the master has the numbers).
+
+    ``fleet`` returns the run's :class:`~loadkit.fleet.view.FleetView` at scrape time (passed in, so
+    stats never imports fleet).
+    """
     from locust.runners import WorkerRunner
 
     options = environment.parsed_options
     port = getattr(options, "prometheus_port", None)
     if port is None or isinstance(environment.runner, WorkerRunner):
         return None
-    server = MetricsServer(environment, str(getattr(options, "prometheus_host", None) or "127.0.0.1"), int(port))
+    host = str(getattr(options, "prometheus_host", None) or "127.0.0.1")
+    server = MetricsServer(environment, host, int(port), fleet)
     log.info("loadkit: Prometheus metrics on %s", server.url)
     return server

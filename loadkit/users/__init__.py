@@ -1,23 +1,19 @@
 """loadkit's Locust users: ``GrpcUser``, ``RestUser`` and ``measure()``.
 
-Importing this package prepares the process for grpcio under gevent — the one call
-to :func:`loadkit._gevent.init_gevent`, before any channel exists — and imports
-:mod:`loadkit.plugin`, so loadkit's listeners are active in any locustfile that
-imports a loadkit user (``locust -f``, workers and library mode alike).
+Importing this package has no side effect of its own beyond importing Locust (which
+patches the process, as under ``locust -f``): grpcio is hooked into gevent when the first
+channel opens (:func:`loadkit.users.grpc_channel.open_channel`), and loadkit's listeners
+are loaded by ``import loadkit`` in a Locust process (see :mod:`loadkit`), by ``LoadTest``
+and ``attach`` in library mode, and by the workers' locustfile.
 """
 
 from __future__ import annotations
 
-from loadkit._gevent import init_gevent
-
-init_gevent()
-
-import loadkit.plugin  # noqa: E402,F401  - registers loadkit's Locust listeners
-from loadkit.users._events import MeasureFailure, Measurement, measure  # noqa: E402
-from loadkit.users.grpc_calls import GrpcCallError, ResponseStream  # noqa: E402
-from loadkit.users.grpc_client import GrpcClient  # noqa: E402
-from loadkit.users.grpc_user import GrpcUser  # noqa: E402
-from loadkit.users.rest_user import RestError, RestUser  # noqa: E402
+from loadkit.users._events import MeasureFailure, Measurement, measure
+from loadkit.users.grpc_calls import GrpcCallError, ResponseStream
+from loadkit.users.grpc_client import GrpcClient
+from loadkit.users.grpc_user import GrpcUser
+from loadkit.users.rest_user import RestError, RestUser
 
 __all__ = [
     "GrpcCallError",

@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 
+from loadkit._locust.gevent import init_gevent
 from loadkit.exceptions import ConfigError
 
 
@@ -81,7 +82,12 @@ def channel_options(spec: ChannelSpec) -> list[tuple[str, Any]]:
 
 
 def open_channel(spec: ChannelSpec) -> grpc.Channel:
-    """A new channel for ``spec`` (connects lazily, at the first call)."""
+    """A new channel for ``spec`` (connects lazily, at the first call).
+
+    Every loadkit channel opens here, so this is where grpcio is hooked into gevent's hub,
+    once per process and before the first channel (:func:`loadkit._locust.gevent.init_gevent`).
+    """
+    init_gevent()
     options: Sequence[tuple[str, Any]] = channel_options(spec)
     if spec.secure:
         return grpc.secure_channel(spec.target, credentials(spec), options=options)

@@ -16,8 +16,8 @@ from gevent.pool import Group
 from locust import User
 from locust.env import Environment
 
-from loadkit._stop import stop_run
 from loadkit.exceptions import ConfigError
+from loadkit.run.stop import stop_run
 from loadkit.users._events import user_fire
 from loadkit.users.grpc_channel import ChannelSpec, parse_host
 from loadkit.users.grpc_client import GrpcClient, GrpcStub, SpecSource

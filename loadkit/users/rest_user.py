@@ -15,7 +15,7 @@ from typing import Any
 from gevent.pool import Group
 from locust import FastHttpUser
 
-from loadkit._locust import report_caught
+from loadkit._locust.users import report_caught
 
 _NO_KWARGS: dict[str, Any] = {}
 _decode_json = jsonlib.JSONDecoder().decode

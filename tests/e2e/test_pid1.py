@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadkit import _pid1
+from loadkit._locust import pid1
 from tests.support.procs import ROOT, Procs, free_port, wait_for
 from tests.support.requirements import require
 
@@ -28,7 +28,7 @@ LOCUSTFILE = ROOT / "locustfiles" / "fleet.py"
 
 
 def test_nothing_is_installed_outside_pid_1() -> None:
-    assert not _pid1.install()
+    assert not pid1.install()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 

@@ -16,8 +16,9 @@ import loadkit
 from loadkit import config
 from loadkit.exceptions import ConfigError, DataError
 from loadkit.fleet.agent import start_agent
-from loadkit.plugin import install
-from loadkit.run import run_context
+from loadkit.fleet.health import HEALTH_STATE
+from loadkit.run.context import run_context
+from loadkit.run.plugin import install
 
 SEEN: list[int] = []
 
@@ -54,7 +55,7 @@ def test_local_run_uses_every_row_once_then_stops_users() -> None:
             gevent.sleep(0.05)
         assert sorted(SEEN) == list(range(1, 301))
         assert env.runner.user_count == 0  # stop-user: every user stopped when the pool ran dry
-        health = run_context(env).health
+        health = run_context(env).get(HEALTH_STATE)
         assert health is not None and "local" in health.store.latest
     finally:
         stop(env)

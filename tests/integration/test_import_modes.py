@@ -36,7 +36,7 @@ def test_import_loadkit_in_a_locust_process_loads_the_options_and_listeners() ->
         "from locust.argument_parser import get_parser\n"
         "parser = get_parser(default_config_files=[])\n"
         "options = parser.parse_args(['--loadkit-data', 'faker:10', '--threshold', 'p95<50ms'])\n"
-        "print(json.dumps(['loadkit.plugin' in sys.modules, options.loadkit_data, options.threshold]))\n"
+        "print(json.dumps(['loadkit.run.plugin' in sys.modules, options.loadkit_data, options.threshold]))\n"
     )
     assert json.loads(python("import json\n" + code)) == [True, "faker:10", ["p95<50ms"]]
 

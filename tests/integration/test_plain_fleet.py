@@ -21,7 +21,7 @@ from locust.env import Environment
 from locust.rpc import Message
 from locust.runners import MasterRunner
 
-from loadkit.plugin import install
+from loadkit.run.plugin import install
 from tests.support import free_port
 
 

@@ -6,6 +6,7 @@ import socket
 import time
 import urllib.request
 from collections.abc import Iterator
+from functools import partial
 
 import gevent
 import pytest
@@ -15,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from loadkit.exceptions import ConfigError
+from loadkit.fleet.view import fleet_view
 from loadkit.stats.controller import controller_for
 from loadkit.stats.prometheus import LoadkitCollector, MetricsServer
 from tests.support.web_env import web_environment
@@ -58,7 +60,7 @@ def _samples(text: str) -> Samples:
 def test_metrics_follow_prometheus_conventions_and_the_hdr_numbers(env: Environment) -> None:
     _run_until(env, 300)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(LoadkitCollector(env))
+    registry.register(LoadkitCollector(env, partial(fleet_view, env)))
     samples = _samples(generate_latest(registry).decode())
     bad = next(e for e in controller_for(env).summary()["entries"] if e["name"] == "/bad")
     get_bad = (("name", "/bad"), ("type", "GET"))
@@ -126,7 +128,7 @@ def test_grafana_dashboard_queries_only_metrics_loadkit_exposes(env: Environment
     assert exprs and all(p["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"])
     _run_until(env, 100)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(LoadkitCollector(env))
+    registry.register(LoadkitCollector(env, partial(fleet_view, env)))
     served = {s.name for f in text_string_to_metric_families(generate_latest(registry).decode()) for s in f.samples}
     served |= {
         f"loadkit_open_model_{m}"

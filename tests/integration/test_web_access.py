@@ -17,7 +17,7 @@ from locust.argument_parser import parse_options
 from locust.env import Environment
 
 from loadkit import RestUser
-from loadkit.plugin import install
+from loadkit.run.plugin import install
 
 TOKEN = "s3cret-token"
 
@@ -174,3 +174,14 @@ def test_without_login_a_host_that_is_not_loopback_is_refused(make_client: MakeC
     assert client.get("/loadkit/fleet", headers={"Host": "[::1]:8089"}).status_code == 200
     rebound = client.get("/loadkit/fleet", headers={"Host": "evil.example:8089"})
     assert rebound.status_code == 403 and "not this machine" in rebound.get_json()["error"]
+
+
+def test_login_does_not_depend_on_any_tab(make_client: MakeClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Access is installed first and alone (loadkit.run.plugin): a part without its tab keeps the login."""
+    from loadkit.web import charts, fleet
+
+    monkeypatch.setattr(fleet, "install", lambda environment: None)
+    monkeypatch.setattr(charts, "install", lambda environment: None)
+    client = make_client("--web-token", TOKEN)
+    assert client.get("/stats/requests").status_code == 401
+    assert client.get("/stats/requests", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200

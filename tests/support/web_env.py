@@ -19,7 +19,7 @@ import pytest
 from locust.argument_parser import parse_options
 from locust.env import Environment
 
-from loadkit.plugin import install
+from loadkit.run.plugin import install
 
 
 def web_environment(

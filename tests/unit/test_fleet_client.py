@@ -110,20 +110,19 @@ def test_accessor_without_data_says_how_to_set_it_up() -> None:
 
 def test_the_process_accessor_follows_the_current_run() -> None:
     """``loadkit.data`` resolves through the run context: no rebinding when a new run is installed."""
-    from loadkit import run
-    from loadkit.fleet.client import data
-    from loadkit.fleet.leasing import Leasing
+    from loadkit.fleet.client import DATA_CLIENT, data
+    from loadkit.run import context as run
 
     class Env:  # stands for a Locust Environment: contexts are keyed by identity
         pass
 
     first, second = Env(), Env()
     for env, rows in ((first, 2), (second, 3)):
-        run.run_context(env).leasing = Leasing(client=make(rows)[0])
+        run.run_context(env)[DATA_CLIENT] = make(rows)[0]
     run.make_current(first)
-    assert data.client is run.run_context(first).leasing.client  # type: ignore[union-attr]
+    assert data.client is run.run_context(first)[DATA_CLIENT]
     run.make_current(second)
-    assert data.client is run.run_context(second).leasing.client  # type: ignore[union-attr]
+    assert data.client is run.run_context(second)[DATA_CLIENT]
 
 
 def test_next_without_data_names_the_option_and_the_import() -> None:

@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from loadkit.fleet.health import HealthStore, poll_agent, saturation
+from loadkit.fleet.health import HealthStore, poll_agent
+from loadkit.fleet.saturation import saturation
 
 
 def test_saturation_reasons() -> None:

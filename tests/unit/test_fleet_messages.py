@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from loadkit import messages as m
-from loadkit.fleet.trust import Offenders
+from loadkit.messages import Offenders
 
 
 class FakeRunner:

@@ -9,6 +9,7 @@ import pytest
 from locust.rpc import Message
 
 from loadkit.fleet import trust
+from loadkit.messages import Offenders
 
 
 def frames(kind: object, data: object, node: object, identity: bytes = b"w1") -> list[bytes]:
@@ -39,7 +40,7 @@ def test_parse_returns_the_identity_and_message() -> None:
 
 
 def test_one_line_per_offender(caplog: pytest.LogCaptureFixture) -> None:
-    offenders = trust.Offenders()
+    offenders = Offenders()
     with caplog.at_level(logging.WARNING, logger="loadkit.fleet"):
         for _ in range(1000):
             offenders.drop("rogue", "a bad frame")
@@ -50,7 +51,7 @@ def test_one_line_per_offender(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_offenders_are_bounded(caplog: pytest.LogCaptureFixture) -> None:
-    offenders = trust.Offenders(limit=3)
+    offenders = Offenders(limit=3)
     with caplog.at_level(logging.WARNING, logger="loadkit.fleet"):
         for i in range(100):
             offenders.drop(f"id{i}", "x")
@@ -101,13 +102,13 @@ class Clock:
     ],
 )
 def test_gate(kind: str, data: object, fleet: FakeFleet, admitted: bool) -> None:
-    gate = trust.Gate(trust.Offenders(), max_workers=10)
+    gate = trust.Gate(Offenders(), max_workers=10)
     assert gate.admit(fleet, "w", kind, data) is admitted
 
 
 def test_repeated_client_ready_at_most_every_interval() -> None:
     clock, fleet = Clock(), FakeFleet(set())
-    gate = trust.Gate(trust.Offenders(), max_workers=10, clock=clock)
+    gate = trust.Gate(Offenders(), max_workers=10, clock=clock)
     assert gate.admit(fleet, "w", "client_ready", "2.47.0")
     fleet.nodes.add("w")
     assert [gate.admit(fleet, "w", "client_ready", "2.47.0") for _ in range(10_000)].count(True) == 0
@@ -117,7 +118,7 @@ def test_repeated_client_ready_at_most_every_interval() -> None:
 
 def test_workers_per_fleet_are_bounded() -> None:
     fleet = FakeFleet({f"w{i}" for i in range(3)})
-    gate = trust.Gate(trust.Offenders(), max_workers=3)
+    gate = trust.Gate(Offenders(), max_workers=3)
     assert not gate.admit(fleet, "new", "client_ready", "2.47.0")
     assert gate.admit(fleet, "w0", "client_ready", "2.47.0")  # a known one may re-register
 

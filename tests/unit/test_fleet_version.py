@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from locust.runners import STATE_INIT, STATE_MISSING, WorkerNode, WorkerNodes
 
-from loadkit._locust import PendingWorkerNodes
+from loadkit._locust.runners import PendingWorkerNodes
 from loadkit.fleet.version import mismatch
 from loadkit.messages import HELLO, REFUSED, Direction, Hello, MessageError, Refusal
 

@@ -1,4 +1,4 @@
-"""loadkit.locust_errors: Locust's start-up failures as one line."""
+"""loadkit._locust.errors: Locust's start-up failures as one line."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 from locust.exception import RPCError
 
-from loadkit.locust_errors import ExpectWorkersHint, bind_failure_line, gave_up_line
+from loadkit._locust.errors import ExpectWorkersHint, bind_failure_line, gave_up_line
 
 
 def test_bind_failure_line_names_port_reason_and_fix() -> None:

@@ -1,4 +1,4 @@
-"""Contract tests of loadkit._locust_rpc: what it assumes about Locust's rpc sockets and messages.
+"""Contract tests of loadkit._locust.rpc: what it assumes about Locust's rpc sockets and messages.
 
 The fleet's CURVE sockets and the master's frame checks and sender gate sit inside Locust's
 own socket creation and listener loop; a Locust upgrade that moves either fails here, naming
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from locust.env import Environment
 
-from loadkit import _locust_rpc
+from loadkit._locust import rpc as locust_rpc
+from loadkit._locust.patch import patched
 
 
 def test_runners_create_their_sockets_through_the_rpc_module_at_call_time() -> None:
@@ -18,14 +19,14 @@ def test_runners_create_their_sockets_through_the_rpc_module_at_call_time() -> N
 
     from locust import runners
 
-    _locust_rpc.install()
+    locust_rpc.install()
     master = inspect.getsource(runners.MasterRunner.__init__) + inspect.getsource(runners.MasterRunner.reset_connection)
     worker = inspect.getsource(runners.WorkerRunner)
     assert "rpc.Server(" in master, "Locust's master no longer creates rpc.Server(...): loadkit's CURVE is not applied"
     assert "rpc.Client(" in worker, "Locust's worker no longer creates rpc.Client(...): loadkit's CURVE is not applied"
     from locust.rpc import zmqrpc
 
-    assert zmqrpc.Server is _locust_rpc.Server and zmqrpc.Client is _locust_rpc.Client, (
+    assert zmqrpc.Server is locust_rpc.Server and zmqrpc.Client is locust_rpc.Client, (
         "loadkit's sockets are not installed"
     )
 
@@ -33,11 +34,11 @@ def test_runners_create_their_sockets_through_the_rpc_module_at_call_time() -> N
 def test_locusts_server_init_is_base_socket_then_bind() -> None:
     import inspect
 
-    source = inspect.getsource(_locust_rpc.Server.__mro__[1].__init__)  # Locust's own Server.__init__
+    source = inspect.getsource(locust_rpc.Server.__mro__[1].__init__)  # Locust's own Server.__init__
     assert "BaseSocket.__init__(self, zmq.ROUTER" in source and "bind" in source, (
-        "Locust's Server.__init__ changed: loadkit._locust_rpc.Server re-implements it (CURVE before bind)"
+        "Locust's Server.__init__ changed: loadkit.locust_rpc.Server re-implements it (CURVE before bind)"
     )
-    client = inspect.getsource(_locust_rpc.Client.__mro__[1].__init__)
+    client = inspect.getsource(locust_rpc.Client.__mro__[1].__init__)
     assert "zmq.IDENTITY" in client and "connect" in client, "Locust's Client.__init__ changed: see loadkit._locust"
 
 
@@ -46,12 +47,12 @@ def test_the_master_listener_hands_each_message_to_handle_message() -> None:
 
     from locust import runners
 
-    _locust_rpc.install()
+    locust_rpc.install()
     source = inspect.getsource(runners.MasterRunner.client_listener)
     assert "self.server.recv_from_client()" in source and "self.handle_message(client_id, msg)" in source, (
         "Locust's client_listener changed: loadkit's frame checks and gate no longer sit in its path"
     )
-    assert getattr(runners.MasterRunner.handle_message, "_loadkit", False), "the gate is not installed"
+    assert patched(runners.MasterRunner.handle_message), "the gate is not installed"
 
 
 def test_the_master_handles_exactly_these_message_types() -> None:
@@ -60,10 +61,10 @@ def test_the_master_handles_exactly_these_message_types() -> None:
 
     from locust import runners
 
-    _locust_rpc.install()
+    locust_rpc.install()
     cases = set(re.findall(r'case "([a-z_]+)"', inspect.getsource(runners.MasterRunner.handle_message.__wrapped__)))
-    assert cases == _locust_rpc.LOCUST_MESSAGES, (
-        f"Locust's master handles {sorted(cases)}: update loadkit._locust_rpc.LOCUST_MESSAGES (others are dropped)"
+    assert cases == locust_rpc.LOCUST_MESSAGES, (
+        f"Locust's master handles {sorted(cases)}: update loadkit.locust_rpc.LOCUST_MESSAGES (others are dropped)"
     )
 
 

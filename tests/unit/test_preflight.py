@@ -1,4 +1,4 @@
-"""loadkit.preflight: host parsing per user kind, TCP reachability, the order of the checks."""
+"""loadkit.run.preflight: host parsing per user kind, TCP reachability, the order of the checks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from locust import FastHttpUser, HttpUser, User
 
 from loadkit import GrpcUser, RestUser
 from loadkit.exceptions import ConfigError
-from loadkit.preflight import GRPC, HTTP, Endpoint, check_reachable, endpoint, endpoints, unreachable, user_kind
+from loadkit.run.preflight import GRPC, HTTP, Endpoint, check_reachable, endpoint, endpoints, unreachable, user_kind
 from tests.support import free_port as closed_port  # nothing listens there once it is picked
 
 

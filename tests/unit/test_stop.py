@@ -1,4 +1,4 @@
-"""The one way a run ends (loadkit._stop): code precedence, one line, one stop, from its own greenlet."""
+"""The one way a run ends (loadkit.run.stop): code precedence, one line, one stop, from its own greenlet."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from locust.env import Environment
 from locust.exception import StopUser
 
-from loadkit import _stop
 from loadkit.exceptions import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE, ConfigError, DataError
-from loadkit.run import run_context
+from loadkit.run import stop as _stop
+from loadkit.run.context import run_context
+from loadkit.run.stop import STOP
 
 
 class FakeRunner:
@@ -94,7 +95,7 @@ def test_with_a_web_ui_the_test_stops_and_a_new_test_can_be_ended_again() -> Non
     _stop.end_run(env, EXIT_THRESHOLDS, "loadkit: threshold failed")
     gevent.sleep(0.01)
     assert [name for name, _ in runner.calls] == ["stop", "stop"]
-    assert run_context(env).stopping
+    assert run_context(env)[STOP].stopping
 
 
 def test_stop_run_maps_the_error_and_returns_the_stop_user() -> None:

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from loadkit.exceptions import ConfigError
-from loadkit.web_access import is_loopback, policy
+from loadkit.web.access import is_loopback, policy
 
 
 def opts(**values: object) -> argparse.Namespace:

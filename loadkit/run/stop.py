@@ -28,16 +28,29 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NoReturn
 
 from loadkit.exceptions import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE, LoadkitError, exit_code_for
-from loadkit.run import run_context
+from loadkit.run.context import StashKey, run_context
 
 if TYPE_CHECKING:
     from locust.env import Environment
     from locust.exception import StopUser
 
 log = logging.getLogger("loadkit")
+
+
+@dataclass
+class Ending:
+    """Whether this test is being ended, and the lines :func:`end_run` logged for it (each once)."""
+
+    stopping: bool = False
+    lines: set[str] = field(default_factory=set)
+
+
+#: This part's key in the run's stash (:mod:`loadkit.run.context`); a new test starts a new Ending.
+STOP: StashKey[Ending] = StashKey("stop")
 
 #: Exit codes from least to most severe: a later code replaces an earlier one only if it is further right.
 SEVERITY: tuple[int, ...] = (EXIT_OK, EXIT_FAILURES, EXIT_THRESHOLDS, EXIT_USAGE)
@@ -70,13 +83,13 @@ def end_run(environment: Environment, code: int, line: str) -> None:
     of its own: ``quit`` kills the runner's greenlets, maybe the caller's.
     """
     set_exit_code(environment, code)
-    context = run_context(environment)
-    if line not in context.end_lines:
-        context.end_lines.add(line)
+    state = run_context(environment).setdefault(STOP, Ending())
+    if line not in state.lines:
+        state.lines.add(line)
         log.log(logging.INFO if code == EXIT_OK else logging.ERROR, line)
-    if context.stopping:
+    if state.stopping:
         return
-    context.stopping = True
+    state.stopping = True
     runner = environment.runner
     if runner is None:
         return
@@ -87,9 +100,7 @@ def end_run(environment: Environment, code: int, line: str) -> None:
 
 def on_test_start(environment: Environment, **_kw: object) -> None:
     """A new test (web UI) can be ended again; its lines are logged again too."""
-    context = run_context(environment)
-    context.stopping = False
-    context.end_lines.clear()
+    run_context(environment)[STOP] = Ending()
 
 
 def stop_run(environment: Environment, error: LoadkitError) -> StopUser:

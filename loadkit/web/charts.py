@@ -22,6 +22,8 @@ from typing import Any
 
 from locust.env import Environment
 
+from loadkit.web import tabs
+
 CHARTS_KEY = "loadkit-charts"
 #: The tab's one column title: ``webtab.js`` finds the tab's table by it.
 ANCHOR_TITLE = "loadkit HDR charts"
@@ -74,37 +76,25 @@ def install(environment: Environment) -> None:
     web_ui = environment.web_ui
     if web_ui is None or web_ui.app is None:
         return
-    from flask import Blueprint, Response, abort, request
+    from flask import abort, request
 
-    from loadkit import _locust
+    from loadkit._locust import web as locust_web
     from loadkit.stats.html import asset
 
-    app = web_ui.app
-    args = web_ui.template_args
-    args.setdefault("extended_tabs", []).append({"title": "HDR charts", "key": CHARTS_KEY})
-    args.setdefault("extended_tables", []).append(
-        {"key": CHARTS_KEY, "structure": [{"key": "charts", "title": ANCHOR_TITLE}]}
-    )
+    tabs.add_tabs(web_ui, [tabs.Tab(CHARTS_KEY, "HDR charts", [("charts", ANCHOR_TITLE)])])
     cache = _Cache(environment)
-    routes = Blueprint("loadkit_charts", __name__, url_prefix=_locust.web_base_path(app) or None)
+    tabs.add_route(web_ui, "loadkit_charts", "/loadkit/charts", lambda: (cache.body(), "application/json"))
 
-    @routes.route("/loadkit/charts")
-    @web_ui.auth_required_if_enabled
-    def loadkit_charts() -> Response:
-        return Response(cache.body(), mimetype="application/json")
-
-    @routes.route("/loadkit/assets/<name>")
-    @web_ui.auth_required_if_enabled
-    def loadkit_assets(name: str) -> Response:
+    def serve_asset(name: str) -> tuple[str | bytes, str]:
         if name not in _ASSETS:
             abort(404)
-        return Response(asset(name), mimetype=_ASSETS[name])
+        return asset(name), _ASSETS[name]
 
-    app.register_blueprint(routes)
+    tabs.add_route(web_ui, "loadkit_assets", "/loadkit/assets/<name>", serve_asset)
 
-    def add_scripts(response: Response) -> Response:
+    def add_scripts(response: Any) -> Any:
         if (
-            request.endpoint == _locust.INDEX_ENDPOINT
+            request.endpoint == locust_web.INDEX_ENDPOINT
             and response.status_code == 200
             and response.mimetype == "text/html"
         ):
@@ -112,4 +102,4 @@ def install(environment: Environment) -> None:
             response.set_data(page.replace("</body>", _TAGS + "</body>", 1))
         return response
 
-    _locust.after_request_last(app, add_scripts)
+    locust_web.after_request_last(web_ui.app, add_scripts)

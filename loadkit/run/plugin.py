@@ -9,7 +9,7 @@ Locust users included), and so does ``loadkit.users``:
 
 Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselves. A
 ``LoadkitError`` from ``init`` (bad option, data file, host) exits before any load through
-:func:`loadkit._stop.exit_before_load`; later, runs end through :func:`loadkit._stop.end_run`.
+:func:`loadkit.run.stop.exit_before_load`; later, runs end through :func:`loadkit.run.stop.end_run`.
 """
 
 from __future__ import annotations
@@ -20,19 +20,29 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
-from loadkit import _forked, _locust_rpc, _pid1, _stop, config, locust_errors, plain, run
+from loadkit import config, plain
+from loadkit._locust import errors as locust_errors
+from loadkit._locust import forked, pid1
+from loadkit._locust import rpc as locust_rpc
 from loadkit.exceptions import LoadkitError
+from loadkit.messages import offenders_of
+from loadkit.run import context as run
+from loadkit.run import stop as _stop
+from loadkit.run.context import StashKey
 
-_locust_rpc.install()  # before Locust creates its runner and rpc sockets (see loadkit._locust_rpc)
+locust_rpc.install()  # before Locust creates its runner and rpc sockets (see loadkit._locust.rpc)
+
+#: Set in the run's stash once :func:`install` wired this environment (each part once).
+INSTALLED: StashKey[bool] = StashKey("installed")
 
 
 @events.init_command_line_parser.add_listener
 def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     config.add_arguments(parser)
-    _locust_rpc.SETTINGS.cli = True  # a bad fleet secret ends this process with one line (loadkit._locust)
+    locust_rpc.CLI["on"] = True  # a bad fleet secret ends this process with one line (loadkit._locust.rpc)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
-    _pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
-    _forked.install()  # workers forked by --processes end with the process that forked them
+    pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
+    forked.install()  # workers forked by --processes end with the process that forked them
 
 
 @events.init.add_listener
@@ -43,15 +53,15 @@ def _on_init(environment: Environment, **_kw: Any) -> None:
             locust_errors.install_expect_workers_hint(environment.runner, environment.parsed_options)
         _preflight(environment)
     except LoadkitError as exc:
-        # Before any load there is no run to end: exit now, with one line (loadkit._stop explains).
+        # Before any load there is no run to end: exit now, with one line (loadkit.run.stop explains).
         _stop.exit_before_load(exc)
 
 
 def _preflight(environment: Environment) -> None:
-    """Headless local runner or master: check the hosts before any load (:mod:`loadkit.preflight`)."""
+    """Headless local runner or master: check the hosts before any load (:mod:`loadkit.run.preflight`)."""
     from locust.runners import WorkerRunner
 
-    from loadkit import preflight
+    from loadkit.run import preflight
 
     options = environment.parsed_options
     if isinstance(environment.runner, WorkerRunner) or options is None:
@@ -64,19 +74,28 @@ def _preflight(environment: Environment) -> None:
 
 def install(environment: Environment) -> None:
     """Wire every loadkit part to ``environment``'s events and runner; once per environment."""
-    context = run.run_context(environment)
-    if context.installed:
+    stash = run.run_context(environment)
+    if INSTALLED in stash:
         return
-    context.installed = True
+    stash[INSTALLED] = True
     run.make_current(environment)  # loadkit.data resolves through the current run
     environment.events.test_start.add_listener(_stop.on_test_start)
     if environment.parsed_options is not None:
         config.check(environment.parsed_options)  # numbers in range, before any part starts
+    _install_access(environment)  # first and alone: no tab or route of any part is reachable without it
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)
     _install_fleet(environment)
     _install_load(environment)
     _install_pictures(environment)
+
+
+def _install_access(environment: Environment) -> None:
+    """Who may use the web UI: login and origins (:mod:`loadkit.web.access`), when there is a UI."""
+    if environment.web_ui is not None:
+        from loadkit.web import access
+
+        access.install(environment.web_ui, environment.parsed_options, plain.environment_uses_loadkit(environment))
 
 
 def _install_stats(environment: Environment) -> None:
@@ -100,10 +119,10 @@ def _install_stats(environment: Environment) -> None:
 
 def _install_fleet(environment: Environment) -> None:
     """Test-data leasing, worker/agent health and the web UI's Fleet tab (:mod:`loadkit.fleet`)."""
-    from loadkit import web
     from loadkit.fleet import health, leasing, version
     from loadkit.fleet.report import report_section
     from loadkit.stats.controller import controller_for
+    from loadkit.web import fleet as fleet_tab
 
     version.install(environment)  # a worker of another loadkit version is refused
     events_ = environment.events
@@ -112,17 +131,17 @@ def _install_fleet(environment: Environment) -> None:
     events_.heartbeat_sent.add_listener(partial(version.on_heartbeat, environment))
     events_.test_stop.add_listener(leasing.on_test_stop)
     events_.quitting.add_listener(leasing.on_quitting)
-    health.install(environment)  # its request counts come from the HDR recorder: no listener of its own
+    health.install(environment, controller_for(environment).recorder)  # counts: no listener of its own
     events_.quitting.add_listener(health.on_quitting)
-    web.install(environment)
+    fleet_tab.install(environment)
     controller_for(environment).report_sections["fleet"] = lambda: report_section(environment)  # JSON report
 
 
 def _install_load(environment: Environment) -> None:
     """The open model: arrival-rate scheduling, fleet split, late/dropped counts (:mod:`loadkit.load`)."""
-    from loadkit.load import web
     from loadkit.load.runtime import open_model_for
     from loadkit.stats.controller import controller_for
+    from loadkit.web import load as load_tab
 
     part = open_model_for(environment)
     # raises ConfigError on a bad rate, stages or pool, before any load; -u beside a rate is an
@@ -137,26 +156,27 @@ def _install_load(environment: Environment) -> None:
     stats = controller_for(environment)
     stats.meta_sections["load"] = part.summary
     stats.busy_checks.append(lambda: part.is_master and bool(part.run))
-    web.install(environment, part.summary)
+    load_tab.install(environment, part.summary)
 
 
 def _install_pictures(environment: Environment) -> None:
     """The web UI's Charts tab and the Prometheus endpoint (:mod:`loadkit.stats.prometheus`)."""
-    from loadkit import web_charts
+    from loadkit.fleet.view import fleet_view
     from loadkit.stats import prometheus
+    from loadkit.web import charts as charts_tab
 
-    web_charts.install(environment)
-    server = prometheus.install(environment)  # raises ConfigError when its port is taken, before any load
+    charts_tab.install(environment)
+    server = prometheus.install(
+        environment, partial(fleet_view, environment)
+    )  # raises ConfigError when its port is taken, before any load
     if server is not None:
         environment.events.quitting.add_listener(lambda **_kw: server.stop())
 
 
-def _tell_drops(**_kw: Any) -> None:
-    """At the end of the run: how many messages were dropped, from how many peers (loadkit.fleet.trust)."""
+def _tell_drops(environment: Environment, **_kw: Any) -> None:
+    """At the end of the run: how many messages were dropped, from how many peers (loadkit.messages)."""
     import logging
 
-    from loadkit.fleet.trust import OFFENDERS
-
-    line = OFFENDERS.summary()
+    line = offenders_of(environment).summary()
     if line:
         logging.getLogger("loadkit.fleet").warning(line)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from loadkit import _locust
+from loadkit._locust import web as locust_web
 from loadkit.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def install(web_ui: WebUI, options: Any, loadkit_run: bool = True) -> Access:
     access = policy(options, web_ui.host, loadkit_run)
     app = web_ui.app
     assert app is not None
-    _locust.restrict_cors(app, access.origins)
+    locust_web.restrict_cors(app, access.origins)
     app.before_request(_same_origin_only(access))
     if access.login:  # else no login, or Locust's --web-login with the locustfile's own auth code
         _install_login(web_ui, access, bool(getattr(options, "tls_cert", None)))
@@ -161,7 +161,7 @@ def _install_login(web_ui: WebUI, access: Access, tls: bool) -> None:
 
     app = web_ui.app
     assert app is not None
-    manager = _locust.enable_login(web_ui)
+    manager = locust_web.enable_login(web_ui)
     if not app.secret_key:
         app.secret_key = secrets.token_bytes(32)  # sessions last as long as this process
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
@@ -174,7 +174,7 @@ def _install_login(web_ui: WebUI, access: Access, tls: bool) -> None:
         return user if user_id == access.user else None
 
     def load_from_request(req: Any) -> _User | None:
-        if _locust.user_loader(manager) is not load_user:  # a locustfile replaced loadkit's login
+        if locust_web.user_loader(manager) is not load_user:  # a locustfile replaced loadkit's login
             return None
         scheme, _, value = req.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer" and _matches(value.strip(), access.secrets):
@@ -190,7 +190,7 @@ def _install_login(web_ui: WebUI, access: Access, tls: bool) -> None:
 
     def unauthorized() -> Response:
         if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
-            return redirect(url_for(_locust.LOGIN_ENDPOINT))  # type: ignore[return-value]
+            return redirect(url_for(locust_web.LOGIN_ENDPOINT))  # type: ignore[return-value]
         response = _refuse(401, "login required: log in to the web UI, or send Authorization: Bearer <token>")
         response.headers["WWW-Authenticate"] = 'Bearer realm="loadkit"'
         return response
@@ -198,7 +198,7 @@ def _install_login(web_ui: WebUI, access: Access, tls: bool) -> None:
     manager.user_loader(load_user)
     manager.request_loader(load_from_request)
     manager.unauthorized_handler(unauthorized)
-    base = _locust.web_base_path(app)
+    base = locust_web.web_base_path(app)
     web_ui.auth_args = {**web_ui.auth_args, "username_password_callback": base + LOGIN_PATH}
     blueprint = Blueprint("loadkit_login", __name__, url_prefix=base or None)
 
@@ -208,16 +208,16 @@ def _install_login(web_ui: WebUI, access: Access, tls: bool) -> None:
             request.form.get("password", ""), access.secrets
         ):
             login_user(user)
-            return redirect(url_for(_locust.INDEX_ENDPOINT))  # type: ignore[return-value]
+            return redirect(url_for(locust_web.INDEX_ENDPOINT))  # type: ignore[return-value]
         session["auth_error"] = "Wrong user name or password"
-        return redirect(url_for(_locust.LOGIN_ENDPOINT))  # type: ignore[return-value]
+        return redirect(url_for(locust_web.LOGIN_ENDPOINT))  # type: ignore[return-value]
 
     app.register_blueprint(blueprint)
 
     @app.before_request
     def token_in_url() -> Response | None:
         token = request.args.get("token")
-        if request.method != "GET" or token is None or _locust.user_loader(manager) is not load_user:
+        if request.method != "GET" or token is None or locust_web.user_loader(manager) is not load_user:
             return None
         if not _matches(token, access.secrets):
             return None

@@ -1,4 +1,4 @@
-"""loadkit._forked: a child Locust forks ends when its parent is gone (Linux, real fork and prctl)."""
+"""loadkit._locust.forked: a child Locust forks ends when its parent is gone (Linux, real fork and prctl)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from loadkit import _forked
+from loadkit._locust import forked as _forked
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's")
 

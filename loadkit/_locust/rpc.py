@@ -3,7 +3,7 @@
 Like :mod:`loadkit._locust` (split from it for size), everything here reads or patches
 Locust's internals, each assumption with a contract test in tests/unit/test_locust_compat.py.
 
-:func:`install` runs once, when :mod:`loadkit.plugin` is imported — which is when the
+:func:`install` runs once, when :mod:`loadkit.run.plugin` is imported — which is when the
 locustfile is imported, before Locust parses the full command line, builds the environment
 and creates its runner (and with it the rpc sockets). It patches:
 
@@ -24,6 +24,7 @@ and creates its runner (and with it the rpc sockets). It patches:
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 import zmq.error as zmqerr
@@ -33,13 +34,37 @@ from locust.exception import RPCError
 from locust.rpc import Message, zmqrpc
 from locust.runners import STATE_RUNNING, MasterRunner
 
-from loadkit import _locust
+from loadkit._locust.patch import mark_patched, patched
+from loadkit._locust.runners import worker_table
 from loadkit.exceptions import EXIT_USAGE, ConfigError
 from loadkit.fleet import security, trust
+from loadkit.messages import Offenders, offenders_of
+from loadkit.plain import environment_uses_loadkit
+from loadkit.run.context import StashKey, run_context
 
 #: Hard cap in ZeroMQ itself: a peer sending more is disconnected before Python sees a byte.
 ZMQ_MAX_MESSAGE_BYTES = 2 * trust.MAX_MESSAGE_BYTES
-SETTINGS = security.SETTINGS
+
+
+@dataclass
+class Sockets:
+    """What a runner's sockets need of its run: the fleet settings (CURVE keys) and where drops are told."""
+
+    settings: security.Settings = field(default_factory=security.Settings)
+    offenders: Offenders = field(default_factory=Offenders)
+
+
+#: The run whose runner Locust built last, for its sockets: Locust creates them inside the
+#: runner's constructor and again on every reset of the connection, with no way to pass them
+#: anything, so :func:`_create_runner` points this at the new run's settings and offenders (both
+#: owned by that run's stash) right before. One runner per process at a time, as Locust has.
+SOCKETS = Sockets()
+#: Set in a ``locust`` command (its parser fired ``init_command_line_parser``), not in library mode.
+CLI = {"on": False}
+#: The master's message gate, in the run's stash (created on first message).
+GATE: StashKey[trust.Gate] = StashKey("gate")
+#: The run's fleet settings, in its stash (read right before Locust creates the runner).
+SECURITY: StashKey[security.Settings] = StashKey("security")
 
 
 class Server(zmqrpc.Server):
@@ -49,8 +74,9 @@ class Server(zmqrpc.Server):
         # Locust's Server.__init__, with loadkit's set-up between creating the socket and binding it.
         zmqrpc.BaseSocket.__init__(self, zmq.ROUTER, self.ipv4_only(host, port))
         self.socket.setsockopt(zmq.MAXMSGSIZE, ZMQ_MAX_MESSAGE_BYTES)
-        self.zap = security.secure_server(self.socket, SETTINGS.keys) if SETTINGS.keys is not None else None
-        security.warn_if_open(host, port)
+        self.run = run = SOCKETS
+        self.zap = security.secure_server(self.socket, run.settings.keys) if run.settings.keys is not None else None
+        security.warn_if_open(host, port, run.settings)
         if port == 0:
             self.port = self.socket.bind_to_random_port(f"tcp://{host}")
         else:
@@ -69,7 +95,7 @@ class Server(zmqrpc.Server):
             try:
                 return trust.parse(frames)
             except trust.Dropped as dropped:
-                trust.OFFENDERS.drop(dropped.offender, dropped.reason)
+                self.run.offenders.drop(dropped.offender, dropped.reason)
 
     def close(self, linger: Any = None) -> None:
         if self.zap is not None:
@@ -84,9 +110,10 @@ class Client(zmqrpc.Client):
         zmqrpc.BaseSocket.__init__(self, zmq.DEALER, self.ipv4_only(host, port))
         self.socket.setsockopt(zmq.IDENTITY, identity.encode())
         self.socket.setsockopt(zmq.MAXMSGSIZE, ZMQ_MAX_MESSAGE_BYTES)
-        if SETTINGS.keys is not None:
-            security.secure_client(self.socket, SETTINGS.keys)
-        self.watch = security.HandshakeWatch(self.socket, f"{host}:{port}", SETTINGS.keys is not None)
+        self.run = run = SOCKETS
+        if run.settings.keys is not None:
+            security.secure_client(self.socket, run.settings.keys)
+        self.watch = security.HandshakeWatch(self.socket, f"{host}:{port}", run.settings.keys is not None)
         self.socket.connect(f"tcp://{host}:{int(port)}")
 
     def recv(self) -> Message:
@@ -98,7 +125,7 @@ class Client(zmqrpc.Client):
             try:
                 return Message.unserialize(frame)
             except Exception as exc:
-                trust.OFFENDERS.drop("the master", f"a frame that is not a Locust message ({type(exc).__name__})")
+                self.run.offenders.drop("the master", f"a frame that is not a Locust message ({type(exc).__name__})")
 
 
 class _Fleet:
@@ -119,15 +146,18 @@ class _Fleet:
 
 
 def gate(runner: MasterRunner) -> trust.Gate:
-    """The master runner's gate, in its run context (created on first use)."""
-    from loadkit.plain import environment_uses_loadkit
-    from loadkit.run import run_context
+    """The master runner's gate, in its run's stash (created on first use).
 
-    context = run_context(runner.environment)
-    if context.gate is None:
+    A plain Locust fleet (no loadkit class or option, :mod:`loadkit.plain`) gets Locust's contract.
+    """
+    stash = run_context(runner.environment)
+    found = stash.get(GATE)
+    if found is None:
+        settings = stash.get(SECURITY) or security.Settings()
         loadkit_fleet = environment_uses_loadkit(runner.environment)
-        context.gate = trust.Gate(trust.OFFENDERS, SETTINGS.max_workers, loadkit_fleet=loadkit_fleet)
-    return context.gate
+        offenders = offenders_of(runner.environment)
+        found = stash[GATE] = trust.Gate(offenders, settings.max_workers, loadkit_fleet=loadkit_fleet)
+    return found
 
 
 #: The message types Locust's master handles itself (``MasterRunner.handle_message``'s cases).
@@ -144,13 +174,13 @@ def _handle_message(original: Any) -> Any:
         unknown = msg.type not in LOCUST_MESSAGES and msg.type not in self.custom_messages
         if unknown and gate(self).loadkit_fleet:
             # Locust would warn once per message: a flood of them is a flood of lines
-            trust.OFFENDERS.drop(client_id, f"a message of unknown type {msg.type[:40]!r}")
+            offenders_of(self.environment).drop(client_id, f"a message of unknown type {msg.type[:40]!r}")
             return
         # Mid-run, Locust hands a new worker users at its client_ready (dispatcher.add_worker, then
         # start): a peer that never says a matching hello would get users. Hide the dispatcher then;
         # loadkit.fleet.version adds the worker to it once it is accepted (dispatch_to_accepted).
         # A master that does not gate its workers (a plain Locust fleet) dispatches as Locust does.
-        gated = isinstance(self.clients, _locust.PendingWorkerNodes)
+        gated = worker_table(self) is not None
         hide = gated and msg.type == "client_ready" and client_id not in self.clients
         hide = hide and self._users_dispatcher is not None
         dispatcher = self._users_dispatcher
@@ -159,30 +189,32 @@ def _handle_message(original: Any) -> Any:
         try:
             original(self, client_id, msg)
         except Exception as exc:  # a bad payload must not end Locust's client_listener greenlet
-            trust.OFFENDERS.drop(client_id, f"a {msg.type!r} message its handler failed on ({type(exc).__name__})")
+            offenders_of(self.environment).drop(
+                client_id, f"a {msg.type!r} message its handler failed on ({type(exc).__name__})"
+            )
         finally:
             if hide and self._users_dispatcher is None:  # (with rebalancing, Locust made a new one)
                 self._users_dispatcher = dispatcher
 
-    handle_message._loadkit = True  # type: ignore[attr-defined]
-    handle_message.__wrapped__ = original  # type: ignore[attr-defined]
-    return handle_message
+    return mark_patched(handle_message, original)
 
 
 def _create_runner(original: Any) -> Any:
     def create_runner(self: Environment, runner_class: Any, *args: Any, **kwargs: Any) -> Any:
+        global SOCKETS
         try:
-            security.configure(self.parsed_options)
+            settings = security.settings_from(self.parsed_options)
         except ConfigError as exc:
-            if not SETTINGS.cli:
+            if not CLI["on"]:
                 raise  # library mode: LoadTest raises, as for any bad option
             # `locust`: nothing between its option parsing and this call can end it more cleanly.
             print(f"loadkit: error: {exc}", file=sys.stderr, flush=True)
             sys.exit(EXIT_USAGE)
+        run_context(self)[SECURITY] = settings
+        SOCKETS = Sockets(settings, offenders_of(self))
         return original(self, runner_class, *args, **kwargs)
 
-    create_runner._loadkit = True  # type: ignore[attr-defined]
-    return create_runner
+    return mark_patched(create_runner, original)
 
 
 def dispatch_to_accepted(runner: MasterRunner, node_id: str) -> None:
@@ -197,7 +229,7 @@ def dispatch_to_accepted(runner: MasterRunner, node_id: str) -> None:
 
 def install() -> None:
     """Patch Locust once per process (see the module docstring); idempotent."""
-    if getattr(MasterRunner.handle_message, "_loadkit", False):
+    if patched(MasterRunner.handle_message):
         return
     zmqrpc.Server = Server  # type: ignore[misc]
     zmqrpc.Client = Client  # type: ignore[misc]

@@ -1,7 +1,7 @@
 """Locust's own start-up failures, told as loadkit's one-line errors (problem, value, fix).
 
 Two failures happen inside Locust's ``main`` where no event lets loadkit raise first (the
-texts matched here are Locust's, kept in :mod:`loadkit._locust` with a contract test):
+texts matched here are Locust's, kept below with a contract test):
 
 - the master cannot bind ``--master-bind-port``: Locust dies with a traceback of
   ``RPCError("Socket bind failure: ...")``. :func:`install_excepthook` prints one line
@@ -20,7 +20,16 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from loadkit._locust import BIND_FAILURE_PREFIX, GAVE_UP_MESSAGE, MAIN_LOGGER, RPC_ERROR_NAME, ready_workers
+from loadkit._locust.patch import mark_patched, patched
+from loadkit._locust.runners import ready_workers
+
+#: Logger of Locust's ``main`` and the line it logs when ``--expect-workers`` was not reached in time.
+MAIN_LOGGER = "locust.main"
+GAVE_UP_MESSAGE = "Gave up waiting for workers to connect"
+#: Start of the ``RPCError`` text when the master cannot bind ``--master-bind-port``.
+BIND_FAILURE_PREFIX = "Socket bind failure: "
+#: Name of the exception class Locust raises for that failure (``locust.exception.RPCError``).
+RPC_ERROR_NAME = "RPCError"
 
 _GAVE_UP = GAVE_UP_MESSAGE
 _ADDR = re.compile(r"\s*\(addr='[^']*:(\d+)'\)")
@@ -46,7 +55,7 @@ def bind_failure_line(exc: BaseException) -> str | None:
 def install_excepthook() -> None:
     """Print :func:`bind_failure_line` instead of a traceback; other errors go to the previous hook."""
     previous = sys.excepthook
-    if getattr(previous, "_loadkit", False):
+    if patched(previous):
         return
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
@@ -56,8 +65,7 @@ def install_excepthook() -> None:
         else:
             print(line, file=sys.stderr, flush=True)
 
-    hook._loadkit = True  # type: ignore[attr-defined]
-    sys.excepthook = hook
+    sys.excepthook = mark_patched(hook, previous)
 
 
 def gave_up_line(ready: int, expected: int, max_wait: float) -> str:

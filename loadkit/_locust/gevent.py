@@ -5,10 +5,10 @@ grpcio's C core does its own polling; under gevent it must be told to cooperate
 block the whole hub. Locust monkey-patches the process when it is imported; this module
 makes sure that has happened, then initialises grpc's gevent integration once.
 
-Every loadkit module that creates grpc channels inside a Locust process calls
-:func:`init_gevent` at import time of that module only (``loadkit.users``), so it runs
-for ``locust -f``, library mode and worker processes alike. Bundled targets never call
-it: they serve from unpatched processes.
+Every loadkit channel is opened by :func:`loadkit.users.grpc_channel.open_channel`, which
+calls :func:`init_gevent` first (a flag check after the first time), so it runs for
+``locust -f``, library mode and worker processes alike, and importing loadkit patches
+nothing. Bundled targets never call it: they serve from unpatched processes.
 """
 
 from __future__ import annotations

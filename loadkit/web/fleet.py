@@ -13,13 +13,13 @@ Rendering only: the figures come from :mod:`loadkit.fleet` (and :mod:`loadkit.st
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from locust.env import Environment
 
-from loadkit import _locust
-from loadkit.run import run_context
+from loadkit._locust import runners as locust_runners
+from loadkit.fleet.view import fleet_view
+from loadkit.web import tabs
 
 FLEET_KEY = "loadkit-fleet"
 LATENCY_KEY = "loadkit-latency"
@@ -58,15 +58,15 @@ def _num(sample: dict[str, Any], key: str, digits: int = 1) -> str:
 
 def worker_rows(environment: Environment) -> list[dict[str, Any]]:
     """One table row per load generator and per agent."""
-    context = run_context(environment)
-    health, leasing = context.health, context.leasing
+    view = fleet_view(environment)
+    health, leasing = view.health, view.leasing
     pool = leasing.pool.summary()["workers"] if leasing is not None and leasing.pool is not None else {}
     rows = []
     store = health.store if health is not None else None
     for node, sample in (store.latest if store else {}).items():
         lease = pool.get(node, {})
         status = "ok"
-        if _locust.has_worker(environment.runner, node) is False:  # a master that no longer has it
+        if locust_runners.has_worker(environment.runner, node) is False:  # a master that no longer has it
             status = "gone"
         elif store and node in store.saturated:
             status = "saturated: " + store.saturated[node]
@@ -126,8 +126,8 @@ def latency_rows(environment: Environment) -> list[dict[str, Any]]:
 
 def fleet_snapshot(environment: Environment) -> dict[str, Any]:
     """Everything the Fleet tab shows, JSON-ready (``GET /loadkit/fleet``)."""
-    context = run_context(environment)
-    health, leasing = context.health, context.leasing
+    view = fleet_view(environment)
+    health, leasing = view.health, view.leasing
     store = health.store if health is not None else None
     return {
         "workers": {n: {**s, "saturated": store.saturated.get(n)} for n, s in store.latest.items()} if store else {},
@@ -139,54 +139,15 @@ def fleet_snapshot(environment: Environment) -> dict[str, Any]:
 
 
 def install(environment: Environment) -> None:
-    """Add the Fleet tab and ``/loadkit/fleet`` to the environment's web UI, if it has one.
-
-    Host conventions kept: the route sits under ``--web-base-path`` and behind the UI's login
-    (``auth_required_if_enabled``); the tab rows are *appended* to ``extended_stats`` by a hook
-    that runs after any other (so a locustfile's own hook that sets ``extended_stats``, as
-    Locust's ``examples/extend_web_ui.py`` does, keeps loadkit's rows too). Access rules
-    (login, origins) come first: :mod:`loadkit.web_access`.
-    """
+    """Add the Fleet and Latency (HDR) tabs and ``/loadkit/fleet`` to the environment's web UI, if any."""
     web_ui = environment.web_ui
-    app = web_ui.app if web_ui is not None else None
-    if web_ui is None or app is None:
+    if web_ui is None or web_ui.app is None:
         return
-    from flask import Blueprint, Response, request
-
-    from loadkit import _locust, plain, web_access
-
-    web_access.install(web_ui, environment.parsed_options, plain.environment_uses_loadkit(environment))
-    args = web_ui.template_args
-    args.setdefault("extended_tabs", []).extend(
-        [{"title": "Fleet", "key": FLEET_KEY}, {"title": "Latency (HDR)", "key": LATENCY_KEY}]
-    )
-    args.setdefault("extended_tables", []).extend(
+    tabs.add_tabs(
+        web_ui,
         [
-            {"key": FLEET_KEY, "structure": [{"key": k, "title": t} for k, t in FLEET_COLUMNS]},
-            {"key": LATENCY_KEY, "structure": [{"key": k, "title": t} for k, t in LATENCY_COLUMNS]},
-        ]
+            tabs.Tab(FLEET_KEY, "Fleet", FLEET_COLUMNS, lambda: worker_rows(environment)),
+            tabs.Tab(LATENCY_KEY, "Latency (HDR)", LATENCY_COLUMNS, lambda: latency_rows(environment)),
+        ],
     )
-    routes = Blueprint("loadkit", __name__, url_prefix=_locust.web_base_path(app) or None)
-
-    @routes.route("/loadkit/fleet")
-    @web_ui.auth_required_if_enabled
-    def loadkit_fleet() -> Response:
-        return Response(json.dumps(fleet_snapshot(environment)), mimetype="application/json")
-
-    app.register_blueprint(routes)
-
-    def add_fleet_stats(response: Response) -> Response:
-        if not _locust.is_stats_request(request.endpoint) or response.status_code != 200 or not response.is_json:
-            return response
-        body = response.get_json()
-        # Locust caches this response object for 2 s and hooks edit it in place: drop our rows of the last pass.
-        others = [e for e in body.get("extended_stats") or [] if e.get("key") not in (FLEET_KEY, LATENCY_KEY)]
-        body["extended_stats"] = [
-            *others,
-            {"key": FLEET_KEY, "data": worker_rows(environment)},
-            {"key": LATENCY_KEY, "data": latency_rows(environment)},
-        ]
-        response.set_data(json.dumps(body))
-        return response
-
-    _locust.after_request_last(app, add_fleet_stats)
+    tabs.add_json_route(web_ui, "loadkit_fleet", "/loadkit/fleet", lambda: fleet_snapshot(environment))
