@@ -21,7 +21,8 @@ fails that test with the name of the assumption instead of changing behaviour si
   name, response_time, length)`` looked up on the ``RequestStats`` instance at every call,
   so wrapping that one instance's method routes entries (:func:`route_request_log`).
 - **runner start**: the web UI's ``/swarm`` and ``locust.main`` (headless) start a run with
-  ``runner.start(user_count, spawn_rate)`` looked up on the runner instance
+  ``runner.start(user_count, spawn_rate)``, a shape and rebalancing with keywords
+  (``start(user_count=..., spawn_rate=...)``), looked up on the runner instance
   (:func:`override_user_count`).
 """
 
@@ -200,7 +201,12 @@ def override_user_count(runner: Any, user_count: Callable[[int], int]) -> None:
     if patched(start):
         return
 
-    def start_with(count: int, spawn_rate: float, *args: Any, **kwargs: Any) -> Any:
-        return start(user_count(count), spawn_rate, *args, **kwargs)
+    def start_with(*args: Any, **kwargs: Any) -> Any:
+        # Locust calls start(n, rate) and start(user_count=n, spawn_rate=rate, ...) (shapes, rebalancing)
+        if "user_count" in kwargs:
+            kwargs["user_count"] = user_count(kwargs["user_count"])
+        elif args:
+            args = (user_count(args[0]), *args[1:])
+        return start(*args, **kwargs)
 
     runner.start = mark_patched(start_with, start)

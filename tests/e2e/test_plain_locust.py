@@ -116,3 +116,29 @@ def test_workers_forked_by_processes_exit_when_their_master_refuses_to_start(tmp
     done = run([*args, "--master-bind-port", str(port), "--master-port", str(port)])
     assert done.returncode == 2 and "cannot reach" in done.stderr, done.stderr
     no_worker_left(path)
+
+
+PLAIN_SHAPE = """
+    import loadkit  # noqa: F401
+    from locust import LoadTestShape, User, constant, task
+
+    class Quiet(User):
+        wait_time = constant(1)
+
+        @task
+        def work(self):
+            pass
+
+    class TwoStages(LoadTestShape):
+        def tick(self):
+            run_time = self.get_run_time()
+            return (1, 10) if run_time < 1 else (2, 10) if run_time < 2 else None
+"""
+
+
+def test_a_load_test_shape_runs_its_stages(tmp_path: Path) -> None:
+    """Locust starts each stage with runner.start(user_count=..., ...): keywords reach Locust."""
+    done = run(["-f", locustfile(tmp_path, PLAIN_SHAPE), "--headless"])
+    assert "Traceback" not in done.stderr and "TypeError" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "Shape test updating to 2 users" in done.stderr, done.stderr

@@ -348,6 +348,24 @@ def test_runner_start_is_looked_up_on_the_instance() -> None:
     runner.quit()
 
 
+def test_runner_start_with_keywords_as_a_shape_and_rebalancing_call_it() -> None:
+    """A LoadTestShape starts each stage with start(user_count=..., spawn_rate=..., user_classes=...)."""
+    from locust.runners import Runner
+
+    assert "self.start(user_count=user_count, spawn_rate=spawn_rate" in inspect.getsource(Runner.shape_worker)
+    environment = Environment(user_classes=[Idle])
+    runner = environment.create_local_runner()
+    asked: list[tuple[Any, ...]] = []
+    original = runner.start
+    runner.start = lambda *a, **k: asked.append((a, k))  # type: ignore[method-assign]
+    locust_runners.override_user_count(runner, lambda n: n + 1)
+    runner.start(user_count=7, spawn_rate=2, user_classes=None)
+    runner.start(3, 1)
+    assert asked == [((), {"user_count": 8, "spawn_rate": 2, "user_classes": None}), ((4, 1), {})]
+    runner.start = original  # type: ignore[method-assign]
+    runner.quit()
+
+
 # --- caught response ---------------------------------------------------------------------------
 def test_caught_response_fires_its_request_meta_with_the_outcome_as_the_with_block_does() -> None:
     from locust.contrib.fasthttp import ResponseContextManager
