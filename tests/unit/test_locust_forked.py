@@ -76,3 +76,15 @@ def test_a_child_whose_parent_died_before_the_hook_ends_at_once() -> None:
         os._exit(0)
     status = wait_exit(child)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+
+
+def test_locust_forks_its_processes_workers_with_a_plain_fork() -> None:
+    """The after-fork hook runs only for os.fork (gevent.fork calls it); Locust's --processes uses that."""
+    import inspect
+
+    import locust.main
+
+    assert "gevent.fork()" in inspect.getsource(locust.main.main), (
+        "locust.main no longer forks its --processes workers with gevent.fork(): "
+        "loadkit._locust.forked's after-fork hook may not run in them"
+    )
