@@ -93,6 +93,17 @@ OPTIONS += [
         "Write an HTML report here: one self-contained file (opens offline) with the verdict, latency "
         "percentile distributions, p50/p90/p99/max over time, rates, worker health.",
     ),
+    Option(
+        "--report-interval",
+        "LOADKIT_REPORT_INTERVAL",
+        "Seconds between two checkpoints of the reports during the run (default 30; 0: only at the end). "
+        'Each is written whole (temporary file, fsync, rename) and marked "complete": false with the time it '
+        "covers; with --report-junit or --report-html alone, the JSON goes beside them (NAME.json).",
+        default=30.0,
+        type=float,
+        minimum=0.0,
+        maximum=86400.0,
+    ),
 ]
 
 
@@ -205,6 +216,16 @@ OPTIONS += [
         "--fleet-secret-file",
         "LOADKIT_FLEET_SECRET_FILE",
         "File holding the fleet secret (e.g. a mounted Kubernetes Secret); see --fleet-secret.",
+    ),
+    Option(
+        "--fleet-master-timeout",
+        "LOADKIT_FLEET_MASTER_TIMEOUT",
+        "Worker: seconds without a heartbeat from the master before the worker gives up, logs one line "
+        "with the stats it could not deliver and exits (default 30; Locust's own limit is 60).",
+        default=30.0,
+        type=float,
+        minimum=2.0,
+        maximum=59.0,
     ),
     Option(
         "--fleet-max-workers",

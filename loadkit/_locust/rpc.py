@@ -145,6 +145,16 @@ class _Fleet:
         return len(self.clients)
 
 
+def sockets_before_runner(options: Any) -> None:
+    """Secure the sockets Locust opens before any runner exists (a worker's ``-f -`` download).
+
+    ``options`` holds ``fleet_secret``/``fleet_secret_file`` (or neither: the env vars are
+    read); :func:`_create_runner` replaces these settings with the run's own later.
+    """
+    global SOCKETS
+    SOCKETS = Sockets(security.settings_from(options))
+
+
 def gate(runner: MasterRunner) -> trust.Gate:
     """The master runner's gate, in its run's stash (created on first use).
 

@@ -32,6 +32,7 @@ SUBCOMMANDS: list[str] = [
     "loadkit.cli.proto",
     "loadkit.cli.target",
     "loadkit.cli.agent",
+    "loadkit.cli.locust",
 ]
 
 #: Re-exported for callers that used to import the codes from here (defined in loadkit.exceptions).
@@ -53,7 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``loadkit`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["locust"]:  # the rest is Locust's command line: argparse would take its options
+        args = argparse.Namespace(run=importlib.import_module("loadkit.cli.locust").run_locust, args=given[1:])
+    else:
+        args = parser.parse_args(given)
     try:
         code = int(args.run(args))
     except KeyboardInterrupt:

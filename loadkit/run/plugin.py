@@ -119,7 +119,7 @@ def _install_stats(environment: Environment) -> None:
 
 def _install_fleet(environment: Environment) -> None:
     """Test-data leasing, worker/agent health and the web UI's Fleet tab (:mod:`loadkit.fleet`)."""
-    from loadkit.fleet import health, leasing, version
+    from loadkit.fleet import health, leasing, master_watch, version
     from loadkit.fleet.report import report_section
     from loadkit.stats.controller import controller_for
     from loadkit.web import fleet as fleet_tab
@@ -131,6 +131,7 @@ def _install_fleet(environment: Environment) -> None:
     events_.heartbeat_sent.add_listener(partial(version.on_heartbeat, environment))
     events_.test_stop.add_listener(leasing.on_test_stop)
     events_.quitting.add_listener(leasing.on_quitting)
+    master_watch.install(environment)  # a worker whose master is gone gives up after --fleet-master-timeout
     health.install(environment, controller_for(environment).recorder)  # counts: no listener of its own
     events_.quitting.add_listener(health.on_quitting)
     fleet_tab.install(environment)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -41,8 +42,8 @@ from loadkit._version import __version__
 from loadkit.exceptions import EXIT_THRESHOLDS
 from loadkit.run.context import StashKey, run_context
 from loadkit.run.stop import end_run, set_exit_code
-from loadkit.stats import reports
-from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, distribution
+from loadkit.stats import checkpoint, reports
+from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, copy_histogram, distribution
 from loadkit.stats.snapshot import RunSnapshot, take_snapshot
 from loadkit.stats.thresholds import (
     Threshold,
@@ -52,7 +53,7 @@ from loadkit.stats.thresholds import (
     parse_thresholds,
     required_percentiles,
 )
-from loadkit.stats.timeline import Timeline, decode_slots, encode_slots
+from loadkit.stats.timeline import Timeline, decode_slots, encode_slots, series_columns
 
 log = logging.getLogger("loadkit.stats")
 
@@ -96,6 +97,8 @@ class StatsController:
         self.meta_sections: dict[str, Callable[[], Any]] = {}
         #: Parts that keep workers busy with no Locust users (the open model): drain them too.
         self.busy_checks: list[Callable[[], bool]] = []
+        #: Writes partial reports during the run (``--report-interval``); None when off.
+        self.checkpointer: checkpoint.Checkpointer | None = None
         self._checker: gevent.Greenlet | None = None
         self._pump_greenlet: gevent.Greenlet | None = None
         self._workers_seen: set[str] = set()
@@ -106,10 +109,8 @@ class StatsController:
         """Parse thresholds, check report paths (raises ConfigError before any load)."""
         self.thresholds = parse_thresholds(self._option("threshold"))
         if not self._is_worker:  # the master or local runner writes the reports: fail now, not after the run
-            for flag in ("--report-junit", "--report-json", "--report-html"):
-                path = self._option(flag.lstrip("-").replace("-", "_"))
-                if path:
-                    reports.check_writable(path, flag)
+            for f in checkpoint.report_files(self._option):
+                reports.check_writable(f.path, f.flag)
 
     def _option(self, name: str) -> Any:
         options = self.environment.parsed_options
@@ -152,13 +153,19 @@ class StatsController:
 
     def pictures(self) -> dict[str, Any]:
         """The report's ``timeline`` (latency and rates over time) and ``distribution`` sections."""
+        return self.pictures_later()()
+
+    def pictures_later(self) -> Callable[[], dict[str, Any]]:
+        """Copy what :meth:`pictures` needs now; the function returned draws them (a thread may call it)."""
         self._pump()
-        keys = [*self.recorder.keys(), TOTAL_KEY]
-        return {
-            "timeline": self.timeline.series(),
-            "distribution": {
-                (f"{k[0]} {k[1]}" if k[0] else k[1]): distribution(self.recorder.histogram(k)) for k in keys
-            },
+        parts = self.timeline.series_parts()
+        copies = {
+            (f"{k[0]} {k[1]}" if k[0] else k[1]): copy_histogram(self.recorder.histogram(k))
+            for k in [*self.recorder.keys(), TOTAL_KEY]
+        }
+        return lambda: {
+            "timeline": series_columns(parts),
+            "distribution": {label: distribution(histogram) for label, histogram in copies.items()},
         }
 
     def _pump(self) -> None:
@@ -177,6 +184,7 @@ class StatsController:
         self.results, self.final, self.abort_reason, self._finished = [], None, None, False
         if not self._is_worker and self._pump_greenlet is None:
             self._pump_greenlet = gevent.spawn(self._pump_loop)
+        self._start_checkpoints()
         if not self._is_worker and self.thresholds and self._option("abort_on_threshold"):
             self._checker = gevent.spawn(self._check_loop, float(self._option("threshold_grace") or 0.0))
 
@@ -281,39 +289,51 @@ class StatsController:
             gevent.sleep(_CHECK_INTERVAL)
 
     def _write_reports(self, snapshot: RunSnapshot, results: list[ThresholdResult]) -> None:
-        """Write each report asked for; one that cannot be written is one error line, not a new verdict."""
+        """Write each report asked for, complete; one that cannot be written is one error line, not a new verdict."""
+        if self.checkpointer is not None:
+            self.checkpointer.close()  # waits for a checkpoint in flight: it must not land after this
+        files = checkpoint.report_files(self._option)
+        if not files:
+            return
+        document = self._document(snapshot, results, complete=True)()
+        done = checkpoint.write(checkpoint.render(files, snapshot, results, document))
+        checkpoint.log_errors(done)
+        for f, path, error in done:
+            if error is None:
+                self.report_paths[f.kind] = path
+                log.info("loadkit: %s report written to %s", f.kind, path)
 
-        document: dict[str, Any] = {}
+    def _document(
+        self, snapshot: RunSnapshot, results: list[ThresholdResult], complete: bool
+    ) -> Callable[[], dict[str, Any]]:
+        """The JSON report's document (the HTML page is drawn from it), with its ``complete``/``covered``.
 
-        def full_document() -> dict[str, Any]:  # built once, for the JSON and the HTML report
-            if not document:
-                extra = {name: section() for name, section in self.report_sections.items()}
-                document.update(reports.to_json_dict(snapshot, results, {**self.pictures(), **extra}))
-            return document
+        What changes during the run is read now; the function returned builds the document from
+        copies (a checkpoint calls it in a thread: :mod:`loadkit.stats.checkpoint`).
+        """
+        start = float(snapshot.meta.get("start_time") or time.time())
+        now = start + float(snapshot.meta.get("duration_s") or 0.0) if complete else time.time()
+        extra = {**checkpoint.status(start, now, complete)}
+        extra.update({name: section() for name, section in self.report_sections.items()})
+        pictures = self.pictures_later()
+        return lambda: reports.to_json_dict(snapshot, results, {**pictures(), **extra})
 
-        def html_text() -> str:
-            from loadkit.stats.html import to_html
+    def _take_checkpoint(
+        self,
+    ) -> tuple[list[checkpoint.ReportFile], RunSnapshot, list[ThresholdResult], Callable[[], dict[str, Any]]]:
+        """In the loop: one consistent snapshot for a checkpoint (:mod:`loadkit.stats.checkpoint`)."""
+        snapshot = self.snapshot()
+        results = evaluate(self.thresholds, snapshot)
+        return checkpoint.report_files(self._option), snapshot, results, self._document(snapshot, results, False)
 
-            return to_html(full_document())
-
-        documents = [
-            ("junit", "--report-junit", lambda: reports.to_junit(snapshot, results)),
-            ("json", "--report-json", lambda: reports.dumps_json(full_document())),
-            ("html", "--report-html", html_text),
-        ]
-        for kind, flag, render in documents:
-            path = self._option(flag.lstrip("-").replace("-", "_"))
-            if not path:
-                continue
-            try:
-                self.report_paths[kind] = str(reports.write_report(path, render()))
-            except OSError as exc:
-                reason = exc.strerror or str(exc)
-                log.error(
-                    "loadkit: error: could not write %s %s (%s): free space or give another path", flag, path, reason
-                )
-                continue
-            log.info("loadkit: %s report written to %s", kind, self.report_paths[kind])
+    def _start_checkpoints(self) -> None:
+        interval = float(self._option("report_interval") or 0.0)
+        if self._is_worker or interval <= 0 or not checkpoint.report_files(self._option):
+            return
+        if self.checkpointer is not None:
+            self.checkpointer.close()
+        self.checkpointer = checkpoint.Checkpointer(interval, self._take_checkpoint)
+        self.checkpointer.start()
 
 
 def _drain_workers(runner: MasterRunner) -> None:

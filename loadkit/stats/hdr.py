@@ -80,6 +80,13 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
 
 
+def copy_histogram(histogram: HdrHistogram) -> HdrHistogram:
+    """A copy of ``histogram`` (the recorder's keep changing; a checkpoint draws from copies)."""
+    copy = new_histogram()
+    copy.add(histogram)
+    return copy
+
+
 def ms_to_us(response_time_ms: float) -> int:
     """Locust's response time (ms, float) as whole microseconds, clamped to the range."""
     return min(max(int(response_time_ms * 1000.0 + 0.5), 0), HIGHEST_US)

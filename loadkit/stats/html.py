@@ -95,6 +95,7 @@ def _body(document: Mapping[str, Any], groups: set[str]) -> str:
     html = [
         "<h1>loadkit report</h1>",
         f'<p><span class="verdict {"pass" if passed else "fail"}" id="verdict">{escape(line)}</span></p>',
+        _partial(document),
         _meta(run, document),
         _thresholds(document.get("thresholds") or []),
         _entries([*(document.get("entries") or []), document.get("total") or {}]),
@@ -106,6 +107,15 @@ def _body(document: Mapping[str, Any], groups: set[str]) -> str:
     if "open" not in groups:
         html.append('<p class="note" id="no-open-model">No open-model data in this run.</p>')
     return "\n".join(html)
+
+
+def _partial(document: Mapping[str, Any]) -> str:
+    """A checkpoint's line (:mod:`loadkit.stats.checkpoint`): the run was still going."""
+    if document.get("complete", True) is not False:
+        return ""
+    covered = document.get("covered") or {}
+    text = f"Partial report (checkpoint): covers {covered.get('from')} to {covered.get('to')}; the run was still going."
+    return f'<p class="note" id="partial">{escape(text)}</p>'
 
 
 def _meta(run: Mapping[str, Any], document: Mapping[str, Any]) -> str:

@@ -46,8 +46,10 @@ def to_json_dict(
     }
 
 
-def to_junit(snapshot: RunSnapshot, results: Sequence[ThresholdResult], suite_name: str = "loadkit") -> str:
-    """The ``--report-junit`` document as a string."""
+def to_junit(
+    snapshot: RunSnapshot, results: Sequence[ThresholdResult], suite_name: str = "loadkit", complete: bool = True
+) -> str:
+    """The ``--report-junit`` document as a string (a checkpoint's says ``loadkit.complete`` false)."""
     duration = float(snapshot.meta.get("duration_s", 0.0))
     failing_entries = [row for row in snapshot.entries if row.failures]
     suites = ET.Element("testsuites", name=suite_name)
@@ -84,11 +86,14 @@ def to_junit(snapshot: RunSnapshot, results: Sequence[ThresholdResult], suite_na
         element.set("time", f"{duration:.3f}")
     suite.set("skipped", "0")
     load = snapshot.meta.get("load")
+    properties = ET.Element("properties")
+    if not complete:
+        ET.SubElement(properties, "property", name="loadkit.complete", value="false")
     if isinstance(load, dict):
-        properties = ET.Element("properties")
         for key in _LOAD_PROPERTIES:
             if key in load:
                 ET.SubElement(properties, "property", name=f"loadkit.load.{key}", value=str(load[key]))
+    if len(properties):
         suite.insert(0, properties)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
@@ -181,10 +186,12 @@ def check_writable(path: str | os.PathLike[str], flag: str) -> None:
 def write_report(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` atomically (parents created); returns the path written.
 
-    The text goes to a temporary ``*.partial`` file beside the target, which then replaces
-    it, so a reader never sees half a report. A symlink is written through (its target is
-    replaced, the link stays). On any ``OSError`` (disk full, file too large) the partial
-    file is removed and the error raised.
+    The text goes to a temporary ``*.partial`` file beside the target, is flushed to disk
+    (``fsync``), then replaces it, and the folder is synced too: a reader never sees half a
+    report, and a machine or process that dies right after (a master killed between two
+    checkpoints, :mod:`loadkit.stats.checkpoint`) leaves the previous or the new report, whole.
+    A symlink is written through (its target is replaced, the link stays). On any ``OSError``
+    (disk full, file too large) the partial file is removed and the error raised.
     """
     target = _resolved(Path(path))
     kind = _node_kind(target)
@@ -197,11 +204,28 @@ def write_report(path: str | os.PathLike[str], text: str) -> Path:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         partial.replace(target)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    _sync_folder(target.parent)
     return target
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable (POSIX); a file system that cannot sync a folder is left as is."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _resolved(path: Path) -> Path:

@@ -173,29 +173,48 @@ class Timeline:
 
         Percentiles of a slot without requests of that entry are ``None``.
         """
+        return series_columns(self.series_parts(now))
+
+    def series_parts(self, now: float | None = None) -> SeriesParts:
+        """What :meth:`series` draws from, copied (settles first): the columns can be built later, elsewhere.
+
+        A checkpoint takes these in the gevent loop and builds the columns in a thread
+        (:func:`series_columns`), so a one-hour timeline does not stall the loop for a second.
+        """
         self.settle(now)
         begins = sorted(self._slots)
-        per_slot = [self._slots[b].compute() for b in begins]
-        keys = sorted({k for figures in per_slot for k in figures if k != TOTAL_KEY})
-        entries: dict[str, dict[str, list[Any]]] = {}
-        for key in [*keys, TOTAL_KEY]:
-            columns: dict[str, list[Any]] = {name: [] for name in FIGURES}
-            for figures in per_slot:
-                row = figures.get(key)
-                count = row[0] if row else 0
-                columns["count"].append(count)
-                columns["failures"].append(row[1] if row else 0)
-                for i, name in enumerate(FIGURES[2:], start=2):
-                    columns[name].append(round(row[i] / 1000.0, 3) if row and count and row[i] else None)
-            if any(columns["count"]):
-                entries[_label(key)] = columns
-        return {
-            "start": self.start,
-            "t": begins,
-            "w": [self._slots[b].width for b in begins],
-            "late": self.late,
-            "entries": entries,
-        }
+        per_slot = [dict(self._slots[b].compute()) for b in begins]
+        return SeriesParts(self.start, begins, [self._slots[b].width for b in begins], self.late, per_slot)
+
+
+@dataclass(frozen=True)
+class SeriesParts:
+    """A timeline's slots as figures (:meth:`Timeline.series_parts`)."""
+
+    start: int
+    begins: list[int]
+    widths: list[int]
+    late: int
+    per_slot: list[dict[EntryKey, list[int]]]
+
+
+def series_columns(parts: SeriesParts) -> dict[str, Any]:
+    """:meth:`Timeline.series` from its parts (pure: a thread may run it)."""
+    per_slot = parts.per_slot
+    keys = sorted({k for figures in per_slot for k in figures if k != TOTAL_KEY})
+    entries: dict[str, dict[str, list[Any]]] = {}
+    for key in [*keys, TOTAL_KEY]:
+        columns: dict[str, list[Any]] = {name: [] for name in FIGURES}
+        for figures in per_slot:
+            row = figures.get(key)
+            count = row[0] if row else 0
+            columns["count"].append(count)
+            columns["failures"].append(row[1] if row else 0)
+            for i, name in enumerate(FIGURES[2:], start=2):
+                columns[name].append(round(row[i] / 1000.0, 3) if row and count and row[i] else None)
+        if any(columns["count"]):
+            entries[_label(key)] = columns
+    return {"start": parts.start, "t": parts.begins, "w": parts.widths, "late": parts.late, "entries": entries}
 
 
 def _label(key: EntryKey) -> str:

@@ -1,0 +1,249 @@
+"""deploy/kubernetes, rendered with ``kubectl kustomize`` and run with ``podman kube play``.
+
+:func:`render` builds an overlay the way ``kubectl apply -k`` would; :func:`overlay` writes a
+user's own overlay (settings merged into the generated ConfigMaps, the worker Job's
+parallelism) in a temporary folder, as a user customises the manifests without editing them.
+
+No cluster runs here: podman plays Pods, Deployments, ConfigMaps, Secrets and
+PersistentVolumeClaims, but neither Services nor Jobs, and its pods find each other by pod
+name (its network's DNS). :func:`for_podman` is the one test-only step, and all it changes:
+
+- a Job becomes Pods with the Job's pod template: one named like the Job when it runs one pod
+  (the master: ``loadkit-master``, the name of its Service), else ``<job>-<i>`` for each of its
+  ``parallelism`` pods (the workers: ``loadkit-worker-0`` ...), as Kubernetes names them
+  ``<job>-<random>``;
+- a Deployment of one replica becomes a Pod named like the Deployment, which is its Service's
+  name (podman would name it ``<deployment>-pod-0``, which no DNS name of Kubernetes matches);
+- Services and HorizontalPodAutoscalers are left out (podman runs neither; the pods carry the
+  Services' names).
+
+Nothing in a pod spec changes: containers (image, command, env, mounts, security context,
+resources, probes), volumes, restart policy and grace period are played as rendered.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from tests.support import ROOT
+from tests.support.requirements import require
+
+KUBE_DIR = ROOT / "deploy" / "kubernetes"
+OVERLAYS = ("headless", "webui")
+#: The Kubernetes version the manifests are validated against (kubernetes-validate's schemas).
+KUBERNETES_VERSION = "1.32.0"
+#: The fleet secret the test's Secret holds (what `kubectl create secret generic` would make).
+FLEET_SECRET = "kube-e2e-fleet-secret-0123456789"
+NETWORK = "loadkit-kube-e2e"
+
+Doc = dict[str, Any]
+
+
+def kubectl(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["kubectl", *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def render(path: Path) -> list[Doc]:
+    """``kubectl kustomize PATH``: every object of an overlay (the deprecation warnings dropped)."""
+    done = kubectl("kustomize", str(path))
+    assert done.returncode == 0, f"kubectl kustomize {path}: {done.stderr.strip()}"
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def overlay(workdir: Path, base: str, settings: dict[str, str], workers: int | None = None) -> Path:
+    """A user's overlay of ``deploy/kubernetes/<base>``: ``settings`` merged into the master's ConfigMap."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    kustomization: Doc = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        # Relative (kustomize refuses an absolute one); `bases`: Debian's kubectl 1.20 reads folders only there.
+        "bases": [os.path.relpath(KUBE_DIR / base, workdir)],
+        "configMapGenerator": [
+            {
+                "name": "loadkit-master-settings",
+                "behavior": "merge",
+                "literals": [f"{key}={value}" for key, value in settings.items()],
+            }
+        ],
+    }
+    if workers is not None:
+        patch = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "loadkit-worker"}}
+        patch["spec"] = {"parallelism": workers}
+        (workdir / "workers.yaml").write_text(yaml.safe_dump(patch))
+        kustomization["patchesStrategicMerge"] = ["workers.yaml"]
+    (workdir / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return workdir
+
+
+def _pod(name: str, template: Doc) -> Doc:
+    metadata = {**template.get("metadata", {}), "name": name}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"]}
+
+
+def for_podman(docs: list[Doc]) -> list[Doc]:
+    """What podman can play, changed only as the module docstring says."""
+    played: list[Doc] = []
+    for doc in docs:
+        kind, name, spec = doc["kind"], doc["metadata"]["name"], doc.get("spec", {})
+        if kind == "Job":
+            count = int(spec.get("parallelism", 1))
+            names = [name] if count == 1 else [f"{name}-{i}" for i in range(count)]
+            played += [_pod(pod, spec["template"]) for pod in names]
+        elif kind == "Deployment" and int(spec.get("replicas", 1)) == 1:
+            played.append(_pod(name, spec["template"]))
+        elif kind not in ("Service", "HorizontalPodAutoscaler"):
+            played.append(doc)
+    return played
+
+
+def secret(name: str = "loadkit-fleet", value: str = FLEET_SECRET) -> Doc:
+    """The Secret `kubectl create secret generic NAME --from-literal=secret=VALUE` creates."""
+    data = {"secret": base64.b64encode(value.encode()).decode()}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "Opaque", "data": data}
+
+
+def engine() -> ModuleType:
+    """``scripts/kube_engine.py`` as a module (it imports its sibling container_engine.py)."""
+    spec = importlib.util.spec_from_file_location("kube_engine", ROOT / "scripts" / "kube_engine.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def need_kube_engine() -> ModuleType:
+    """podman set up, loadkit:local built by Docker from this checkout and copied into podman; else skip/fail."""
+    module = engine()
+    try:
+        report = module.ensure(install=False)
+        module.container_engine.ensure(install=False)
+        started = time.monotonic()
+        built = subprocess.run(
+            ["docker", "build", "-q", "-t", module.IMAGE, str(ROOT)], capture_output=True, text=True, timeout=900
+        )
+        assert built.returncode == 0, built.stderr[-3000:]
+        report.timed("docker build", started)
+        module.transfer_image(report)
+    except module.EngineUnavailable as exc:
+        require(f"needs podman and a Docker engine: {exc}")
+    print(f"\nkube engine: {report.steps}")
+    return module
+
+
+def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if check:
+        assert done.returncode == 0, f"podman {' '.join(args)}: {done.stderr.strip()[-2000:]}"
+    return done
+
+
+@dataclass
+class KubeFleet:
+    """Rendered manifests played on podman, on a network of their own; :meth:`down` removes it all."""
+
+    workdir: Path
+    pods: list[str] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)
+    #: Volumes there before the first play; any other is this fleet's (ConfigMaps, Secrets,
+    #: claims and emptyDirs: podman 4.3 makes each a named volume).
+    volumes_before: set[str] | None = None
+
+    def play(self, docs: list[Doc], only: set[str] | None = None) -> list[Doc]:
+        """``podman kube play`` of :func:`for_podman` (the pods named in ``only``, if given); the pods played."""
+        played = [d for d in for_podman(docs) if only is None or d["kind"] != "Pod" or d["metadata"]["name"] in only]
+        if only is not None:  # the others are already there: only the new pods (and their ConfigMaps)
+            played = [d for d in played if d["kind"] in ("Pod", "ConfigMap")]
+        if self.volumes_before is None:
+            self.volumes_before = set(podman("volume", "ls", "-q").stdout.split())
+            podman("network", "create", NETWORK, check=False)
+        for doc in played:
+            kind, name = doc["kind"], doc["metadata"]["name"]
+            if kind == "Pod":
+                self.pods.append(name)
+            elif kind == "Secret":
+                self.secrets.add(name)
+        path = self.workdir / f"play-{len(self.pods)}-{time.monotonic_ns()}.yaml"
+        path.write_text(yaml.safe_dump_all(played))
+        podman("kube", "play", "--network", NETWORK, str(path), timeout=300)
+        return [d for d in played if d["kind"] == "Pod"]
+
+    @staticmethod
+    def clear_leftovers() -> None:
+        """What a fleet killed before its :meth:`down` left (the manifests' names are fixed)."""
+        for pod in podman("pod", "ps", "-q", "--filter", "name=^loadkit-", check=False).stdout.split():
+            podman("pod", "rm", "-f", "-t", "0", pod, check=False)
+        podman("volume", "rm", "-f", "loadkit-reports", check=False)
+        for name in ("loadkit-fleet", "loadkit-fleet-other"):
+            podman("secret", "rm", name, check=False)
+        podman("network", "rm", "-f", NETWORK, check=False)
+
+    def container(self, pod: str) -> str:
+        """The pod's (only) container: podman names it ``<pod>-<container>``."""
+        names = podman("pod", "inspect", pod, "--format", "{{range .Containers}}{{.Name}} {{end}}").stdout.split()
+        (name,) = [n for n in names if not n.endswith("-infra")]
+        return name
+
+    def logs(self, pod: str) -> str:
+        done = podman("logs", self.container(pod), check=False)
+        return done.stdout + done.stderr
+
+    def wait(self, pod: str, timeout: float) -> int:
+        """The pod's container's exit code once it has exited."""
+        return int(podman("wait", self.container(pod), timeout=timeout).stdout.strip())
+
+    def running(self, pod: str) -> bool:
+        state = podman("inspect", self.container(pod), "--format", "{{.State.Running}}", check=False)
+        return state.stdout.strip() == "true"
+
+    def stop(self, pod: str, grace: int) -> tuple[float, int]:
+        """SIGTERM to the pod's container, SIGKILL after ``grace`` s, as the kubelet does: seconds and exit code.
+
+        The container, not the pod: ``podman pod stop`` stops the pod's infra container at the same
+        time, and with it the network a stopping master needs to tell its workers to quit (the
+        kubelet keeps a pod's sandbox until its containers have exited).
+        """
+        started = time.monotonic()
+        podman("stop", "-t", str(grace), self.container(pod), timeout=grace + 60)
+        seconds = time.monotonic() - started
+        code = podman("inspect", self.container(pod), "--format", "{{.State.ExitCode}}").stdout.strip()
+        return seconds, int(code)
+
+    def report(self) -> Any:
+        mount = podman("volume", "inspect", "loadkit-reports", "--format", "{{.Mountpoint}}").stdout.strip()
+        return json.loads(Path(mount, "fleet.json").read_text())
+
+    def dump(self) -> str:
+        """Every pod's state and log tail (printed by the fixture: pytest shows it on failure)."""
+        out = []
+        for pod in self.pods:
+            state = podman("pod", "inspect", pod, "--format", "{{.State}}", check=False).stdout.strip()
+            try:
+                out.append(f"--- {pod} {state}\n{self.logs(pod)[-3000:]}")
+            except (AssertionError, ValueError):  # no such pod, or it has no container (failed to play)
+                out.append(f"--- {pod} {state or 'absent'}")
+        return "\n".join(out)
+
+    def down(self) -> list[str]:
+        """Remove every pod, volume, secret and the network; returns the pods still there (should be none)."""
+        for pod in self.pods:
+            podman("pod", "rm", "-f", "-t", "0", pod, check=False, timeout=120)
+        for volume in set(podman("volume", "ls", "-q", check=False).stdout.split()) - (self.volumes_before or set()):
+            podman("volume", "rm", "-f", volume, check=False)
+        for name in self.secrets:
+            podman("secret", "rm", name, check=False)
+        podman("network", "rm", "-f", NETWORK, check=False)
+        left = podman("pod", "ps", "--format", "{{.Name}}", check=False).stdout.split()
+        return [pod for pod in left if pod in self.pods]
