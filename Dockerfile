@@ -1,7 +1,7 @@
 # One image for every role of a loadkit fleet; the command picks the role:
 #   locust --master | locust --worker --master-host master      (locustfile from LOCUST_LOCUSTFILE)
 #   loadkit target http|grpc --host 0.0.0.0 | loadkit agent --host 0.0.0.0
-# docker-compose.yml runs them all; see README "Containers".
+# docker-compose.yml runs them all; see docs/containers.md.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -24,7 +24,7 @@ RUN mkdir loadkit \
 # The package itself (no test extra: no pytest, ruff, mypy or browsers in the image).
 # loadkit/targets and loadkit/proto are symlinks to ../targets and ../proto: copy those too,
 # the wheel then holds them as loadkit.targets and loadkit/proto.
-COPY README.md pyproject.toml ./
+COPY README.md pyproject.toml setup.py loadkit-locust-help.pth ./
 COPY loadkit ./loadkit
 COPY targets ./targets
 COPY proto ./proto

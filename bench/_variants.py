@@ -26,7 +26,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from bench import _callgrind
+from bench import _callgrind, _variants_h2ws
 
 #: Messages per streaming call (client-side, server-side or both ways).
 STREAM_MESSAGES = 10
@@ -334,3 +334,4 @@ VARIANTS["bare-unary+event"] = ("grpc", lambda a, w: bare_unary_event(a["grpc"],
 VARIANTS["loop"] = ("", lambda a, w: loop_user(w))
 VARIANTS["events"] = ("", lambda a, w: events_user(w, False))
 VARIANTS["events+plugin"] = ("", lambda a, w: events_user(w, True))
+_variants_h2ws.register(VARIANTS, run_user)

@@ -1,4 +1,4 @@
-"""The fleet image: build time cold and after a code edit, and its size (README "Containers").
+"""The fleet image: build time cold and after a code edit, and its size (docs/containers.md).
 
     python3 scripts/container_engine.py setup && .venv/bin/python -m bench.compose_image
 

@@ -75,6 +75,10 @@ PACKAGES = (
     "requests",
     "urllib3",
     "hdrhistogram",
+    "httpx",
+    "httpcore",
+    "h2",
+    "websocket-client",
 )
 
 #: Each variant's reference for ratios (the floor it is compared with).
@@ -88,6 +92,11 @@ REFERENCES = {
     "events+plugin": "events",
     "events": "loop",
     "bare-unary+event": "bare-unary",
+    "http2": "bare-httpx-h2",
+    "http2+plugin": "bare-httpx-h2",
+    "locust-ws": "bare-ws",
+    "ws": "locust-ws",
+    "ws+plugin": "locust-ws",
 }
 ORDER = [
     "bare-unary",
@@ -110,11 +119,21 @@ ORDER = [
     "loop",
     "events",
     "events+plugin",
+    "bare-httpx-h2",
+    "http2",
+    "http2+plugin",
+    "bare-ws",
+    "locust-ws",
+    "ws",
+    "ws+plugin",
 ]
 #: The issue's goals: (variant, reference, largest ratio).
 GOALS = [
     *[(f"grpc-{k}+plugin", f"bare-{k}", 1.10) for k in ("unary", "server-stream", "client-stream", "bidi")],
     ("rest", "fasthttp", 1.05),
+    ("http2+plugin", "bare-httpx-h2", 1.10),
+    ("ws+plugin", "bare-ws", 1.10),  # not reachable: Locust's loop + event alone are ~1.4x this client
+    ("ws+plugin", "locust-ws", 1.10),
 ]
 
 
@@ -163,7 +182,7 @@ def _valgrind_version() -> str:
 
 @contextmanager
 def targets(kinds: set[str]) -> Iterator[dict[str, str]]:
-    """The bundled targets the variants need, outside valgrind: {"grpc": "HOST:PORT", "http": URL}."""
+    """The bundled targets the variants need, outside valgrind: {"grpc": "HOST:PORT", "http": URL, "http2": URL}."""
     from loadkit.targets.launcher import launch
 
     with ExitStack() as stack:
@@ -172,6 +191,8 @@ def targets(kinds: set[str]) -> Iterator[dict[str, str]]:
             addresses["grpc"] = stack.enter_context(launch("grpc")).address
         if "http" in kinds:
             addresses["http"] = stack.enter_context(launch("http")).url
+        if "http2" in kinds:  # the HTTP target under hypercorn: h2c
+            addresses["http2"] = stack.enter_context(launch("http", "--http2")).url
         yield addresses
 
 

@@ -8,10 +8,13 @@ Locally (all users in this process)::
     assert result.passed, result.thresholds
 
 Distributed: ``workers=N`` starts a master in this process (on 127.0.0.1, a free port)
-and N ``locust --worker`` subprocesses. Workers import the user classes from the files
-that define them (``inspect.getfile``), so those classes must live in a module file, not
-in ``__main__`` of an interactive session; a class that is not in a file is a
-:class:`~loadkit.exceptions.ConfigError`. Every run is bounded (``run_time``, default
+and N ``locust --worker`` subprocesses. Workers load the user classes from the files
+that define them (``inspect.getfile``), so those classes must live in a file, not in an
+interactive session; a class that is not in a file is a
+:class:`~loadkit.exceptions.ConfigError`. A script needs no ``if __name__ == "__main__":``
+guard: a worker executes the script only up to its ``LoadTest(...).run()``, which there
+stops the script instead of running (:mod:`loadkit.run.worker_users`).
+Every run is bounded (``run_time``, default
 30 s) and every worker process is terminated and waited for before ``run`` returns.
 
 A hand-written Locust ``Environment`` script gets HDR percentiles, thresholds and reports
@@ -21,7 +24,8 @@ with :func:`attach` (see ``locustfiles/library_mode.py``).
 from __future__ import annotations
 
 import argparse
-import inspect
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -35,12 +39,11 @@ from typing import IO, Any
 from loadkit import config
 from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import EXIT_FAILURES, EXIT_OK, EXIT_THRESHOLDS, ConfigError, LoadkitError
+from loadkit.run import worker_users
 from loadkit.stats.snapshot import EntryStats, RunSnapshot
 from loadkit.stats.thresholds import ThresholdResult, all_passed
 
 _WORKER_BOOTSTRAP = Path(__file__).parent / "run" / "worker_locustfile.py"
-#: stderr files of running worker processes, by pid (read when one dies early).
-_LOCUST_DEFAULTS = {"headless": True, "enable_rebalancing": False, "web_base_path": "", "stop_timeout": 0.0}
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,9 @@ def attach(environment: Any, **options: Any) -> Attachment:
     from loadkit.run import plugin
 
     if environment.parsed_options is None:
-        environment.parsed_options = argparse.Namespace(**_LOCUST_DEFAULTS)
+        # Locust's web UI, HTML report and runners read many of Locust's own options: start
+        # from all of them (their defaults), never from a namespace of a few.
+        environment.parsed_options = locust_options(headless=environment.web_ui is None, host=environment.host)
     chosen = config.defaults(**options)  # unknown names raise ConfigError
     for name, value in vars(chosen).items():
         if name in options or not hasattr(environment.parsed_options, name):
@@ -138,10 +143,11 @@ class LoadTest:
 
     ``users``/``spawn_rate`` (default: 1 user, all at once) as Locust's ``-u``/``-r``; or the
     open model: ``arrival_rate`` (iterations/s) or ``arrival_stages`` ("30s:100,1m:100") with a
-    pool of ``max_users`` (``--arrival-rate`` etc., README "Closed and open model"); ``run_time``
+    pool of ``max_users`` (``--arrival-rate`` etc., docs/open-model.md); ``run_time``
     as ``-t`` (seconds or "30s"/"2m"); ``thresholds`` as ``--threshold``; ``workers=N`` runs
     the users in N ``locust --worker`` processes; ``web_port`` also serves Locust's web UI
-    (with loadkit's tabs) on 127.0.0.1 while the test runs; ``options`` sets any other
+    (with loadkit's tabs) on 127.0.0.1 while the test runs; ``progress`` prints a progress line
+    every that many seconds (None: silent); ``options`` sets any other
     loadkit option by dest name (``{"loadkit_data": "users.csv"}``). Bad arguments raise
     :class:`~loadkit.exceptions.ConfigError` here, before any load.
 
@@ -168,6 +174,7 @@ class LoadTest:
         report_html: str | None = None,
         worker_timeout: float = 60.0,
         web_port: int | None = None,
+        progress: float | None = 5.0,
         options: dict[str, Any] | None = None,
         arrival_rate: float | str | None = None,
         arrival_stages: str | None = None,
@@ -190,6 +197,7 @@ class LoadTest:
         self.workers = workers
         self.worker_timeout = worker_timeout
         self.web_port = web_port
+        self.progress = progress
         self.options = {
             "threshold": list(thresholds),
             "abort_on_threshold": abort_on_threshold,
@@ -207,10 +215,16 @@ class LoadTest:
         from loadkit.stats.thresholds import parse_thresholds
 
         parse_thresholds(self.options["threshold"])  # bad expressions fail before any load
-        self._files = _user_class_files(self.user_classes) if workers else []
+        self._files = worker_users.user_class_files(self.user_classes) if workers else []
 
     def run(self) -> LoadTestResult:
         """Run the test to its end (``run_time`` or an aborting threshold) and return the result."""
+        from loadkit.run.worker_users import ScriptStopped, in_library_worker
+
+        if in_library_worker():
+            # A worker of another LoadTest is loading this script for its user classes:
+            # stop the script here rather than start a master and workers of its own.
+            raise ScriptStopped
         saved_argv = sys.argv[:]
         if self.web_port is not None:
             # Locust's web UI parses sys.argv with its own parser when created and on every
@@ -223,8 +237,11 @@ class LoadTest:
             sys.argv[:] = saved_argv
 
     def _run(self) -> LoadTestResult:
+        import gevent
         from gevent.event import Event
         from locust.env import Environment
+
+        from loadkit.stats.progress import run_progress
 
         headless = self.web_port is None
         env = Environment(user_classes=self.user_classes, host=self.host, parsed_options=self._locust_options())
@@ -238,6 +255,7 @@ class LoadTest:
         attachment = attach(env, **self.options)
         stopped = Event()
         env.events.test_stop.add_listener(lambda **_kw: stopped.set())
+        progress = None
         procs: list[subprocess.Popen[bytes]] = []
         logs: dict[int, IO[bytes]] = {}  # this run's workers' stderr, by pid
         runner = env.runner
@@ -248,10 +266,22 @@ class LoadTest:
                     procs.append(self._start_worker(port, logs))  # one by one: all are stopped below
                 self._wait_for_workers(runner, procs, logs)
             runner.start(self.users, spawn_rate=self.spawn_rate)
+            if self.progress:
+                progress = gevent.spawn(
+                    run_progress,
+                    attachment.controller.snapshot,
+                    lambda: locust_runners.worker_count(runner) if self.workers else None,
+                    self.run_time,
+                    self.progress,
+                )
             stopped.wait(timeout=self.run_time)
+            if progress is not None:
+                progress.kill()  # no progress line after the final table
             runner.quit()
             return attachment.finish()
         finally:
+            if progress is not None:
+                progress.kill(block=False)
             runner.quit()
             if web_ui is not None:
                 web_ui.stop()
@@ -260,23 +290,19 @@ class LoadTest:
 
     def _locust_options(self) -> argparse.Namespace:
         """Locust's full option namespace (the web UI reads many), with this test's values."""
-        from locust.argument_parser import get_parser
-
-        import loadkit.run.plugin  # noqa: F401  (its options join Locust's parser)
-
-        options = get_parser(default_config_files=[]).parse_args([])
-        options.headless = self.web_port is None
+        options = locust_options(headless=self.web_port is None, host=self.host)
         options.num_users, options.spawn_rate, options.run_time = self.users, self.spawn_rate, int(self.run_time)
-        options.host = self.host or ""
         return options
 
     def _start_worker(self, port: int, logs: dict[int, IO[bytes]]) -> subprocess.Popen[bytes]:
-        files = ",".join([str(_WORKER_BOOTSTRAP), *self._files])
-        cmd = [sys.executable, "-m", "locust", "-f", files, "--worker"]
+        from loadkit.run.worker_users import LIBRARY_WORKER_ENV
+
+        cmd = [sys.executable, "-m", "locust", "-f", str(_WORKER_BOOTSTRAP), "--worker"]
         cmd += ["--master-host", "127.0.0.1", "--master-port", str(port), "--loglevel", "WARNING"]
         # stderr to a file, not a pipe: a chatty worker must never block on a full pipe.
         log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stop_processes
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+        env = {**os.environ, LIBRARY_WORKER_ENV: json.dumps(self._files)}
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
         logs[proc.pid] = log
         return proc
 
@@ -298,30 +324,16 @@ class LoadTest:
             gevent.sleep(0.1)
 
 
-def _user_class_files(user_classes: Sequence[type]) -> list[str]:
-    files: list[str] = []
-    for cls in user_classes:
-        try:
-            path = Path(inspect.getfile(cls)).resolve()
-        except (TypeError, OSError) as exc:
-            raise ConfigError(
-                f"user class {cls.__name__} is not defined in a file, but LoadTest(workers=N) has worker "
-                f"processes import it from its file: move it to a module (e.g. locustfile.py)"
-            ) from exc
-        module = sys.modules.get(cls.__module__)
-        if "<locals>" in cls.__qualname__ or getattr(module, cls.__qualname__, None) is not cls:
-            raise ConfigError(
-                f"user class {cls.__name__} is not defined at the top level of {path.name}, but "
-                f"LoadTest(workers=N) has worker processes load it from that file: define it at module level"
-            )
-        if not path.is_file():
-            raise ConfigError(
-                f"user class {cls.__name__} comes from {path}, which is not a file worker processes can "
-                f"load: define it in a .py module (e.g. locustfile.py)"
-            )
-        if str(path) not in files:
-            files.append(str(path))
-    return files
+def locust_options(headless: bool, host: str | None) -> argparse.Namespace:
+    """Every option of Locust's parser (and loadkit's) at its default, as ``locust`` with no arguments has them."""
+    from locust.argument_parser import get_parser
+
+    import loadkit.run.plugin  # noqa: F401  (its options join Locust's parser)
+
+    options = get_parser(default_config_files=[]).parse_args([])
+    options.headless = headless
+    options.host = host or ""
+    return options
 
 
 def _stop_processes(procs: list[subprocess.Popen[bytes]], logs: dict[int, IO[bytes]], grace: float = 15.0) -> None:
@@ -370,7 +382,7 @@ def _open_model(
     return settings
 
 
-def _seconds(run_time: str | float) -> float:
+def _seconds(run_time: str | float, flag: str = "run_time") -> float:
     if isinstance(run_time, int | float):
         seconds = float(run_time)
     else:
@@ -379,7 +391,9 @@ def _seconds(run_time: str | float) -> float:
         try:
             seconds = float(parse_timespan(run_time))
         except ValueError as exc:
-            raise ConfigError(f"bad run_time {run_time!r}: use e.g. '30s', '2m' or a number of seconds") from exc
+            raise ConfigError(
+                f"{flag} {run_time!r} is not a duration: give seconds (30) or a span such as 30s, 2m, 1h30m"
+            ) from exc
     if seconds <= 0:
-        raise ConfigError(f"run_time must be positive, got {run_time!r}: a load test must end by itself")
+        raise ConfigError(f"{flag} must be positive, got {run_time!r}: a load test must end by itself")
     return seconds

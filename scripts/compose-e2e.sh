@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docker-compose.yml on a real Docker engine, as CI runs it (README "Containers"):
+# docker-compose.yml on a real Docker engine, as CI runs it (docs/containers.md):
 #   1. scripts/container_engine.py: as root, apt-get installs docker.io, docker-compose and
 #      debootstrap when missing; starts dockerd when none answers; builds a local stand-in for
 #      the Dockerfile's base image when it is absent and no registry is reachable (cached);

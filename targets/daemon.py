@@ -30,9 +30,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from loadkit.exceptions import TargetError
+
+if TYPE_CHECKING:
+    from loadkit.targets.http.http2 import HttpServing
 
 Kind = Literal["grpc", "http"]
 KINDS: tuple[Kind, ...] = ("grpc", "http")
@@ -54,7 +57,9 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def serve_forever(kind: Kind, host: str, port: int, on_ready: Callable[[int], None]) -> None:
+def serve_forever(
+    kind: Kind, host: str, port: int, on_ready: Callable[[int], None], serving: HttpServing | None = None
+) -> None:
     """Serve the target until SIGTERM/SIGINT; imports the target only here (grpc stays out of the CLI)."""
     if kind == "grpc":
         from loadkit.targets.grpc import server as grpc_server
@@ -63,10 +68,12 @@ def serve_forever(kind: Kind, host: str, port: int, on_ready: Callable[[int], No
     else:
         from loadkit.targets.http import server as http_server
 
-        http_server.run(host, port, on_ready)
+        http_server.run(host, port, on_ready, serving)
 
 
-def run_foreground(kind: Kind, host: str, port: int, pidfile: Path | None = None) -> None:
+def run_foreground(
+    kind: Kind, host: str, port: int, pidfile: Path | None = None, serving: HttpServing | None = None
+) -> None:
     """Serve in this process, printing the ready line to stderr; holds ``pidfile`` when given."""
     configure_logging()
 
@@ -74,10 +81,10 @@ def run_foreground(kind: Kind, host: str, port: int, pidfile: Path | None = None
         print(ready_line(kind, host, bound), file=sys.stderr, flush=True)
 
     if pidfile is None:
-        serve_forever(kind, host, port, announce)
+        serve_forever(kind, host, port, announce, serving)
         return
     with PidLock(pidfile):
-        serve_forever(kind, host, port, announce)
+        serve_forever(kind, host, port, announce, serving)
 
 
 class PidLock:
@@ -189,7 +196,13 @@ def _wait_gone(pid: int, pidfile: Path, timeout: float) -> bool:
 
 
 def start_daemon(
-    kind: Kind, host: str, port: int, pidfile: Path, logfile: Path | None = None, timeout: float = START_TIMEOUT
+    kind: Kind,
+    host: str,
+    port: int,
+    pidfile: Path,
+    logfile: Path | None = None,
+    timeout: float = START_TIMEOUT,
+    serving: HttpServing | None = None,
 ) -> tuple[int, int]:
     """Start the target as a detached daemon; return ``(pid, port)`` once it serves.
 
@@ -208,7 +221,7 @@ def start_daemon(
         os.close(read_end)
         code = 1
         try:
-            code = _daemon_main(kind, host, port, pidfile, logfile, write_end)
+            code = _daemon_main(kind, host, port, pidfile, logfile, write_end, serving)
         finally:
             os._exit(code)
     os.close(write_end)
@@ -241,7 +254,9 @@ def _read_report(fd: int, timeout: float) -> str:
     return data.decode(errors="replace").partition("\n")[0]
 
 
-def _daemon_main(kind: Kind, host: str, port: int, pidfile: Path, logfile: Path, report_fd: int) -> int:
+def _daemon_main(
+    kind: Kind, host: str, port: int, pidfile: Path, logfile: Path, report_fd: int, serving: HttpServing | None = None
+) -> int:
     """Body of the forked child: detach, take the pidfile, serve, and report through ``report_fd``."""
     import daemon
 
@@ -282,7 +297,7 @@ def _daemon_main(kind: Kind, host: str, port: int, pidfile: Path, logfile: Path,
         report(f"ready {os.getpid()} {bound}")
 
     try:
-        serve_forever(kind, host, port, announce)
+        serve_forever(kind, host, port, announce, serving)
     except TargetError as exc:
         log.error("%s", exc)
         report(f"error {exc}")

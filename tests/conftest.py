@@ -15,6 +15,7 @@ init_gevent()
 # Real ``loadkit target grpc|http`` subprocesses on 127.0.0.1, free ports. The Target class
 # and launch() live in tests/support/targets.py; everything shared is in tests/support/.
 from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -57,6 +58,42 @@ def http_target() -> Iterator[Target]:
     ``creates`` (per id) and ``duplicate_creates``. Shared: reset counters before counting.
     """
     target = launch("http")
+    try:
+        yield target
+    finally:
+        target.stop()
+
+
+@pytest.fixture(scope="session")
+def http2_target() -> Iterator[Target]:
+    """The bundled HTTP target served by hypercorn (``--http2``): HTTP/1.1 and h2c on one port, one per session.
+
+    As ``http_target``, plus ``protocols()`` -> ``{"requests": {"2": n}, "connections": {"2": m},
+    "websockets": k}`` (versions as ASGI names them). Shared: reset counters before counting.
+    """
+    target = launch("http", "--http2")
+    try:
+        yield target
+    finally:
+        target.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed (certificate, key) for 127.0.0.1/localhost (PEM files; the certificate is its own CA)."""
+    from tests.support.tls import self_signed
+
+    return self_signed(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def tls_http_target(tls_certificate: tuple[Path, Path]) -> Iterator[Target]:
+    """The bundled HTTP target over TLS (``--certfile/--keyfile``: hypercorn, ALPN h2 then http/1.1), one per session.
+
+    Its ``url`` says http://: reach it at ``f"https://127.0.0.1:{target.port}"`` trusting ``tls_certificate[0]``.
+    """
+    cert, key = tls_certificate
+    target = launch("http", "--certfile", str(cert), "--keyfile", str(key))
     try:
         yield target
     finally:

@@ -24,11 +24,18 @@ DEMO_THRESHOLDS = [
 
 def add_parser(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "demo", help="start the bundled targets and run a short distributed test against them"
+        "demo",
+        help="start the bundled targets and run a short distributed test against them",
+        description="Start the bundled gRPC and HTTP targets, run a short distributed load test against "
+        "them (a master and worker processes: every gRPC call kind, a REST login + CRUD flow), print "
+        "progress, HDR percentiles and the verdict of a few thresholds, and write HTML, JSON and JUnit "
+        "reports. Exit code: 0 passed, 1 failed requests, 99 a threshold failed.",
     )
-    parser.add_argument("--users", type=int, default=20, help="simulated users (default 20)")
+    parser.add_argument("-u", "--users", type=int, default=20, help="simulated users (default 20), as Locust's -u")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2; 0 runs them locally)")
-    parser.add_argument("--run-time", default="20s", help="how long the load runs (default 20s)")
+    parser.add_argument(
+        "-t", "--run-time", default="20s", help="how long the load runs, as Locust's -t: 20s, 2m, 1h30m (default 20s)"
+    )
     parser.add_argument(
         "--report-dir",
         type=Path,
@@ -51,7 +58,7 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError(f"--workers {args.workers} is out of range: give 0 (users in this process) or more")
     if not 1 <= args.web_port <= 65535:
         raise ConfigError(f"--web-port {args.web_port} is not a port: use 1-65535")
-    _seconds(args.run_time)  # the check LoadTest makes, made here before the targets start
+    _seconds(args.run_time, "--run-time")  # the check LoadTest makes, made here before the targets start
     try:
         args.report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -4,6 +4,8 @@ Examples::
 
     loadkit target grpc --port 50051                       # foreground, Ctrl-C stops
     loadkit target http --port 0 --daemon --pidfile t.pid  # prints the port, then detaches
+    loadkit target http --http2                            # HTTP/1.1 + HTTP/2 cleartext (h2c), hypercorn
+    loadkit target http --certfile c.pem --keyfile k.pem   # TLS, ALPN h2 then http/1.1
     loadkit target status --pidfile t.pid                  # exit 0 running, 3 not running
     loadkit target stop --pidfile t.pid
     loadkit target check grpc 127.0.0.1:50051              # exit 0 healthy, 1 not (healthchecks)
@@ -58,12 +60,30 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_http_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``loadkit target http`` alone: how it serves (HTTP/2, TLS)."""
+    parser.add_argument(
+        "--http2",
+        action="store_true",
+        help="serve with hypercorn: HTTP/1.1 and HTTP/2 cleartext (h2c, prior knowledge or upgrade) on one port",
+    )
+    parser.add_argument(
+        "--certfile",
+        type=Path,
+        default=None,
+        help="serve TLS with this PEM certificate (ALPN h2, http/1.1); implies --http2",
+    )
+    parser.add_argument("--keyfile", type=Path, default=None, help="PEM private key of --certfile")
+
+
 def add_parser(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser("target", help="run a bundled target (http or grpc)")
     actions = parser.add_subparsers(dest="target_command", metavar="ACTION", required=True)
     for kind, what in (("http", "FastAPI items/login/metrics"), ("grpc", "demo.v1.Demo + health + reflection")):
         serve = actions.add_parser(kind, help=f"serve the {kind} target ({what})")
         add_serve_arguments(serve)
+        if kind == "http":
+            add_http_arguments(serve)
         serve.set_defaults(run=run_serve, kind=kind)
     stop = actions.add_parser("stop", help="stop the daemon holding a pidfile, and wait for it to exit")
     stop.add_argument("--pidfile", type=Path, required=True, help="PID lock file given to --daemon")
@@ -93,6 +113,26 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError("--logfile is only used with --daemon; in the foreground the target logs to stderr")
     if getattr(args, "agent_port", None) is not None and (args.daemon or args.reload):
         raise ConfigError("--agent-port runs in the foreground only: drop it and run `loadkit agent` beside the daemon")
+    certfile, keyfile = getattr(args, "certfile", None), getattr(args, "keyfile", None)
+    if (certfile is None) != (keyfile is None):
+        raise ConfigError("--certfile and --keyfile go together: pass both PEM files to serve TLS, or neither")
+    for flag, path in (("--certfile", certfile), ("--keyfile", keyfile)):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{flag} {path} is not a readable file: pass the PEM file's path")
+
+
+def _serving(args: argparse.Namespace) -> Any:
+    """The HTTP target's :class:`~loadkit.targets.http.http2.HttpServing` (None: uvicorn, HTTP/1.1)."""
+    certfile, keyfile = getattr(args, "certfile", None), getattr(args, "keyfile", None)
+    if not getattr(args, "http2", False) and certfile is None:
+        return None
+    from loadkit.targets.http.http2 import HttpServing
+
+    return HttpServing(
+        http2=True,
+        certfile=str(certfile.resolve()) if certfile else None,
+        keyfile=str(keyfile.resolve()) if keyfile else None,
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -100,14 +140,16 @@ def run_serve(args: argparse.Namespace) -> int:
 
     _check(args)
     if args.daemon:
-        _, port = daemon.start_daemon(args.kind, args.host, args.port, args.pidfile, args.logfile)
+        _, port = daemon.start_daemon(
+            args.kind, args.host, args.port, args.pidfile, args.logfile, serving=_serving(args)
+        )
         print(daemon.ready_line(args.kind, args.host, port), file=sys.stderr, flush=True)
         return 0
     if args.reload:
         return _run_reloading(args)
     agent = _start_agent(args)
     try:
-        daemon.run_foreground(args.kind, args.host, args.port, args.pidfile)
+        daemon.run_foreground(args.kind, args.host, args.port, args.pidfile, _serving(args))
     finally:
         if agent is not None:
             agent.stop()
@@ -138,6 +180,10 @@ def _run_reloading(args: argparse.Namespace) -> int:
     argv = [sys.executable, "-m", "loadkit.cli", "target", args.kind, "--host", args.host, "--port", str(args.port)]
     if args.pidfile is not None:
         argv += ["--pidfile", str(args.pidfile)]
+    if getattr(args, "http2", False):
+        argv.append("--http2")
+    if getattr(args, "certfile", None) is not None:
+        argv += ["--certfile", str(args.certfile), "--keyfile", str(args.keyfile)]
     return reloader.run_with_reload(argv, folder)
 
 

@@ -14,16 +14,19 @@ Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselve
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import Any
 
+import gevent
 from locust import events
 from locust.env import Environment
 
 from loadkit import config, plain
+from loadkit._locust import console, forked, pid1, quiet
 from loadkit._locust import errors as locust_errors
-from loadkit._locust import forked, pid1
 from loadkit._locust import rpc as locust_rpc
+from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import LoadkitError
 from loadkit.messages import offenders_of
 from loadkit.run import context as run
@@ -49,12 +52,54 @@ def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
 def _on_init(environment: Environment, **_kw: Any) -> None:
     try:
         install(environment)
+        _one_final_table(environment)
+        _open_model_console(environment)
         if getattr(environment.parsed_options, "master", False):  # its give-up line names the fix
             locust_errors.install_expect_workers_hint(environment.runner, environment.parsed_options)
         _preflight(environment)
     except LoadkitError as exc:
         # Before any load there is no run to end: exit now, with one line (loadkit.run.stop explains).
         _stop.exit_before_load(exc)
+
+
+def _one_final_table(environment: Environment) -> None:
+    """A ``locust`` process: loadkit's HDR table replaces Locust's, printed last (at ``quit``)."""
+    from loadkit.stats.controller import controller_for
+
+    controller = controller_for(environment)
+    controller.print_at_quit = True
+    environment.events.quit.add_listener(controller.print_console)
+    if not getattr(environment.parsed_options, "locust_final_table", False):
+        console.silence_final_tables()
+    console.fit_type_column()
+
+
+def _open_model_console(environment: Environment) -> None:
+    """A ``locust`` process running the open model: no 0-user noise; rate, late, dropped as it runs."""
+    from loadkit.load.runtime import open_model_for
+    from loadkit.stats.controller import controller_for
+    from loadkit.stats.progress import run_progress
+
+    part = open_model_for(environment)
+    if part.is_worker or part.settings is None:
+        return
+    quiet.hide_zero_user_lines()
+    stats = controller_for(environment)
+    greenlets: list[Any] = []
+
+    def start(**_kw: Any) -> None:
+        workers = (lambda: locust_runners.worker_count(environment.runner)) if part.is_master else (lambda: None)
+        run_time = getattr(environment.parsed_options, "run_time", None)
+        total = float(run_time) if run_time else (part.profile.duration if part.profile is not None else None)
+        greenlets.append(gevent.spawn(run_progress, stats.snapshot, workers, total))
+
+    def stop(**_kw: Any) -> None:
+        while greenlets:
+            greenlets.pop().kill(block=False)
+
+    environment.events.test_start.add_listener(start)
+    environment.events.test_stopping.add_listener(stop)  # no line once the schedule has ended
+    environment.events.test_stop.add_listener(stop)
 
 
 def _preflight(environment: Environment) -> None:
@@ -82,6 +127,7 @@ def install(environment: Environment) -> None:
     environment.events.test_start.add_listener(_stop.on_test_start)
     if environment.parsed_options is not None:
         config.check(environment.parsed_options)  # numbers in range, before any part starts
+    config.check_environment(os.environ)  # LOCUST_THRESHOLD would be ignored without a word
     _install_access(environment)  # first and alone: no tab or route of any part is reachable without it
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)

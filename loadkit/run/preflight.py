@@ -8,8 +8,8 @@ naming the host and the fix, exit 2.
 Three steps, in order, each raising a :class:`~loadkit.exceptions.LoadkitError`:
 
 1. :func:`endpoints`: the host of each user class has a scheme its kind speaks
-   (``http(s)://`` for HttpUser/FastHttpUser/RestUser; ``grpc(s)://`` or ``HOST:PORT``
-   for GrpcUser) — pure, always on;
+   (``http(s)://`` for HttpUser/FastHttpUser/RestUser/Http2User; ``ws(s)://`` or ``http(s)://``
+   for WebSocketUser; ``grpc(s)://`` or ``HOST:PORT`` for GrpcUser) — pure, always on;
 2. a GrpcUser's runtime ``.proto`` compiles and holds its ``service`` — local, always on;
 3. :func:`check_reachable`: a TCP connect (short timeout) to each host, then a GrpcUser
    that relies on server reflection finds its service there. Network checks: off with
@@ -35,7 +35,9 @@ from loadkit.exceptions import ConfigError
 CONNECT_TIMEOUT = 3.0
 HTTP = "http"
 GRPC = "grpc"
+WS = "ws"
 _HTTP_PORTS = {"http": 80, "https": 443}
+_WS_PORTS = {"ws": 80, "wss": 443, **_HTTP_PORTS}
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,15 @@ def endpoint(user: str, kind: str, host: str) -> Endpoint:
         target, secure = parse_host(host)
         return Endpoint(user, host, _split_host_port(user, host, target, 443 if secure else None))
     parts = urlsplit(host)
-    if parts.scheme not in _HTTP_PORTS or not parts.hostname:
+    ports, use = (_WS_PORTS, "ws://HOST[:PORT] or wss://HOST[:PORT]") if kind == WS else (_HTTP_PORTS, "")
+    if parts.scheme not in ports or not parts.hostname:
         scheme = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
         raise ConfigError(
             f"{user} host {host!r} has {scheme}: "
-            "use http://HOST[:PORT] or https://HOST[:PORT] (--host or the class's host)"
+            f"use {use or 'http://HOST[:PORT] or https://HOST[:PORT]'} (--host or the class's host)"
         )
     try:
-        port = parts.port if parts.port is not None else _HTTP_PORTS[parts.scheme]
+        port = parts.port if parts.port is not None else ports[parts.scheme]
         if not 0 < port < 65536:
             raise ValueError(port)
     except ValueError as exc:
@@ -116,10 +119,16 @@ def check_reachable(points: Iterable[Endpoint], timeout: float = CONNECT_TIMEOUT
 
 
 def user_kind(user_class: type) -> str | None:
-    """:data:`GRPC`, :data:`HTTP` or None (a user whose protocol loadkit does not know)."""
+    """:data:`GRPC`, :data:`HTTP`, :data:`WS` or None (a user whose protocol loadkit does not know)."""
     grpc_user = sys.modules.get("loadkit.users.grpc_user")  # imported only if some locustfile uses it
     if grpc_user is not None and issubclass(user_class, grpc_user.GrpcUser):
         return GRPC
+    ws_user = sys.modules.get("loadkit.users.ws_user")
+    if ws_user is not None and issubclass(user_class, ws_user.WebSocketUser):
+        return WS
+    http2_user = sys.modules.get("loadkit.users.http2_user")
+    if http2_user is not None and issubclass(user_class, http2_user.Http2User):
+        return HTTP
     from locust import FastHttpUser, HttpUser
 
     if issubclass(user_class, (HttpUser, FastHttpUser)):

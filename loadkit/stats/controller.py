@@ -103,6 +103,9 @@ class StatsController:
         self._pump_greenlet: gevent.Greenlet | None = None
         self._workers_seen: set[str] = set()
         self._finished = False
+        #: Print the final table at Locust's ``quit`` event (a ``locust`` process), not in :meth:`finish`.
+        self.print_at_quit = False
+        self._console: str | None = None
 
     # --- configuration --------------------------------------------------------------
     def configure(self) -> None:
@@ -221,16 +224,31 @@ class StatsController:
         self.final = self.snapshot()
         self.results = evaluate(self.thresholds, self.final)
         self._write_reports(self.final, self.results)
-        table = reports.console_table(self.final, self.results)
+        self._console = reports.console_table(self.final, self.results)
+        if not self.print_at_quit:
+            self.print_console()
+        return self.results
+
+    def print_console(self, exit_code: int | None = None, **_kw: Any) -> None:
+        """Print the final table and verdict (once); a ``locust`` process does it at ``quit``.
+
+        ``quit`` comes after Locust's shutdown lines and error report, so the verdict is the
+        run's last line (:func:`loadkit.run.plugin.install` sets :attr:`print_at_quit` there).
+        """
+        if self._console is None:
+            return
         options = self.environment.parsed_options
+        text = self._console
+        if exit_code is not None and self.final is not None:
+            text += "\n" + reports.verdict_line(exit_code, self.results, self.final.total.failures)
+        self._console = None
         if getattr(options, "skip_log_setup", False):
             # The user's own logging set-up decides, as it does for Locust's table (same logger).
-            logging.getLogger(locust_runners.STATS_LOGGER).info(table)
-            return self.results
+            logging.getLogger(locust_runners.STATS_LOGGER).info(text)
+            return
         # `locust --json` prints its stats as JSON on stdout: keep stdout parseable then.
         stream = sys.stderr if getattr(options, "json", False) else sys.stdout
-        print(table, file=stream, flush=True)
-        return self.results
+        print(text, file=stream, flush=True)
 
     # --- views ------------------------------------------------------------------------
     def snapshot(self) -> RunSnapshot:

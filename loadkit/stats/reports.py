@@ -125,6 +125,20 @@ def console_table(snapshot: RunSnapshot, results: Sequence[ThresholdResult]) -> 
     return "\n".join(lines)
 
 
+def verdict_line(exit_code: int, results: Sequence[ThresholdResult], failures: int) -> str:
+    """The run's last line: its exit code and why (0 pass, 1 Locust's failures, 99 thresholds)."""
+    failed = [r for r in results if not r.passed]
+    if exit_code == 0:
+        count = len(results)
+        why = f"{count} of {count} thresholds passed" if results else "no thresholds set (--threshold to gate)"
+        return f"loadkit: PASSED (exit 0): {why}"
+    if exit_code == 99:
+        return f"loadkit: FAILED (exit 99): {len(failed)} of {len(results)} thresholds failed"
+    if exit_code == 1:
+        return f"loadkit: FAILED (exit 1): {failures} requests failed or a user raised (Locust's --exit-code-on-error)"
+    return f"loadkit: FAILED (exit {exit_code})"
+
+
 _LOAD_PROPERTIES = (
     "model",
     "profile",
@@ -156,6 +170,10 @@ def open_model_lines(load: dict[str, Any]) -> list[str]:
     ]
 
 
+#: The file name a folder given for a report is suggested to end in, by option.
+_REPORT_NAMES = {"--report-json": "report.json", "--report-junit": "junit.xml", "--report-html": "report.html"}
+
+
 def check_writable(path: str | os.PathLike[str], flag: str) -> None:
     """Raise ConfigError now when a report could not be written at the end of the run.
 
@@ -168,11 +186,12 @@ def check_writable(path: str | os.PathLike[str], flag: str) -> None:
     target = _resolved(given)
     via = f" (a link to {target})" if target != given else ""
     kind = _node_kind(target)
+    name = _REPORT_NAMES.get(flag, "report")
     if kind == "a folder":
-        raise ConfigError(f"{flag} {str(path)!r}{via} is a folder: give a file path, e.g. {given / 'report'}")
+        raise ConfigError(f"{flag} {str(path)!r}{via} is a folder: give a file path, e.g. {given / name}")
     if kind is not None:
         raise ConfigError(
-            f"{flag} {str(path)!r}{via} is {kind}, not a regular file: give a file path, e.g. loadkit-reports/report"
+            f"{flag} {str(path)!r}{via} is {kind}, not a regular file: give a file path, e.g. loadkit-reports/{name}"
         )
     folder = target.parent
     while not folder.exists() and folder != folder.parent:

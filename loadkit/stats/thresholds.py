@@ -30,6 +30,7 @@ message naming the bad part; :func:`evaluate` is pure, a function of a
 
 from __future__ import annotations
 
+import difflib
 import math
 import operator
 import re
@@ -156,7 +157,8 @@ def _parse(expression: str) -> Threshold:
         raise ConfigError(f"bad threshold {expression!r}: nothing before ':' (name an entry, {_HELP})")
     match = _CONDITION.match(condition)
     if match is None:
-        raise ConfigError(f"bad threshold {expression!r} at {condition.strip()!r}: expected METRIC OP NUMBER ({_HELP})")
+        where = "" if condition.strip() == text else f" at {condition.strip()!r}"
+        raise ConfigError(f"bad threshold {expression!r}{where}: expected METRIC OP NUMBER ({_HELP})")
     metric, op, number, unit = match["metric"], match["op"], match["number"], match["unit"]
     metric = _check_metric(expression, metric)
     if metric in _RUN_METRICS and entry is not None:
@@ -189,7 +191,7 @@ def _check_metric(expression: str, metric: str) -> str:
 
 
 def parse_thresholds(expressions: Iterable[str] | str | None) -> list[Threshold]:
-    """Parse a list of expressions; a string is split at ``;`` (``LOADKIT_THRESHOLDS``)."""
+    """Parse a list of expressions; a string is split at ``;`` (``LOADKIT_THRESHOLD``)."""
     if expressions is None:
         return []
     if isinstance(expressions, str):
@@ -235,7 +237,12 @@ def _find_entry(entry: str | None, snapshot: RunSnapshot) -> tuple[EntryStats | 
     if len(by_name) > 1:
         types = ", ".join(f"'{row.key}'" for row in by_name)
         return None, f"ambiguous entry {entry!r}: write one of {types}"
-    return (by_name[0], "") if by_name else (None, f"no requests named {entry!r}")
+    if by_name:
+        return by_name[0], ""
+    names = {row.name for row in snapshot.entries} | {row.key for row in snapshot.entries}
+    close = difflib.get_close_matches(entry, sorted(names), n=1, cutoff=0.6)
+    hint = f": did you mean {close[0]!r}?" if close else ""
+    return None, f"no requests named {entry!r}{hint}"
 
 
 def _metric_value(metric: str, row: EntryStats) -> float:

@@ -4,7 +4,10 @@ Routes: ``/health``; items CRUD (``POST /items``, ``GET /items``, ``GET|PUT|DELE
 /items/{item_id}``, free-form JSON objects); ``POST /login`` → ``{"token": ...}`` and
 ``GET /me`` needing ``Authorization: Bearer <token>``; ``GET /counters`` (served calls per
 ``"METHOD /route/{template}"``) and ``DELETE /counters``, which are not counted themselves;
-``GET /metrics`` in Prometheus format.
+``GET /metrics`` in Prometheus format; ``GET /protocols``: requests per HTTP version and
+distinct connections per version (:mod:`~loadkit.targets.http.protocols`, reset with the
+counters, not counted). WebSocket routes ``/ws/echo`` and ``/ws/pubsub/{topic}``:
+:mod:`~loadkit.targets.http.websockets`.
 
 Every counted route takes injected faults, from query parameters or headers::
 
@@ -21,13 +24,16 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi.requests import HTTPConnection
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 from pydantic import BaseModel
 
+from loadkit.targets.http.protocols import ProtocolCounters
 from loadkit.targets.http.store import ItemStore, RouteCounters, Sessions
+from loadkit.targets.http.websockets import add_websocket_routes
 
 #: Routes that serve the counters and are therefore not counted.
-UNCOUNTED = frozenset({"GET /counters", "DELETE /counters"})
+UNCOUNTED = frozenset({"GET /counters", "DELETE /counters", "GET /protocols"})
 MAX_DELAY_MS = 60_000
 
 
@@ -58,18 +64,22 @@ def create_app() -> FastAPI:
     items = ItemStore()
     sessions = Sessions()
     counters = RouteCounters()
+    protocols = ProtocolCounters()
     registry = CollectorRegistry()
     served = Counter("loadkit_target_requests", "Calls served, by route", ["method", "route"], registry=registry)
     Gauge("loadkit_target_items", "Items stored", registry=registry).set_function(lambda: items.listing()["count"])
 
-    async def count_and_inject(request: Request) -> None:
+    async def count_and_inject(request: HTTPConnection) -> None:
         """Runs before every route: counts the call, then applies x-delay-ms / x-status."""
+        if not isinstance(request, Request):  # a WebSocket session: counted by its own route
+            return
         route = request.scope.get("route")
         template = getattr(route, "path", request.url.path)
         key = f"{request.method} {template}"
         if key in UNCOUNTED:
             return
         counters.increment(key)
+        protocols.on_request(request.scope)
         served.labels(request.method, template).inc()
         delay_ms = _int_fault(request, "delay_ms", 0, MAX_DELAY_MS)
         status = _int_fault(request, "status", 400, 599)
@@ -135,7 +145,14 @@ def create_app() -> FastAPI:
     @app.delete("/counters")
     async def reset_counters() -> dict[str, int]:
         counters.reset()
+        protocols.reset()
         return {}
+
+    @app.get("/protocols")
+    async def get_protocols() -> dict[str, Any]:
+        return protocols.snapshot()
+
+    add_websocket_routes(app, counters, protocols)
 
     @app.get("/metrics")
     async def metrics() -> Response:

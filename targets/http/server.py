@@ -1,4 +1,4 @@
-"""Serve :func:`loadkit.targets.http.app.create_app` with uvicorn on a socket bound up front.
+"""Serve :func:`loadkit.targets.http.app.create_app` with uvicorn (or hypercorn for HTTP/2) on a socket bound up front.
 
 Binding the socket ourselves turns "port in use" into a one-line
 :class:`~loadkit.exceptions.TargetError` and tells us the real port when ``port=0``.
@@ -16,6 +16,7 @@ import uvicorn
 
 from loadkit.exceptions import TargetError
 from loadkit.targets.http.app import create_app
+from loadkit.targets.http.http2 import HttpServing, run_hypercorn
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,20 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
     """uvicorn re-raises the signal that stopped it; after a graceful stop there is nothing left to do."""
 
 
-def run(host: str, port: int, on_ready: Callable[[int], None]) -> None:
-    """Serve until SIGTERM or SIGINT (uvicorn stops gracefully); call ``on_ready(port)`` once serving."""
+def run(host: str, port: int, on_ready: Callable[[int], None], serving: HttpServing | None = None) -> None:
+    """Serve until SIGTERM or SIGINT (gracefully); call ``on_ready(port)`` once serving.
+
+    ``serving``: HTTP/2 (h2c, or TLS with ALPN) through hypercorn (:mod:`~loadkit.targets.http.http2`).
+    """
     sock = bind(host, port)
     bound = int(sock.getsockname()[1])
+    if serving is not None and serving.http2:
+        try:
+            run_hypercorn(create_app(), sock, serving, GRACE_SECONDS, lambda: on_ready(bound))
+            log.info("stopped")
+        finally:
+            sock.close()
+        return
     config = uvicorn.Config(
         create_app(),
         log_level="warning",

@@ -147,7 +147,7 @@ def test_scaled_mid_run_targets_restarted_and_a_failing_threshold(fleet: Compose
         **HEADLESS,
         "LOCUST_RUN_TIME": f"{run_time}s",
         "LOADKIT_DATA_MODE": "cyclic",  # rows keep coming: the HTTP users stay busy all run
-        "LOADKIT_THRESHOLDS": "count<1",  # fails as soon as one request was made
+        "LOADKIT_THRESHOLD": "count<1",  # fails as soon as one request was made
     }
     fleet.run("up", "-d")
     master = fleet.one("master")

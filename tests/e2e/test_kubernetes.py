@@ -85,7 +85,7 @@ def test_workers_scaled_mid_run_join_and_a_failing_threshold_exits_99(fleet: Kub
         **HEADLESS_SETTINGS,
         "LOCUST_RUN_TIME": "25s",
         "LOADKIT_DATA_MODE": "cyclic",  # rows keep coming: every worker's users stay busy all run
-        "LOADKIT_THRESHOLDS": "count<1",  # fails as soon as one request was made
+        "LOADKIT_THRESHOLD": "count<1",  # fails as soon as one request was made
     }
     fleet.play(render(overlay(tmp_path / "run", "headless", settings)))
     wait_for(lambda: RUN_STARTS in fleet.logs("loadkit-master"), 120, "the run to start", interval=1)

@@ -119,7 +119,7 @@ def test_bad_expression_exits_2_in_one_line_before_any_load(tmp_path: Path) -> N
 
 
 def test_thresholds_from_env_var_semicolon_separated(tmp_path: Path) -> None:
-    proc = _local(tmp_path, LOADKIT_THRESHOLDS="count>0; p50<0.01ms")
+    proc = _local(tmp_path, LOADKIT_THRESHOLD="count>0; p50<0.01ms")
     assert proc.returncode == 99
     assert "count>0" in proc.stdout and "p50<0.01ms" in proc.stdout
 

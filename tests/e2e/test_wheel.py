@@ -43,7 +43,7 @@ class Installed:
 
 
 def _copy_sources(dest: Path) -> Path:
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "loadkit-locust-help.pth", "README.md"):
         shutil.copy2(ROOT / name, dest / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
     for name in ("loadkit", "targets", "proto"):  # loadkit/targets, loadkit/proto: symlinks, kept as such
@@ -81,12 +81,21 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
 def test_the_wheel_installs_nothing_top_level_but_loadkit_and_ships_the_protos(installed: Installed) -> None:
     names = zipfile.ZipFile(installed.wheel).namelist()
     top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
-    assert top == {"loadkit"}, top
+    assert top == {"loadkit", "loadkit-locust-help.pth"}, top  # the .pth: loadkit's options in `locust --help`
     assert "loadkit/proto/demo/v1/demo.proto" in names
     assert "loadkit/targets/grpc/server.py" in names and "loadkit/stats/assets/charts.js" in names
     where = installed.run("-c", "import loadkit, loadkit.targets; print(loadkit.__file__, loadkit.targets.__file__)")
     assert where.returncode == 0, where.stderr
     assert str(ROOT) not in where.stdout and str(installed.python.parent.parent) in where.stdout, where.stdout
+
+
+def test_locust_help_lists_loadkits_options_from_the_installed_copy(installed: Installed) -> None:
+    """Locust prints --help before importing a locustfile: the installed .pth loads loadkit's options."""
+    helped = installed.run("-m", "locust", "--help")
+    assert helped.returncode == 0, helped.stderr[-2000:]
+    assert "loadkit: thresholds and reports:" in helped.stdout and "--threshold" in helped.stdout
+    plain = installed.run("-c", "import sys; print('locust' in sys.modules, 'loadkit' in sys.modules)", "--help")
+    assert plain.stdout.split() == ["False", "False"], plain  # inert in every other program
 
 
 def test_loadkit_target_grpc_serves_from_the_installed_copy(installed: Installed) -> None:

@@ -16,6 +16,8 @@ Most tests use the fixtures in ``tests/conftest.py`` instead (``grpc_target``,
 
 from __future__ import annotations
 
+from typing import Any
+
 from loadkit.targets import launcher
 from loadkit.targets.launcher import READY, START_TIMEOUT, TargetExited
 from tests.support import ROOT
@@ -44,6 +46,15 @@ class Target(launcher.TargetProcess):
         with grpc.insecure_channel(self.address) as channel:
             reply = admin_pb2_grpc.AdminStub(channel).GetCounters(admin_pb2.GetCountersRequest(), timeout=15)
         return dict(reply.calls)
+
+    def protocols(self) -> dict[str, Any]:
+        """HTTP target: ``{"requests": {"2": n}, "connections": {"2": m}, "websockets": k}`` (``GET /protocols``)."""
+        import httpx
+
+        response = httpx.get(f"{self.url}/protocols", timeout=15)
+        response.raise_for_status()
+        document: dict[str, Any] = response.json()
+        return document
 
     def reset_counters(self) -> None:
         if self.kind == "http":

@@ -40,7 +40,10 @@ def test_a_report_dir_that_is_a_file_is_one_line(tmp_path: Path, capsys: pytest.
 
 @pytest.mark.parametrize(
     ("run_time", "expected"),
-    [("bogus", "bad run_time 'bogus'"), ("0s", "run_time must be positive, got '0s'")],
+    [
+        ("bogus", "--run-time 'bogus' is not a duration: give seconds (30) or a span such as 30s, 2m, 1h30m"),
+        ("0s", "--run-time must be positive, got '0s'"),
+    ],
 )
 def test_a_bad_run_time_is_refused_before_the_targets_start(
     run_time: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -54,3 +57,16 @@ def test_the_report_dir_is_created_when_missing(tmp_path: Path) -> None:
     with pytest.raises(AssertionError, match="started its grpc target"):
         main(["demo", "--run-time", "1s", "--report-dir", str(reports)])
     assert reports.is_dir()
+
+
+def test_locusts_short_flags_are_accepted(tmp_path: Path) -> None:
+    """-u and -t as Locust users type them (were "unrecognized arguments" with the top-level usage)."""
+    with pytest.raises(AssertionError, match="started its grpc target"):
+        main(["demo", "-u", "5", "-t", "1s", "--report-dir", str(tmp_path / "r")])
+
+
+def test_demo_help_has_a_description(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    out = capsys.readouterr().out
+    assert "Start the bundled gRPC and HTTP targets" in out and "-u USERS, --users USERS" in out

@@ -19,6 +19,8 @@ from loadkit.exceptions import ConfigError
         (["target", "grpc", "--daemon"], "--daemon needs --pidfile"),
         (["target", "grpc", "--daemon", "--pidfile", "p", "--reload"], "drop --daemon or --reload"),
         (["target", "http", "--logfile", "l"], "--logfile is only used with --daemon"),
+        (["target", "http", "--certfile", "c.pem"], "--certfile and --keyfile go together"),
+        (["target", "http", "--certfile", "/no/c.pem", "--keyfile", "/no/k.pem"], "--certfile /no/c.pem is not a"),
     ],
 )
 def test_bad_combinations_name_the_option_and_the_fix(argv: list[str], message: str) -> None:
@@ -34,6 +36,16 @@ def test_defaults_serve_on_localhost_and_a_free_port() -> None:
     args = build_parser().parse_args(["target", "http"])
     _check(args)
     assert args.port == 8080
+
+
+def test_http2_and_tls_choose_hypercorn() -> None:
+    from loadkit.cli.target import _serving
+    from loadkit.targets.http.http2 import HttpServing
+
+    assert _serving(build_parser().parse_args(["target", "http"])) is None  # uvicorn, HTTP/1.1
+    assert _serving(build_parser().parse_args(["target", "http", "--http2"])) == HttpServing(http2=True)
+    served = _serving(build_parser().parse_args(["target", "http", "--certfile", "c", "--keyfile", "k"]))
+    assert served.http2 and served.tls and served.certfile.endswith("/c")
 
 
 def test_stop_and_status_need_a_pidfile() -> None:

@@ -148,7 +148,7 @@ def test_master_starts_once_the_targets_are_healthy(svc: dict[str, Service]) -> 
     assert depends["target-http"]["condition"] == "service_healthy"
     assert depends["target-grpc"]["condition"] == "service_healthy"
     assert "agent" in depends
-    agents = svc["master"].environment(SECRET)["LOADKIT_AGENTS"]
+    agents = svc["master"].environment(SECRET)["LOADKIT_AGENT"]
     assert urlsplit(agents).hostname == "agent"
     assert str(urlsplit(agents).port) == option_value(svc["agent"].command, "--port")
 
@@ -163,7 +163,7 @@ def test_every_variable_is_one_locust_or_loadkit_reads(svc: dict[str, Service]) 
 def test_default_settings_are_valid(svc: dict[str, Service]) -> None:
     master = svc["master"]
     env = master.environment(SECRET)
-    assert len(parse_thresholds(env["LOADKIT_THRESHOLDS"])) >= 2
+    assert len(parse_thresholds(env["LOADKIT_THRESHOLD"])) >= 2
     rows = load_rows(map_path(env["LOADKIT_DATA"], master.mounts()))
     assert len({row["id"] for row in rows}) == len(rows) > 0, "data rows need unique ids"
     assert int(env["LOCUST_USERS"]) > 0 and int(env["LOCUST_EXPECT_WORKERS"]) > 0

@@ -131,9 +131,9 @@ def test_configmap_files_equal_the_repository_files() -> None:
 
 
 def test_readme_kubectl_commands_name_what_the_manifests_hold() -> None:
-    """No cluster here to run them: each path the README's commands name exists, each object is rendered."""
+    """No cluster here to run them: each path docs/kubernetes.md's commands name exists, each object is rendered."""
     need_command("kubectl", "kubernetes-client")
-    section = (ROOT / "README.md").read_text().split("### Kubernetes", 1)[1].split("\n## ", 1)[0]
+    section = (ROOT / "docs" / "kubernetes.md").read_text()
     commands = [line for line in section.splitlines() if "kubectl " in line]
     assert len(commands) >= 8, commands
     text = "\n".join(commands)
@@ -142,4 +142,4 @@ def test_readme_kubectl_commands_name_what_the_manifests_hold() -> None:
     names = {(d["kind"].lower(), d["metadata"]["name"]) for o in OVERLAYS for d in render(KUBE_DIR / o)}
     names.add(("pod", yaml.safe_load((KUBE_DIR / "fetch-reports.yaml").read_text())["metadata"]["name"]))
     for kind, name in re.findall(r"\b(job|pod|service|deployment)[/ ](loadkit-[\w-]+)", text):
-        assert (kind, name) in names, f"the README names {kind}/{name}, which no manifest holds"
+        assert (kind, name) in names, f"docs/kubernetes.md names {kind}/{name}, which no manifest holds"

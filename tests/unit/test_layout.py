@@ -1,4 +1,4 @@
-"""What gets installed lives under loadkit's name: no top-level ``targets`` anywhere (README "Layout")."""
+"""What gets installed lives under loadkit's name: no top-level ``targets`` anywhere (docs/layout.md)."""
 
 from __future__ import annotations
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from locust import FastHttpUser, HttpUser, User
 
-from loadkit import GrpcUser, RestUser
+from loadkit import GrpcUser, Http2User, RestUser, WebSocketUser
 from loadkit.exceptions import ConfigError
-from loadkit.run.preflight import GRPC, HTTP, Endpoint, check_reachable, endpoint, endpoints, unreachable, user_kind
+from loadkit.run.preflight import GRPC, HTTP, WS, Endpoint, check_reachable, endpoint, endpoints, unreachable, user_kind
 from tests.support import free_port as closed_port  # nothing listens there once it is picked
 
 
@@ -32,6 +32,9 @@ def listener() -> Iterator[tuple[str, int]]:
         (GRPC, "127.0.0.1:50051", ("127.0.0.1", 50051)),
         (GRPC, "grpcs://example.test", ("example.test", 443)),
         (GRPC, "grpc://[::1]:50051", ("::1", 50051)),
+        (WS, "ws://127.0.0.1:8080", ("127.0.0.1", 8080)),
+        (WS, "wss://example.test", ("example.test", 443)),
+        (WS, "http://example.test", ("example.test", 80)),
     ],
 )
 def test_endpoint_address(kind: str, host: str, address: tuple[str, int]) -> None:
@@ -47,6 +50,11 @@ def test_endpoint_address(kind: str, host: str, address: tuple[str, int]) -> Non
         (GRPC, "grpc://[::1]:99999", r"has a bad port 99999 \(1-65535\): use e\.g\. grpc://"),
         (GRPC, "ftp://127.0.0.1:21", r"GrpcUser host 'ftp://127\.0\.0\.1:21' has scheme 'ftp': use grpc://"),
         (GRPC, "grpc://127.0.0.1", r"has no port: use e\.g\. grpc://127\.0\.0\.1:50051"),
+        (
+            WS,
+            "grpc://127.0.0.1:1",
+            r"U host 'grpc://127\.0\.0\.1:1' has scheme 'grpc': use ws://HOST\[:PORT\] or wss://",
+        ),
     ],
 )
 def test_endpoint_rejects_bad_hosts(kind: str, host: str, message: str) -> None:
@@ -95,8 +103,17 @@ class Grpc(GrpcUser):
     host = "grpc://127.0.0.1:50051"
 
 
+class H2(Http2User):
+    abstract = True
+
+
+class Ws(WebSocketUser):
+    abstract = True
+
+
 def test_user_kind() -> None:
     assert [user_kind(c) for c in (Plain, Http, Fast, Rest, Grpc)] == [None, HTTP, HTTP, HTTP, GRPC]
+    assert [user_kind(c) for c in (H2, Ws)] == [HTTP, WS]
 
 
 def test_endpoints_skip_unknown_kinds_and_missing_hosts_and_honour_override() -> None:

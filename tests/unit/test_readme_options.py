@@ -1,4 +1,4 @@
-"""Every option the README names exists: in :data:`loadkit.config.OPTIONS`, Locust's parser or loadkit's CLI.
+"""Every option the README and docs/ name exists: in :data:`loadkit.config.OPTIONS`, Locust's parser or loadkit's CLI.
 
 Five people edited the README; an option renamed in ``config.py`` (or never added) must fail
 here, not in a user's terminal. Only the families loadkit adds or documents are checked
@@ -16,15 +16,20 @@ from pathlib import Path
 from locust.argument_parser import get_parser
 
 from loadkit.cli import build_parser
-from loadkit.config import OPTIONS
+from loadkit.config import OPTIONS, RENAMED
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = r"(?:loadkit|report|threshold|prometheus|web|arrival|max|fleet)"
 FLAG = re.compile(rf"(?<![\w-])--{FAMILIES}(?:-[a-z0-9]+)*(?![\w-])")
 
 
+def pages_text() -> str:
+    """README.md and every page under docs/ (the options reference is generated: it counts too)."""
+    return "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+
+
 def readme_flags() -> set[str]:
-    return set(FLAG.findall((ROOT / "README.md").read_text()))
+    return set(FLAG.findall(pages_text()))
 
 
 def cli_flags(parser: argparse.ArgumentParser) -> set[str]:
@@ -52,7 +57,7 @@ def test_every_option_the_readme_names_exists() -> None:
 
 def test_every_loadkit_variable_the_readme_names_is_an_options_variable() -> None:
     """``LOADKIT_*`` in the README are options' env vars (bar the test suite's own switch)."""
-    named = set(re.findall(r"\bLOADKIT_[A-Z]+(?:_[A-Z]+)*\b", (ROOT / "README.md").read_text()))
-    known = {opt.env_var for opt in OPTIONS} | {"LOADKIT_TESTS_STRICT"}
+    named = set(re.findall(r"\bLOADKIT_[A-Z]+(?:_[A-Z]+)*\b", pages_text()))
+    known = {opt.env_var for opt in OPTIONS} | set(RENAMED) | {"LOADKIT_TESTS_STRICT"}
     assert named, "the scan found no LOADKIT_* variable"
     assert not named - known, f"README.md names variables no option reads: {sorted(named - known)}"

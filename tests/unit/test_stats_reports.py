@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -108,6 +109,10 @@ def test_check_writable_accepts_new_folders_and_rejects_a_file_parent_or_a_folde
         check_writable(tmp_path / "file" / "r.json", "--report-json")
     with pytest.raises(ConfigError, match=r"--report-junit '.*' is a folder: give a file path"):
         check_writable(tmp_path, "--report-junit")
+    with pytest.raises(
+        ConfigError, match=rf"is a folder: give a file path, e\.g\. {re.escape(str(tmp_path))}/report\.json$"
+    ):
+        check_writable(tmp_path, "--report-json")
 
 
 def test_check_writable_refuses_devices_fifos_and_links_to_them(tmp_path: Path) -> None:

@@ -144,3 +144,16 @@ def test_evaluates_on_a_real_recorder_snapshot() -> None:
     [p75, p99] = evaluate(parse_thresholds(["/m: p75<3.01ms", "/m: p99<3.5ms"]), snap)
     assert p75.passed and p75.actual == pytest.approx(3.0, rel=1e-3)
     assert not p99.passed
+
+
+def test_a_misspelled_entry_gets_did_you_mean() -> None:
+    (result,) = evaluate(parse_thresholds(["/itemz: p99<5ms"]), _snapshot())
+    assert not result.passed and result.note.endswith("did you mean '/items'?"), result.note
+
+
+def test_a_bad_condition_is_not_quoted_twice() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_threshold("p95<<50")
+    assert str(info.value).startswith("bad threshold 'p95<<50': expected METRIC OP NUMBER"), info.value
+    with pytest.raises(ConfigError, match=r"bad threshold '/x: p95<<50' at 'p95<<50': expected"):
+        parse_threshold("/x: p95<<50")

@@ -1,0 +1,37 @@
+"""loadkit.stats.progress: the line printed while a run goes."""
+
+from __future__ import annotations
+
+from loadkit.stats.hdr import Percentiles
+from loadkit.stats.progress import progress_line
+from loadkit.stats.snapshot import EntryStats, RunSnapshot
+
+
+def _snapshot(count: int, failures: int, p99: float, load: dict[str, object] | None = None) -> RunSnapshot:
+    total = EntryStats("", "Aggregated", count, failures, 0.0, 1.0, 0.1, Percentiles(count, {"p99": p99}, p99))
+    return RunSnapshot((), total, {"load": load} if load else {})
+
+
+def test_closed_model_line_names_elapsed_rate_failures_p99_and_workers() -> None:
+    line = progress_line(10.2, 20.0, _snapshot(4210, 21, 12.44), 2)
+    assert line == "loadkit: 10s/20s  4,210 reqs  412.7 req/s  21 failures (0.50%)  p99 12.4 ms  2 workers"
+    assert "\x1b" not in line and "\r" not in line  # quiet in a CI log
+
+
+def test_before_any_request_and_without_workers() -> None:
+    assert (
+        progress_line(0.0, None, _snapshot(0, 0, 0.0), None)
+        == "loadkit: 0s  0 reqs  0.0 req/s  0 failures (0.00%)  p99 -"
+    )
+
+
+def test_open_model_line_shows_target_achieved_late_and_dropped() -> None:
+    load = {
+        "model": "open",
+        "target_rate_now": 100.0,
+        "achieved_rate_now": 99.84,
+        "iterations_late": 3,
+        "iterations_dropped": 1,
+    }
+    line = progress_line(5.0, 30.0, _snapshot(500, 0, 3.0, load), None)
+    assert line.endswith("open model: target 100.0 it/s, achieved 99.8 it/s, late 3, dropped 1"), line
