@@ -216,7 +216,7 @@ def open_model(url: str, window: Window) -> None:
     The rate (10^6/s) is far above what one user can do, so every iteration is due before the
     pool's user is free: the scheduler waits for it, hands it the next iteration, and the
     iteration starts late — its request is timed from the intended start and fires a second,
-    ``-service`` entry (loadkit.load.runtime). Saturated, but the same code path every time;
+    ``-service`` entry (loadkit.load.node.correct_latency). Saturated, but the same code path every time;
     an on-time schedule would make the path depend on how fast valgrind runs.
     """
     import time

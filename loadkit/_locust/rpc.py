@@ -1,7 +1,7 @@
 """The compatibility seam's second module: Locust's rpc sockets and its master's message loop.
 
 Like :mod:`loadkit._locust` (split from it for size), everything here reads or patches
-Locust's internals, each assumption with a contract test in tests/unit/test_locust_compat.py.
+Locust's internals, each assumption with a contract test in tests/unit/test_locust_rpc.py.
 
 :func:`install` runs once, when :mod:`loadkit.run.plugin` is imported — which is when the
 locustfile is imported, before Locust parses the full command line, builds the environment

@@ -9,6 +9,9 @@ times whatever the response times; requests of an iteration that starts late are
 from its intended start. Pure parts: :mod:`~loadkit.load.profile` (rates, stages, due
 times), :mod:`~loadkit.load.split` (the fleet split), :mod:`~loadkit.load.schedule` (one
 node's iterations), :mod:`~loadkit.load.accounting` (started/late/dropped),
-:mod:`~loadkit.load.settings` (options). Run time: :mod:`~loadkit.load.pool`,
-:mod:`~loadkit.load.node`, :mod:`~loadkit.load.runtime`, :mod:`~loadkit.web.load`.
+:mod:`~loadkit.load.settings` (options). Run time: :mod:`~loadkit.load.node` (one node's
+iterations on its pool of users), one class per role behind one protocol
+(:mod:`~loadkit.load.runtime`: :mod:`~loadkit.load.local`, :mod:`~loadkit.load.master`,
+:mod:`~loadkit.load.worker`, sharing :mod:`~loadkit.load.base`); the web UI's tab is
+:mod:`loadkit.web.load`.
 """

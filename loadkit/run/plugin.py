@@ -21,6 +21,7 @@ from typing import Any
 import gevent
 from locust import events
 from locust.env import Environment
+from locust.runners import MasterRunner
 
 from loadkit import config, plain
 from loadkit._locust import console, forked, pid1, quiet
@@ -81,14 +82,15 @@ def _open_model_console(environment: Environment) -> None:
     from loadkit.stats.progress import run_progress
 
     part = open_model_for(environment)
-    if part.is_worker or part.settings is None:
+    if part.settings is None:  # a closed-model run, or a worker (its master owns the schedule)
         return
     quiet.hide_zero_user_lines()
     stats = controller_for(environment)
     greenlets: list[Any] = []
 
     def start(**_kw: Any) -> None:
-        workers = (lambda: locust_runners.worker_count(environment.runner)) if part.is_master else (lambda: None)
+        on_master = isinstance(environment.runner, MasterRunner)
+        workers = (lambda: locust_runners.worker_count(environment.runner)) if on_master else (lambda: None)
         run_time = getattr(environment.parsed_options, "run_time", None)
         total = float(run_time) if run_time else (part.profile.duration if part.profile is not None else None)
         greenlets.append(gevent.spawn(run_progress, stats.snapshot, workers, total))
@@ -202,7 +204,7 @@ def _install_load(environment: Environment) -> None:
     events_.worker_report.add_listener(part.on_worker_report)
     stats = controller_for(environment)
     stats.meta_sections["load"] = part.summary
-    stats.busy_checks.append(lambda: part.is_master and bool(part.run))
+    stats.busy_checks.append(part.busy)  # a master's schedule keeps workers busy with no users
     load_tab.install(environment, part.summary)
 
 

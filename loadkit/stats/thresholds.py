@@ -52,7 +52,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 _UNITS_MS = {"us": 0.001, "\u00b5s": 0.001, "\u03bcs": 0.001, "ms": 1.0, "s": 1000.0}  # µ: micro sign, Greek mu
 _TIME_METRICS = {"avg", "min", "max", "med"}
 _PLAIN_METRICS = {"fail_ratio", "rps", "count", "failures"}
-#: Open-model metrics: keys of the snapshot's ``meta["load"]`` (see loadkit.load.runtime).
+#: Open-model metrics: keys of the snapshot's ``meta["load"]`` (see loadkit.load.base.BaseModel.summary).
 _RUN_METRICS = {
     "dropped_iterations": "iterations_dropped",
     "late_iterations": "iterations_late",

@@ -14,8 +14,6 @@ import ast
 import importlib.util
 from pathlib import Path
 
-import pytest
-
 from tests.support import ROOT
 
 PACKAGE = ROOT / "loadkit"
@@ -93,7 +91,6 @@ def test_the_cycle_finder_finds_a_cycle_through_a_function_level_import() -> Non
     assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
-@pytest.mark.xfail(strict=True, reason="load.node <-> load.pool: lifted when the open model's roles split lands")
 def test_no_import_cycle_in_loadkit() -> None:
     graph = {name: _imports(name, path) for name, path in MODULES.items()}
     assert _cycles(graph) == [], "import cycles (every import statement counts, see this module's docstring)"

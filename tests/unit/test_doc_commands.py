@@ -23,7 +23,7 @@ SECRET = "tests/unit/test_compose.py::test_every_variable_is_one_locust_or_loadk
 RUN_BY: dict[str, list[str]] = {
     # README
     "python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/loadkit demo": [
-        "tests/e2e/test_cli_demo.py::test_demo_runs_every_call_kind_on_workers_and_passes"
+        "tests/e2e/test_demo_command.py::test_demo_runs_every_call_kind_on_workers_and_passes"
     ],
     ".venv/bin/loadkit target grpc --daemon --pidfile grpc.pid": [f"{RECIPES}::test_your_first_locustfile"],
     ".venv/bin/locust -f locustfiles/grpc_demo.py --headless -u 10 -t 10s": [f"{RECIPES}::test_your_first_locustfile"],
@@ -82,11 +82,11 @@ RUN_BY: dict[str, list[str]] = {
     ],
     # docs/security.md
     "export LOADKIT_FLEET_SECRET=\"$(python3 -c 'import secrets;print(secrets.token_urlsafe(32))')\"": [
-        "tests/e2e/test_fleet_security.py::test_wire_capture"
+        "tests/e2e/test_secured_fleet.py::test_wire_capture"
     ],
-    "locust -f locustfiles/data_driven.py --master ...": ["tests/e2e/test_fleet_security.py::test_wire_capture"],
+    "locust -f locustfiles/data_driven.py --master ...": ["tests/e2e/test_secured_fleet.py::test_wire_capture"],
     "locust -f ... --worker --fleet-secret-file /run/secrets/loadkit-fleet": [
-        "tests/unit/test_fleet_secret.py",
+        "tests/unit/test_fleet_security.py",
     ],
 }
 

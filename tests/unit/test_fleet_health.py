@@ -1,4 +1,4 @@
-"""The master's health store: latest per worker, history, saturation warnings; agent polling."""
+"""The master's health store: latest per worker, history, saturation warnings once per episode; agent polling."""
 
 from __future__ import annotations
 
@@ -7,13 +7,6 @@ import logging
 import pytest
 
 from loadkit.fleet.health import HealthStore, poll_agent
-from loadkit.fleet.saturation import saturation
-
-
-def test_saturation_reasons() -> None:
-    assert saturation({"cpu_percent": 50, "loop_lag_ms": 5}) is None
-    assert saturation({"cpu_percent": 95.0}) == "CPU 95% > 90%"
-    assert saturation({"loop_lag_ms": 250.0, "cpu_percent": 99}) == "CPU 99% > 90%, loop lag 250 ms > 100 ms"
 
 
 def test_store_keeps_latest_and_history_and_warns_once_per_episode(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,4 +1,4 @@
-"""Fleet split and one node's schedule: exact totals, interleaving, re-splits (pure)."""
+"""The fleet split (pure): pools and slots, every iteration on exactly one node, exact totals across a re-split."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from loadkit.load.profile import RateProfile, parse_stages
 from loadkit.load.schedule import Assignment, NodeSchedule
-from loadkit.load.split import largest_remainder, next_owned, split_fleet
+from loadkit.load.split import largest_remainder, split_fleet
 
 
 @pytest.mark.parametrize(
@@ -63,19 +63,3 @@ def test_resplit_from_an_index_keeps_the_total_exact() -> None:
     assert sorted(owned) == list(range(int(profile.total) + 1))[: len(owned)]
     assert set(owned.values()) == {1}
     assert len(owned) == pytest.approx(profile.total, abs=1)
-
-
-def test_joiner_starts_at_its_first_index_and_rewind() -> None:
-    schedule = NodeSchedule(RateProfile.constant(10), Assignment(50, 1, 2))
-    first = schedule.next()
-    assert first is not None and first[0] == 51 and first[1] == pytest.approx(5.1)
-    schedule.rewind(51)
-    assert schedule.next() == first
-    assert next_owned(52, 1, 2) == 53
-
-
-def test_no_slot_means_nothing_until_reassigned() -> None:
-    schedule = NodeSchedule(RateProfile.constant(10), Assignment(0, None, 0))
-    assert schedule.next() is None
-    schedule.reassign(Assignment(20, 0, 1))
-    assert schedule.next() == (20, pytest.approx(2.0))

@@ -1,12 +1,18 @@
-"""loadkit._locust.errors: Locust's start-up failures as one line."""
+"""loadkit._locust.errors: Locust's start-up failures as one line, and the contract test of the
+Locust texts it rewrites (a Locust upgrade that changes one fails here, naming it)."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 
+import locust
 from locust.exception import RPCError
 
+from loadkit._locust import errors as locust_errors
 from loadkit._locust.errors import ExpectWorkersHint, bind_failure_line, gave_up_line
+
+LOCUST = f"Locust {locust.__version__}"
 
 
 def test_bind_failure_line_names_port_reason_and_fix() -> None:
@@ -38,3 +44,22 @@ def test_hint_rewrites_only_the_give_up_record() -> None:
     assert hint.filter(gave_up) and hint.filter(other)
     assert gave_up.getMessage() == gave_up_line(0, 2, 1.5)
     assert other.getMessage() == "Starting Locust 2"
+
+
+def test_locust_messages_loadkit_rewrites() -> None:
+    import locust.main
+    import locust.rpc.zmqrpc
+
+    assert locust_errors.GAVE_UP_MESSAGE in inspect.getsource(locust.main), (
+        f"{LOCUST}: locust.main no longer logs {locust_errors.GAVE_UP_MESSAGE!r}; loadkit's --expect-workers "
+        "hint (loadkit._locust.errors) would never fire: update loadkit._locust.GAVE_UP_MESSAGE"
+    )
+    assert logging.getLogger(locust_errors.MAIN_LOGGER) is logging.getLogger(locust.main.__name__)
+    source = inspect.getsource(locust.rpc.zmqrpc)
+    assert (
+        f'RPCError(f"{locust_errors.BIND_FAILURE_PREFIX}' in source
+        and RPCError.__name__ == locust_errors.RPC_ERROR_NAME
+    ), (
+        f"{LOCUST}: the master's bind failure is no longer RPCError('{locust_errors.BIND_FAILURE_PREFIX}...'); "
+        "loadkit._locust.errors would print Locust's traceback instead of one line"
+    )

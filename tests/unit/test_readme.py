@@ -58,3 +58,12 @@ def test_layout_names_every_part_of_the_package() -> None:
     parts -= {"__init__.py", "__pycache__", "py.typed"}
     missing = sorted(name for name in parts if name.removesuffix(".py") not in words and name not in words)
     assert not missing, f"docs/layout.md does not mention loadkit/{missing}"
+
+
+def test_layout_states_the_test_naming_rule_test_layout_enforces() -> None:
+    """tests/unit/test_layout.py checks one unit file per module by this name; docs/layout.md says so."""
+    page = (ROOT / "docs" / "layout.md").read_text()
+    layout = page.split("```text\n", 1)[1].split("```", 1)[0]
+    tests_entry = layout.split("\ntests/", 1)[1].split("\nbench/", 1)[0]
+    assert "test_<package>_<module>.py" in tests_entry and "test_layout.py" in tests_entry
+    assert (ROOT / "tests" / "unit" / "test_layout.py").is_file()

@@ -1,54 +1,9 @@
-"""Chart data from a report document, and the HTML page around it (pure)."""
+"""Chart data from a report document (pure): which charts, health alignment, open-model charts."""
 
 from __future__ import annotations
 
-import json
-import re
-
 from loadkit.stats.charts import charts, health_charts, open_model_charts
-from loadkit.stats.html import script_json, to_html, verdict
-
-T0 = 1_700_000_000
-DOC = {
-    "run": {"start_time_iso": "2026-01-01T00:00:00+00:00", "duration_s": 3.0, "host": "http://127.0.0.1:1"},
-    "entries": [{"key": "GET /</script><b>x", "count": 10, "failures": 1, "rps": 3.3, "percentiles_ms": {"p50": 1.0}}],
-    "total": {"key": "Aggregated", "count": 10, "failures": 1, "rps": 3.3, "percentiles_ms": {"p50": 1.0}},
-    "thresholds": [{"expression": "p99<5ms", "op": "<", "expected": 5.0, "unit": "ms", "actual": 2.0, "passed": True}],
-    "distribution": {
-        "Aggregated": {"percentile": [0.0, 50.0, 90.0, 100.0], "ms": [0.5, 1.0, 2.0, 9.0]},
-        "GET /</script><b>x": {"percentile": [0.0, 50.0, 100.0], "ms": [0.5, 1.0, 9.0]},
-    },
-    "timeline": {
-        "start": T0,
-        "t": [T0, T0 + 1, T0 + 2],
-        "w": [1, 1, 2],
-        "late": 0,
-        "entries": {
-            "Aggregated": {
-                "count": [4, 0, 6],
-                "failures": [1, 0, 2],
-                "p50": [1.0, None, 1.0],
-                "p90": [2.0, None, 2.0],
-                "p99": [3.0, None, 3.0],
-                "max": [9.0, None, 4.0],
-            },
-        },
-    },
-    "fleet": {
-        "health": {
-            "workers": {
-                "w1": [
-                    {"time": T0 + 1.0, "cpu_percent": 99.0, "loop_lag_ms": 1.0},  # start-up: never counts
-                    {"time": T0 + 2.0, "cpu_percent": 95.0, "loop_lag_ms": 1.0},
-                    {"time": T0 + 3.0, "cpu_percent": 96.0, "loop_lag_ms": 150.0},
-                    {"time": T0 + 4.0, "cpu_percent": 10.0, "loop_lag_ms": 1.0},
-                    {"time": T0 + 5.0, "cpu_percent": 99.0, "loop_lag_ms": 1.0},  # once: no verdict
-                ],
-                "w2": [{"time": T0 + 1.5, "cpu_percent": 5.0, "loop_lag_ms": 2.0}],
-            }
-        }
-    },
-}
+from tests.support.report_doc import DOC, T0
 
 
 def test_every_section_with_data_gives_its_charts() -> None:
@@ -98,31 +53,3 @@ def test_open_model_charts_render_only_with_their_data() -> None:
     ramp = {**run_load, "arrival_rate": None, "arrival_stages": [[2.0, 20.0]], "per_second": [[0, 5], [1, 15], [2, 0]]}
     target = open_model_charts(ramp)[0]["series"][0]["values"]
     assert target == [5.0, 15.0, 0.0]  # 0 -> 20 it/s over 2 s, then the schedule ends
-
-
-def test_page_is_self_contained_and_escapes_run_strings() -> None:
-    page = to_html(DOC)
-    assert "<b>x" not in page and "&lt;/script&gt;&lt;b&gt;x" in page
-    assert not re.search(r"""(src|href)=["']?https?:""", page)  # nothing fetched from a network
-    assert "uPlot" in page and "LoadkitCharts" in page
-    data = page.split('id="loadkit-charts-data" type="application/json">')[1].split("</script>")[0]
-    assert [c["id"] for c in json.loads(data)] == [c["id"] for c in charts(DOC)]
-    assert 'id="no-open-model"' in page
-    assert "<td>Users</td>" in page and "<td>Model</td>" not in page
-
-
-def test_an_open_model_page_names_its_profile_and_pool_not_a_user_count() -> None:
-    load = {"model": "open", "profile": "constant 50 it/s", "max_users": 20}
-    page = to_html({**DOC, "run": {**DOC["run"], "user_count": 0, "load": load}})
-    assert "open: constant 50 it/s, pool of up to 20 users" in page and "<td>Users</td>" not in page
-
-
-def test_script_json_cannot_close_its_script() -> None:
-    assert "</" not in script_json({"name": "</script><script>alert(1)</script>"})
-
-
-def test_verdict_follows_thresholds_then_failures() -> None:
-    assert verdict(DOC) == (False, "FAIL: 1 requests failed (thresholds passed)")
-    assert verdict({**DOC, "total": {"failures": 0}})[0] is True
-    failing = {**DOC, "thresholds": [{"passed": False}, {"passed": True}]}
-    assert verdict(failing) == (False, "FAIL: 1 of 2 thresholds failed")

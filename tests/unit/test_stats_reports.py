@@ -12,8 +12,17 @@ from pathlib import Path
 import pytest
 
 from loadkit.exceptions import ConfigError
+from loadkit.stats.facets import is_facet
 from loadkit.stats.hdr import Percentiles
-from loadkit.stats.reports import check_writable, console_table, dumps_json, to_json_dict, to_junit, write_report
+from loadkit.stats.reports import (
+    check_writable,
+    console_table,
+    dumps_json,
+    open_model_lines,
+    to_json_dict,
+    to_junit,
+    write_report,
+)
 from loadkit.stats.snapshot import EntryStats, RunSnapshot
 from loadkit.stats.thresholds import evaluate, parse_thresholds
 
@@ -163,3 +172,23 @@ def test_json_report_puts_arrays_of_numbers_on_one_line_and_leaves_strings_alone
     text = dumps_json(document)
     assert json.loads(text) == document
     assert '"p99": [1.5, null, 2]' in text and '"nested": [\n    [1, 2],\n    [3]\n  ]' in text
+
+
+def test_service_entries_are_facets_and_summary_lines() -> None:
+    assert is_facet("GET-service") and is_facet("grpc-ttfm") and not is_facet("GET")
+    lines = open_model_lines(
+        {
+            "profile": "constant 100 it/s",
+            "max_users": 20,
+            "target_rate": 100.0,
+            "achieved_rate": 99.5,
+            "elapsed_s": 10.0,
+            "iterations_started": 995,
+            "iterations_late": 3,
+            "late_ratio": 0.003,
+            "iterations_dropped": 0,
+            "max_lateness_ms": 12.5,
+        }
+    )
+    assert "target 100.00 it/s, achieved 99.50 it/s" in lines[0]
+    assert "late 3 (0.30%), dropped 0, max lateness 12.5 ms" in lines[1]

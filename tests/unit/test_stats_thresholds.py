@@ -146,6 +146,22 @@ def test_evaluates_on_a_real_recorder_snapshot() -> None:
     assert not p99.passed
 
 
+def _empty_total() -> EntryStats:
+    return EntryStats("", "Aggregated", 0, 0, 0.0, 0.0, 0.0, Percentiles(0, {}, 0.0))
+
+
+def test_run_level_thresholds() -> None:
+    load = {"model": "open", "iterations_dropped": 3, "late_ratio": 0.002, "iterations_started": 10}
+    snapshot = RunSnapshot((), _empty_total(), {"load": load})
+    results = evaluate([parse_threshold("dropped_iterations==0"), parse_threshold("late_ratio<0.01")], snapshot)
+    assert [(r.actual, r.passed) for r in results] == [(3.0, False), (0.002, True)]
+    closed = RunSnapshot((), _empty_total(), {"load": {"model": "closed"}})
+    (result,) = evaluate([parse_threshold("late_ratio<0.01")], closed)
+    assert not result.passed and "not an open-model run" in result.note
+    with pytest.raises(ConfigError, match="run-level metric"):
+        parse_threshold("GET /x: dropped_iterations==0")
+
+
 def test_a_misspelled_entry_gets_did_you_mean() -> None:
     (result,) = evaluate(parse_thresholds(["/itemz: p99<5ms"]), _snapshot())
     assert not result.passed and result.note.endswith("did you mean '/items'?"), result.note

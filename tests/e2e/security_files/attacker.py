@@ -1,4 +1,4 @@
-"""A hostile peer of a loadkit master, for the fleet-security table (tests/e2e/test_fleet_security.py).
+"""A hostile peer of a loadkit master, for the fleet-security table (tests/e2e/test_secured_fleet.py).
 
 A raw pyzmq DEALER (or, as a fake master, a ROUTER) speaking Locust's msgpack Message
 format ``(type, data, node_id)``, to 127.0.0.1 only. Usage::

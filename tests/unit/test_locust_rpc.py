@@ -2,8 +2,8 @@
 
 The fleet's CURVE sockets and the master's frame checks and sender gate sit inside Locust's
 own socket creation and listener loop; a Locust upgrade that moves either fails here, naming
-the assumption and what of loadkit's fleet security it breaks (beside tests/unit/test_locust_compat.py,
-which covers loadkit._locust).
+the assumption and what of loadkit's fleet security it breaks (the seam's other areas have
+theirs in tests/unit/test_locust_runners.py, test_locust_users.py, test_locust_web.py).
 """
 
 from __future__ import annotations

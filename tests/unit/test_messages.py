@@ -1,4 +1,4 @@
-"""Fleet messages: declared in the catalogue, payloads validated, bad ones logged and dropped."""
+"""loadkit.messages: declared with a direction, payloads validated on receipt, bad ones dropped."""
 
 from __future__ import annotations
 
@@ -72,3 +72,35 @@ def test_malformed_payload_is_logged_and_dropped(
 def test_encode_refuses_the_wrong_payload_type() -> None:
     with pytest.raises(TypeError):
         m.HEALTH.encode(m.DataGrant(rows=[], status="ok"))  # type: ignore[arg-type]
+
+
+def test_plan_round_trip() -> None:
+    plan = m.ArrivalPlan("r1", True, 1.0, None, [[10.0, 100.0]], 10.0, 5, 1, 2, 10, "http://127.0.0.1:8080")
+    assert m.ARRIVAL_PLAN.decode(m.ARRIVAL_PLAN.encode(plan)) == plan
+    assert m.ARRIVAL_PLAN.name.startswith("loadkit:")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"run": "r", "active": True},  # no profile
+        {"run": "r", "active": True, "rate": -1.0},
+        {"run": "r", "active": True, "rate": 1.0, "slot": 3, "slots": 2},
+        {"run": "r", "active": True, "rate": 1.0, "pool": -1},
+        {"run": "r", "active": True, "stages": [[1, "x"]]},
+        {"run": "r" * 100, "active": False},
+        {"run": "r", "active": False, "evil": 1},
+        {"run": "r", "active": True, "rate": 1.0, "host": 5},
+        {"run": "r", "active": True, "rate": 1.0, "host": "h" * 3000},
+    ],
+)
+def test_bad_plans_are_refused(data: dict[str, object]) -> None:
+    with pytest.raises(m.MessageError):
+        m.ARRIVAL_PLAN.decode(data)
+
+
+def test_bad_status_is_refused() -> None:
+    with pytest.raises(m.MessageError):
+        m.ARRIVAL_STATUS.decode({"run": "r", "totals": {"started": -1}})
+    with pytest.raises(m.MessageError):
+        m.ARRIVAL_STATUS.decode({"run": "r", "totals": {}, "timeline": {"1": -2}})

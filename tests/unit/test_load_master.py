@@ -1,0 +1,138 @@
+"""loadkit.load.master: the split over the live workers, re-splits, the workers' counts.
+
+A real ``MasterRunner`` on 127.0.0.1 (port 0); its workers are entries in its own table (as
+Locust adds them on ``client_ready``), and what it sends is kept by a fake ``send_message``
+on this runner instance (the worker side, over real sockets, is tests/unit/test_load_worker.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import gevent
+import pytest
+from locust import User, task
+from locust.env import Environment
+from locust.runners import STATE_INIT, MasterRunner, WorkerNode
+
+from loadkit import messages
+from loadkit.load.base import REPORT_KEY
+from loadkit.load.master import MasterModel
+
+
+class Idle(User):
+    @task
+    def nothing(self) -> None:
+        pass
+
+
+class Sent:
+    """What the master sent: (message name, decoded payload, worker), by this runner only."""
+
+    def __init__(self, runner: MasterRunner) -> None:
+        self.items: list[tuple[str, Any, str | None]] = []
+        runner.send_message = self.send  # type: ignore[method-assign]
+
+    def send(self, name: str, data: Any, client_id: str | None = None) -> None:
+        self.items.append((name, messages.ARRIVAL_PLAN.decode(data), client_id))
+
+    def plans(self) -> dict[str, messages.ArrivalPlan]:
+        """The last plan each worker got."""
+        return {worker: plan for _name, plan, worker in self.items if worker is not None}
+
+
+@pytest.fixture
+def master() -> Iterator[MasterRunner]:
+    env = Environment(user_classes=[Idle], host="http://127.0.0.1:1")
+    env.parsed_options = argparse.Namespace(
+        arrival_rate="90", arrival_stages=None, max_users="9", max_lateness=None, num_users=None
+    )
+    runner = env.create_master_runner("127.0.0.1", 0)
+    try:
+        yield runner
+    finally:
+        runner.quit()
+        runner.server.close(linger=0)
+        runner.server.socket.context.term()  # else an "unclosed context" ResourceWarning at some later gc
+
+
+def add_workers(runner: MasterRunner, *ids: str) -> None:
+    for node_id in ids:
+        runner.clients[node_id] = WorkerNode(node_id)
+        runner.clients[node_id].state = STATE_INIT  # "ready" in Locust's table
+
+
+def started_model(runner: MasterRunner) -> tuple[MasterModel, Sent]:
+    model = MasterModel(runner.environment)
+    model.install(check_users=True)
+    sent = Sent(runner)
+    model.on_test_start(runner.environment)
+    return model, sent
+
+
+def test_the_start_splits_rate_and_pool_over_the_live_workers(master: MasterRunner) -> None:
+    add_workers(master, "w1", "w2", "w3")
+    model, sent = started_model(master)
+    try:
+        plans = sent.plans()
+        assert sorted(plans) == ["w1", "w2", "w3"]
+        assert sorted(p.slot for p in plans.values()) == [0, 1, 2] and {p.slots for p in plans.values()} == {3}
+        assert sum(p.pool for p in plans.values()) == 9
+        assert {(p.run, p.epoch, p.rate, p.from_iteration, p.host) for p in plans.values()} == {
+            (model.run, model.epoch, 90.0, 0, "http://127.0.0.1:1")
+        }
+        assert model.busy() and model.summary()["workers"] == 3
+    finally:
+        model.on_test_stop(master.environment)
+    stops = [plan for _name, plan, _worker in sent.items[3:]]
+    assert len(stops) == 3 and not any(p.active for p in stops)  # every worker told to stop
+
+
+def test_a_worker_that_leaves_gets_nothing_and_the_others_a_new_split(master: MasterRunner) -> None:
+    add_workers(master, "w1", "w2", "w3")
+    model, sent = started_model(master)
+    try:
+        del master.clients["w3"]
+        deadline = time.monotonic() + 5
+        while len(model.resplits) < 2:  # the monitor re-checks every POLL_S
+            assert time.monotonic() < deadline, "no re-split after a worker left"
+            gevent.sleep(0.05)
+        plans = sent.plans()
+        assert plans["w3"].pool == 0 and plans["w3"].slot == -1
+        assert sorted(plans[w].slot for w in ("w1", "w2")) == [0, 1] and plans["w1"].slots == 2
+        assert plans["w1"].pool + plans["w2"].pool == 9
+        assert len({plans[w].from_iteration for w in ("w1", "w2", "w3")}) == 1  # one index for everyone
+        assert model.summary()["workers"] == 2
+    finally:
+        model.on_test_stop(master.environment)
+
+
+def test_counts_of_this_run_are_merged_and_others_dropped(
+    master: MasterRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_workers(master, "w1")
+    model, _sent = started_model(master)
+    try:
+        totals = {"started": 5, "late": 1, "dropped": 0, "max_lateness_s": 0.2}
+        model.on_worker_report("w1", {REPORT_KEY: {"run": model.run, "totals": totals, "timeline": {"0": 5}}})
+        model.on_worker_report("w1", {REPORT_KEY: {"run": "another", "totals": {**totals, "started": 50}}})
+        with caplog.at_level(logging.WARNING, "loadkit.load"):
+            model.on_worker_report("w1", {REPORT_KEY: {"run": model.run, "totals": {"started": -1}}})
+        summary = model.summary()
+        assert summary["iterations_started"] == 5 and summary["nodes"] == {"w1": 5}
+        assert "dropped malformed open-model report from worker w1" in caplog.text
+    finally:
+        model.on_test_stop(master.environment)
+
+
+def test_without_a_rate_the_run_is_closed_model_and_users_are_locusts(master: MasterRunner) -> None:
+    master.environment.parsed_options = argparse.Namespace(
+        arrival_rate=None, arrival_stages=None, max_users=None, max_lateness=None, num_users=None
+    )
+    add_workers(master, "w1")
+    model, sent = started_model(master)
+    assert model.summary() == {"model": "closed"} and not model.busy() and sent.items == []
