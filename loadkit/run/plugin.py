@@ -23,8 +23,8 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from loadkit import config
-from loadkit._locust import console, pid1, quiet
+from loadkit import config, plain
+from loadkit._locust import console, forked, pid1, quiet
 from loadkit._locust import errors as locust_errors
 from loadkit._locust import rpc as locust_rpc
 from loadkit._locust import runners as locust_runners
@@ -46,6 +46,7 @@ def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     locust_rpc.CLI["on"] = True  # a bad fleet secret ends this process with one line (loadkit._locust.rpc)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
     pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
+    forked.install()  # workers forked by --processes end with the process that forked them
 
 
 @events.init.add_listener
@@ -113,7 +114,8 @@ def _preflight(environment: Environment) -> None:
     if isinstance(environment.runner, WorkerRunner) or options is None:
         return
     if getattr(options, "headless", False) or getattr(options, "autostart", False):
-        network = bool(getattr(options, "loadkit_preflight", True))
+        # A plain Locust run connects to nothing before its users do, as under Locust (loadkit.plain).
+        network = bool(getattr(options, "loadkit_preflight", True)) and plain.environment_uses_loadkit(environment)
         preflight.run(environment.user_classes, environment.host, network)
 
 
@@ -143,7 +145,7 @@ def _install_access(environment: Environment) -> None:
     if environment.web_ui is not None:
         from loadkit.web import access
 
-        access.install(environment.web_ui, environment.parsed_options)
+        access.install(environment.web_ui, environment.parsed_options, plain.environment_uses_loadkit(environment))
 
 
 def _install_stats(environment: Environment) -> None:

@@ -239,13 +239,18 @@ class StatsController:
         """
         if self._console is None:
             return
-        # `locust --json` prints its stats as JSON on stdout: keep stdout parseable then.
-        stream = sys.stderr if getattr(self.environment.parsed_options, "json", False) else sys.stdout
+        options = self.environment.parsed_options
         text = self._console
         if exit_code is not None and self.final is not None:
             text += "\n" + reports.verdict_line(exit_code, self.results, self.final.total.failures)
-        print(text, file=stream, flush=True)
         self._console = None
+        if getattr(options, "skip_log_setup", False):
+            # The user's own logging set-up decides, as it does for Locust's table (same logger).
+            logging.getLogger(locust_runners.STATS_LOGGER).info(text)
+            return
+        # `locust --json` prints its stats as JSON on stdout: keep stdout parseable then.
+        stream = sys.stderr if getattr(options, "json", False) else sys.stdout
+        print(text, file=stream, flush=True)
 
     # --- views ------------------------------------------------------------------------
     def snapshot(self) -> RunSnapshot:
