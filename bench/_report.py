@@ -29,6 +29,11 @@ REFERENCES = {
     "locust-ws": "bare-ws",
     "ws": "locust-ws",
     "ws+plugin": "locust-ws",
+    # trace context on (--trace-context), against the same variant with it off (the default)
+    "grpc-unary+trace": "grpc-unary",
+    "grpc-unary+plugin+trace": "grpc-unary+plugin",
+    "grpc-bidi+trace": "grpc-bidi",
+    "rest+trace": "rest",
 }
 ORDER = [
     "bare-unary",

@@ -144,8 +144,12 @@ def bare_unary_event(address: str, window: Window) -> None:
     gevent.spawn(loop).get()
 
 
-def grpc_user(kind: str, address: str, window: Window, plugin: bool) -> None:
-    """GrpcUser (generated stub), ``self.client.call(method, dict)`` in a task."""
+def grpc_user(kind: str, address: str, window: Window, plugin: bool, trace: bool = False) -> None:
+    """GrpcUser (generated stub), ``self.client.call(method, dict)`` in a task.
+
+    ``trace``: with ``--trace-context`` (a traceparent per call, every one sampled; the ``+trace``
+    variants: what trace context costs); False: loadkit's default (off).
+    """
     from locust import constant, task
     from locust.exception import StopUser
 
@@ -169,7 +173,7 @@ def grpc_user(kind: str, address: str, window: Window, plugin: bool) -> None:
                 for _ in result:
                     pass
 
-    run_user(Bench, plugin)
+    run_user(Bench, plugin, trace)
 
 
 def _demo_proto() -> tuple[str, str]:
@@ -242,8 +246,11 @@ def proto_user(address: str, window: Window, plugin: bool) -> None:
 PATH = f"/health?delay_ms={DELAY_MS}"
 
 
-def http_user(flavour: str, url: str, window: Window, plugin: bool) -> None:
-    """GET /health of the bundled HTTP target: FastHttpUser, RestUser or HttpUser (requests)."""
+def http_user(flavour: str, url: str, window: Window, plugin: bool, trace: bool = False) -> None:
+    """GET /health of the bundled HTTP target: FastHttpUser, RestUser or HttpUser (requests).
+
+    ``trace`` as for :func:`grpc_user` (only RestUser sends trace context).
+    """
     from locust import FastHttpUser, HttpUser, constant, task
     from locust.exception import StopUser
 
@@ -279,7 +286,7 @@ def http_user(flavour: str, url: str, window: Window, plugin: bool) -> None:
                 raise StopUser()
             self.client.get(PATH)
 
-    run_user({"fasthttp": Fast, "rest": Rest, "httpuser": Requests}[flavour], plugin)
+    run_user({"fasthttp": Fast, "rest": Rest, "httpuser": Requests}[flavour], plugin, trace)
 
 
 def open_model(url: str, window: Window) -> None:
@@ -365,11 +372,17 @@ def events_user(window: Window, plugin: bool) -> None:
 
 
 # --- shared ---------------------------------------------------------------------------
-def run_user(user_class: type, plugin: bool) -> None:
-    """Run one user of ``user_class`` in a local runner's environment until its task stops it."""
+def run_user(user_class: type, plugin: bool, trace: bool = False) -> None:
+    """Run one user of ``user_class`` in a local runner's environment until its task stops it.
+
+    ``trace=True`` runs it with ``--trace-context`` (otherwise loadkit's defaults apply: off).
+    """
     from locust.env import Environment
 
-    env = Environment(user_classes=[user_class], host=getattr(user_class, "host", None))
+    from loadkit import config
+
+    options = config.defaults(trace_context=True) if trace else None
+    env = Environment(user_classes=[user_class], host=getattr(user_class, "host", None), parsed_options=options)
     runner = env.create_local_runner()  # subscribes Locust's stats to the request event, as in any run
     runner.greenlet.kill(block=True)  # its CPU monitor: per second, not per call
     if plugin:
@@ -403,6 +416,11 @@ for _flavour in ("fasthttp", "rest", "httpuser"):
 VARIANTS["bare-proto-unary"] = ("grpc", lambda a, w: bare_proto(a["grpc"], w))
 VARIANTS["proto-unary"] = ("grpc", lambda a, w: proto_user(a["grpc"], w, False))
 VARIANTS["proto-unary+plugin"] = ("grpc", lambda a, w: proto_user(a["grpc"], w, True))
+# Trace context on (--trace-context; the variants above run loadkit's default, off): what it costs.
+VARIANTS["grpc-unary+trace"] = ("grpc", lambda a, w: grpc_user("unary", a["grpc"], w, False, trace=True))
+VARIANTS["grpc-unary+plugin+trace"] = ("grpc", lambda a, w: grpc_user("unary", a["grpc"], w, True, trace=True))
+VARIANTS["grpc-bidi+trace"] = ("grpc", lambda a, w: grpc_user("bidi", a["grpc"], w, False, trace=True))
+VARIANTS["rest+trace"] = ("http", lambda a, w: http_user("rest", a["http"], w, False, trace=True))
 VARIANTS["fasthttp+plugin"] = ("http", lambda a, w: http_user("fasthttp", a["http"], w, True))
 VARIANTS["open-fasthttp+plugin"] = ("http", lambda a, w: open_model(a["http"], w))
 VARIANTS["bare-unary+event"] = ("grpc", lambda a, w: bare_unary_event(a["grpc"], w))  # not in ORDER

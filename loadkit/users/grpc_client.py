@@ -14,7 +14,7 @@ import grpc
 from google.protobuf.message import Message
 
 from loadkit.exceptions import ProtoError
-from loadkit.users.grpc_calls import REQUEST_TYPE, WRAPPERS, Fire, GrpcCallError, Metadata
+from loadkit.users.grpc_calls import REQUEST_TYPE, WRAPPERS, Fire, GrpcCallError, Metadata, Trace
 from loadkit.users.grpc_channel import ChannelSpec, open_channel, shared_channels
 from loadkit.users.grpc_dicts import DictRequests
 from loadkit.users.grpc_methods import MethodSpec
@@ -54,6 +54,7 @@ class GrpcClient:
         metadata: Metadata | None = None,
         shared: bool = False,
         on_unknown_method: Callable[[ProtoError], Exception] | None = None,
+        trace: Trace = None,
     ) -> None:
         self.channel_spec = spec
         self._shared = shared
@@ -63,6 +64,8 @@ class GrpcClient:
         self._service_name = service_name
         self.timeout = timeout
         self.metadata = metadata
+        #: Makes each call's trace context (:mod:`loadkit.users.tracing`); None: none sent.
+        self.trace = trace
         self._specs: dict[str, MethodSpec] | None = None
         #: Turns the ProtoError of an unknown method name into what to raise (GrpcUser: stop the run).
         self._on_unknown_method = on_unknown_method
@@ -96,7 +99,7 @@ class GrpcClient:
             request_serializer=spec.request_serializer,
             response_deserializer=spec.response_deserializer,
         )
-        return WRAPPERS[spec.kind](multicallable, spec.path, self._fire, self.timeout, self.metadata)
+        return WRAPPERS[spec.kind](multicallable, spec.path, self._fire, self.timeout, self.metadata, self.trace)
 
     def call(self, method: str, request: Any = None, **kwargs: Any) -> Any:
         """Call ``method`` by name with a message or a dict (as grpcurl does); streams take an iterable.
@@ -136,7 +139,12 @@ class GrpcClient:
                 response_time=0.0,
                 response_length=0,
                 exception=error,
-                context={"grpc_status": error.status.name, "messages_sent": 0, "messages_received": 0},
+                context={
+                    "grpc_status": error.status.name,
+                    "messages_sent": 0,
+                    "messages_received": 0,
+                    "trace_id": None,  # no call was sent
+                },
             )
             return error
         return exc

@@ -10,6 +10,7 @@ bound to 127.0.0.1 (port 0).
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,6 +105,29 @@ def test_forget_a_worker_is_what_locust_does_on_quit(master: MasterRunner) -> No
     assert "w1" not in master.clients and locust_runners.has_worker(master, "w1") is False
 
 
+def test_refuse_a_worker_forgets_it_and_sends_locusts_quit(master: MasterRunner) -> None:
+    from locust.runners import WorkerRunner
+
+    assert 'case "quit":' in inspect.getsource(WorkerRunner.handle_message), (
+        f"{LOCUST}: a worker no longer handles the master's 'quit' message; a worker without loadkit "
+        "refused by a loadkit fleet (loadkit._locust.runners.refuse_worker) would stay connected"
+    )
+    add_worker(master, "w1")
+    sent: list[Message] = []
+    master.server.send_to_client = sent.append  # type: ignore[method-assign]
+    locust_runners.refuse_worker(master, "w1")
+    assert "w1" not in master.clients and [(m.type, m.node_id) for m in sent] == [("quit", "w1")]
+
+
+def test_stats_logger_is_the_one_locust_prints_its_table_through() -> None:
+    import locust.stats
+
+    assert locust.stats.console_logger is logging.getLogger(locust_runners.STATS_LOGGER), (
+        f"{LOCUST}: Locust prints its stats table through another logger; loadkit's table under "
+        "--skip-log-setup (loadkit.stats.controller) must follow it: update loadkit._locust.runners.STATS_LOGGER"
+    )
+
+
 def test_worker_gone_reads_missing_state(master: MasterRunner) -> None:
     add_worker(master, "w1", STATE_MISSING)
     assert locust_runners.worker_gone(master, "w1") and locust_runners.worker_gone(master, "nobody")
@@ -176,5 +200,23 @@ def test_runner_start_is_looked_up_on_the_instance() -> None:
     locust_runners.override_user_count(runner, lambda n: 0)
     runner.start(7, 1)
     assert asked == [0]
+    runner.start = original  # type: ignore[method-assign]
+    runner.quit()
+
+
+def test_runner_start_with_keywords_as_a_shape_and_rebalancing_call_it() -> None:
+    """A LoadTestShape starts each stage with start(user_count=..., spawn_rate=..., user_classes=...)."""
+    from locust.runners import Runner
+
+    assert "self.start(user_count=user_count, spawn_rate=spawn_rate" in inspect.getsource(Runner.shape_worker)
+    environment = Environment(user_classes=[Idle])
+    runner = environment.create_local_runner()
+    asked: list[tuple[Any, ...]] = []
+    original = runner.start
+    runner.start = lambda *a, **k: asked.append((a, k))  # type: ignore[method-assign]
+    locust_runners.override_user_count(runner, lambda n: n + 1)
+    runner.start(user_count=7, spawn_rate=2, user_classes=None)
+    runner.start(3, 1)
+    assert asked == [((), {"user_count": 8, "spawn_rate": 2, "user_classes": None}), ((4, 1), {})]
     runner.start = original  # type: ignore[method-assign]
     runner.quit()
