@@ -35,6 +35,12 @@ DELAY_MS = 10
 METADATA = (("x-delay-ms", str(DELAY_MS)),)
 
 
+def set_delay(ms: int) -> None:
+    """Make the targets answer ``ms`` late instead (``--delay-ms``: per-second work grows the count with it)."""
+    global DELAY_MS, METADATA, PATH
+    DELAY_MS, METADATA, PATH = ms, (("x-delay-ms", str(ms)),), f"/health?delay_ms={ms}"
+
+
 class Window:
     """Opens the measured window at iteration ``warmup``, closes it ``calls`` iterations later."""
 
@@ -138,8 +144,12 @@ def bare_unary_event(address: str, window: Window) -> None:
     gevent.spawn(loop).get()
 
 
-def grpc_user(kind: str, address: str, window: Window, plugin: bool) -> None:
-    """GrpcUser (generated stub), ``self.client.call(method, dict)`` in a task."""
+def grpc_user(kind: str, address: str, window: Window, plugin: bool, trace: bool = False) -> None:
+    """GrpcUser (generated stub), ``self.client.call(method, dict)`` in a task.
+
+    ``trace``: with ``--trace-context`` (a traceparent per call, every one sampled; the ``+trace``
+    variants: what trace context costs); False: loadkit's default (off).
+    """
     from locust import constant, task
     from locust.exception import StopUser
 
@@ -163,6 +173,72 @@ def grpc_user(kind: str, address: str, window: Window, plugin: bool) -> None:
                 for _ in result:
                     pass
 
+    run_user(Bench, plugin, trace)
+
+
+def _demo_proto() -> tuple[str, str]:
+    """The bundled demo .proto (compiled at runtime by the dict-path variants) and its service."""
+    from pathlib import Path
+
+    import loadkit
+
+    return str(Path(loadkit.__file__).parent / "proto" / "demo" / "v1" / "demo.proto"), "demo.v1.Demo"
+
+
+def bare_proto(address: str, window: Window) -> None:
+    """The dict path's floor: the runtime-compiled method on a plain channel, ``ParseDict`` each call.
+
+    The same message classes (the demo .proto compiled at runtime into a private pool) and
+    the same request dict as ``proto-unary``; one multi-callable made once, as a hand-written
+    loop would.
+    """
+    import gevent
+    import grpc
+    from google.protobuf import json_format
+
+    from loadkit.users.grpc_proto import load_proto_service, resolve_proto
+
+    proto, service = _demo_proto()
+    spec = load_proto_service(resolve_proto(proto, None, None), service)["GetItem"]
+    request_class = spec.request_class
+    assert request_class is not None
+    _method, body = _grpc_requests("unary")
+    parse = json_format.ParseDict
+
+    def loop() -> None:
+        channel = grpc.insecure_channel(address)
+        call = channel.unary_unary(
+            spec.path, request_serializer=spec.request_serializer, response_deserializer=spec.response_deserializer
+        )
+        while window.tick():
+            call(parse(body, request_class()), timeout=60, metadata=METADATA)
+        channel.close()
+
+    gevent.spawn(loop).get()
+
+
+def proto_user(address: str, window: Window, plugin: bool) -> None:
+    """GrpcUser from a .proto compiled at runtime, ``self.client.call("GetItem", dict)`` (the README's example)."""
+    from locust import constant, task
+    from locust.exception import StopUser
+
+    from loadkit import GrpcUser
+
+    proto_file, service_name = _demo_proto()
+    method, body = _grpc_requests("unary")
+
+    class Bench(GrpcUser):
+        host = f"grpc://{address}"
+        proto = proto_file
+        service = service_name
+        wait_time = constant(0)
+
+        @task
+        def call(self) -> None:
+            if not window.tick():
+                raise StopUser()
+            self.client.call(method, body, metadata=METADATA)
+
     run_user(Bench, plugin)
 
 
@@ -170,8 +246,11 @@ def grpc_user(kind: str, address: str, window: Window, plugin: bool) -> None:
 PATH = f"/health?delay_ms={DELAY_MS}"
 
 
-def http_user(flavour: str, url: str, window: Window, plugin: bool) -> None:
-    """GET /health of the bundled HTTP target: FastHttpUser, RestUser or HttpUser (requests)."""
+def http_user(flavour: str, url: str, window: Window, plugin: bool, trace: bool = False) -> None:
+    """GET /health of the bundled HTTP target: FastHttpUser, RestUser or HttpUser (requests).
+
+    ``trace`` as for :func:`grpc_user` (only RestUser sends trace context).
+    """
     from locust import FastHttpUser, HttpUser, constant, task
     from locust.exception import StopUser
 
@@ -207,7 +286,7 @@ def http_user(flavour: str, url: str, window: Window, plugin: bool) -> None:
                 raise StopUser()
             self.client.get(PATH)
 
-    run_user({"fasthttp": Fast, "rest": Rest, "httpuser": Requests}[flavour], plugin)
+    run_user({"fasthttp": Fast, "rest": Rest, "httpuser": Requests}[flavour], plugin, trace)
 
 
 def open_model(url: str, window: Window) -> None:
@@ -293,11 +372,17 @@ def events_user(window: Window, plugin: bool) -> None:
 
 
 # --- shared ---------------------------------------------------------------------------
-def run_user(user_class: type, plugin: bool) -> None:
-    """Run one user of ``user_class`` in a local runner's environment until its task stops it."""
+def run_user(user_class: type, plugin: bool, trace: bool = False) -> None:
+    """Run one user of ``user_class`` in a local runner's environment until its task stops it.
+
+    ``trace=True`` runs it with ``--trace-context`` (otherwise loadkit's defaults apply: off).
+    """
     from locust.env import Environment
 
-    env = Environment(user_classes=[user_class], host=getattr(user_class, "host", None))
+    from loadkit import config
+
+    options = config.defaults(trace_context=True) if trace else None
+    env = Environment(user_classes=[user_class], host=getattr(user_class, "host", None), parsed_options=options)
     runner = env.create_local_runner()  # subscribes Locust's stats to the request event, as in any run
     runner.greenlet.kill(block=True)  # its CPU monitor: per second, not per call
     if plugin:
@@ -328,6 +413,14 @@ for _kind in GRPC_KINDS:
     VARIANTS[f"grpc-{_kind}+plugin"] = ("grpc", lambda a, w, k=_kind: grpc_user(k, a["grpc"], w, True))
 for _flavour in ("fasthttp", "rest", "httpuser"):
     VARIANTS[_flavour] = ("http", lambda a, w, f=_flavour: http_user(f, a["http"], w, False))
+VARIANTS["bare-proto-unary"] = ("grpc", lambda a, w: bare_proto(a["grpc"], w))
+VARIANTS["proto-unary"] = ("grpc", lambda a, w: proto_user(a["grpc"], w, False))
+VARIANTS["proto-unary+plugin"] = ("grpc", lambda a, w: proto_user(a["grpc"], w, True))
+# Trace context on (--trace-context; the variants above run loadkit's default, off): what it costs.
+VARIANTS["grpc-unary+trace"] = ("grpc", lambda a, w: grpc_user("unary", a["grpc"], w, False, trace=True))
+VARIANTS["grpc-unary+plugin+trace"] = ("grpc", lambda a, w: grpc_user("unary", a["grpc"], w, True, trace=True))
+VARIANTS["grpc-bidi+trace"] = ("grpc", lambda a, w: grpc_user("bidi", a["grpc"], w, False, trace=True))
+VARIANTS["rest+trace"] = ("http", lambda a, w: http_user("rest", a["http"], w, False, trace=True))
 VARIANTS["fasthttp+plugin"] = ("http", lambda a, w: http_user("fasthttp", a["http"], w, True))
 VARIANTS["open-fasthttp+plugin"] = ("http", lambda a, w: open_model(a["http"], w))
 VARIANTS["bare-unary+event"] = ("grpc", lambda a, w: bare_unary_event(a["grpc"], w))  # not in ORDER

@@ -23,37 +23,11 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Option:
-    """One loadkit option, e.g. ``Option("--threshold", "Pass/fail threshold…", action="append")``."""
-
-    flag: str
-    help: str
-    default: Any = None
-    type: Callable[[str], Any] | None = None
-    action: str | None = None
-    include_in_web_ui: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: Inclusive range of a numeric option (None: unbounded on that side); see :func:`check`.
-    minimum: float | None = None
-    maximum: float | None = None
-    #: The ``locust --help`` group it is listed in (set by the section that declares it).
-    group: str = ""
-
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-    @property
-    def env_var(self) -> str:
-        """``LOADKIT_`` + the flag's name without ``loadkit-``, upper-cased (the naming rule above)."""
-        return "LOADKIT_" + self.flag.lstrip("-").removeprefix("loadkit-").replace("-", "_").upper()
-
+from loadkit.config_option import Option as Option  # re-exported: declared here, defined in a leaf
+from loadkit.config_option import section as _section
 
 #: Environment variables renamed by the naming rule: old name -> the option's variable now.
 RENAMED: dict[str, str] = {
@@ -61,10 +35,6 @@ RENAMED: dict[str, str] = {
     "LOADKIT_AGENTS": "LOADKIT_AGENT",
     "LOADKIT_WEB_CORS_ORIGINS": "LOADKIT_WEB_CORS_ORIGIN",
 }
-
-
-def _section(title: str, options: Iterable[Option]) -> list[Option]:
-    return [replace(opt, group=f"loadkit: {title}") for opt in options]
 
 
 #: Every option loadkit adds to Locust's command line. Append new ones here.
@@ -395,6 +365,36 @@ OPTIONS += _section(
             "Open model: an iteration that cannot start within this many seconds of its intended "
             "time is dropped and counted (default 10).",
             include_in_web_ui=True,
+        ),
+    ],
+)
+
+
+# --- trace context: W3C traceparent on every request (loadkit.users.tracing) -------------
+OPTIONS += _section(
+    "traces",
+    [
+        Option(
+            "--trace-context",
+            "Send a W3C traceparent (gRPC metadata, HTTP header) with every GrpcUser/RestUser/measure() request, "
+            "put its trace id in the request event's context and the slowest requests' trace ids in the reports "
+            "(default off: it costs instructions on every call, README 'Traces').",
+            default=False,
+            extra={"action": argparse.BooleanOptionalAction},
+        ),
+        Option(
+            "--trace-sample-ratio",
+            "With --trace-context: share of requests whose traceparent has the sampled flag, decided from the "
+            "trace id as OpenTelemetry's TraceIdRatioBased does (default 1: every request; lower it for a "
+            "shared backend).",
+            default=1.0,
+            type=float,
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        Option(
+            "--trace-state",
+            "A W3C tracestate sent beside every traceparent, e.g. 'vendor=abc' (default none).",
         ),
     ],
 )

@@ -21,7 +21,9 @@ Index of assumptions (module: what it relies on; contract tests in ``tests/unit/
   CORS and login (``test_locust_web.py``);
 - :mod:`~loadkit._locust.errors`: the texts of two start-up failures (``test_locust_errors.py``);
 - :mod:`~loadkit._locust.gevent`: grpcio's gevent integration, set up once;
-- :mod:`~loadkit._locust.pid1`: SIGTERM before Locust's own handler exists.
+- :mod:`~loadkit._locust.pid1`: SIGTERM before Locust's own handler exists;
+- :mod:`~loadkit._locust.forked`: the children ``--processes`` forks are workers, which end on
+  SIGTERM (``tests/unit/test_locust_forked.py``).
 
 Nothing here is imported by this ``__init__``: each caller imports the area it needs, so
 ``import loadkit._locust.web`` does not load the master's runner code.

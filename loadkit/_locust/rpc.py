@@ -18,7 +18,12 @@ and creates its runner (and with it the rpc sockets). It patches:
   ending Locust's ``client_listener`` greenlet (and with it the run); a new worker's
   ``client_ready`` mid-run no longer hands it users before loadkit accepted it;
 - ``Environment._create_runner``: reads the fleet secret from the parsed options right
-  before the runner (and its sockets) exist; a bad secret is one line and exit 2.
+  before the runner (and its sockets) exist; a bad secret is one line and exit 2;
+- ``locust.argument_parser.default_args_dict``: computed once per process. A worker calls it
+  once *per option* of every ``spawn`` message (a comprehension in ``WorkerRunner``'s message
+  handler), each call building Locust's whole parser (~8 ms): ~100 options with loadkit's
+  made every spawn message stall the worker's loop ~0.8 s, during which it sends no
+  heartbeat (bench/_scale_sim.py, where 20 workers on one loop went "missing").
 """
 
 from __future__ import annotations
@@ -31,15 +36,18 @@ from typing import Any
 import gevent
 import zmq.error as zmqerr
 import zmq.green as zmq
+from locust import argument_parser
 from locust.env import Environment
 from locust.exception import RPCError
 from locust.rpc import Message, zmqrpc
 from locust.runners import STATE_RUNNING, MasterRunner
 
 from loadkit._locust.patch import mark_patched, patched
+from loadkit._locust.runners import worker_table
 from loadkit.exceptions import EXIT_USAGE, ConfigError
 from loadkit.fleet import security, trust
 from loadkit.messages import Offenders, offenders_of
+from loadkit.plain import environment_uses_loadkit
 from loadkit.run.context import StashKey, run_context
 
 #: Hard cap in ZeroMQ itself: a peer sending more is disconnected before Python sees a byte.
@@ -165,12 +173,17 @@ def sockets_before_runner(options: Any) -> None:
 
 
 def gate(runner: MasterRunner) -> trust.Gate:
-    """The master runner's gate, in its run's stash (created on first use)."""
+    """The master runner's gate, in its run's stash (created on first use).
+
+    A plain Locust fleet (no loadkit class or option, :mod:`loadkit.plain`) gets Locust's contract.
+    """
     stash = run_context(runner.environment)
     found = stash.get(GATE)
     if found is None:
         settings = stash.get(SECURITY) or security.Settings()
-        found = stash[GATE] = trust.Gate(offenders_of(runner.environment), settings.max_workers)
+        loadkit_fleet = environment_uses_loadkit(runner.environment)
+        offenders = offenders_of(runner.environment)
+        found = stash[GATE] = trust.Gate(offenders, settings.max_workers, loadkit_fleet=loadkit_fleet)
     return found
 
 
@@ -188,14 +201,18 @@ def _handle_message(original: Any) -> Any:
         admit = run_context(self.environment).get(REPORT_FILTER) if msg.type == "stats" else None
         if admit is not None and not admit(client_id, msg.data):
             return
-        if msg.type not in LOCUST_MESSAGES and msg.type not in self.custom_messages:
+        unknown = msg.type not in LOCUST_MESSAGES and msg.type not in self.custom_messages
+        if unknown and gate(self).loadkit_fleet:
             # Locust would warn once per message: a flood of them is a flood of lines
             offenders_of(self.environment).drop(client_id, f"a message of unknown type {msg.type[:40]!r}")
             return
         # Mid-run, Locust hands a new worker users at its client_ready (dispatcher.add_worker, then
         # start): a peer that never says a matching hello would get users. Hide the dispatcher then;
         # loadkit.fleet.version adds the worker to it once it is accepted (dispatch_to_accepted).
-        hide = msg.type == "client_ready" and client_id not in self.clients and self._users_dispatcher is not None
+        # A master that does not gate its workers (a plain Locust fleet) dispatches as Locust does.
+        gated = worker_table(self) is not None
+        hide = gated and msg.type == "client_ready" and client_id not in self.clients
+        hide = hide and self._users_dispatcher is not None
         dispatcher = self._users_dispatcher
         if hide:
             self._users_dispatcher = None
@@ -240,10 +257,22 @@ def dispatch_to_accepted(runner: MasterRunner, node_id: str) -> None:
         runner.start(runner.target_user_count, runner.spawn_rate)
 
 
+def _default_args_once(original: Any) -> Any:
+    computed: dict[str, Any] = {}
+
+    def default_args_dict() -> dict[str, Any]:
+        if not computed:
+            computed.update(original())
+        return dict(computed)  # a copy: the caller owns what it gets, as with the original
+
+    return mark_patched(default_args_dict, original)
+
+
 def install() -> None:
     """Patch Locust once per process (see the module docstring); idempotent."""
     if patched(MasterRunner.handle_message):
         return
+    argument_parser.default_args_dict = _default_args_once(argument_parser.default_args_dict)
     zmqrpc.Server = Server  # type: ignore[misc]
     zmqrpc.Client = Client  # type: ignore[misc]
     MasterRunner.handle_message = _handle_message(MasterRunner.handle_message)  # type: ignore[method-assign]

@@ -9,7 +9,10 @@ fails that test with the name of the assumption instead of changing behaviour si
   go through ``get_by_state`` and its storage is ``_worker_nodes``. Worker gating replaces
   the table with :class:`PendingWorkerNodes`, which leaves pending workers out of those lists.
 - **forget a worker**: removing a worker is what Locust does on a worker's ``quit``:
-  ``del runner.clients[id]`` and ``runner._users_dispatcher.remove_worker(node)``.
+  ``del runner.clients[id]`` and ``runner._users_dispatcher.remove_worker(node)``; a worker
+  sent ``Message("quit")`` stops and exits (:func:`refuse_worker`).
+- **stats logger**: Locust prints its console table through the logger :data:`STATS_LOGGER`,
+  which its log set-up configures (none with ``--skip-log-setup``).
 - **final-report drain**: ``MasterRunner.quit`` sends ``Message("quit")`` to each worker
   and waits a fixed 0.5 s; a worker answers with its last stats report, then ``quit``,
   after which Locust drops it from ``clients``. :func:`drain_workers` sends the same
@@ -18,7 +21,8 @@ fails that test with the name of the assumption instead of changing behaviour si
   name, response_time, length)`` looked up on the ``RequestStats`` instance at every call,
   so wrapping that one instance's method routes entries (:func:`route_request_log`).
 - **runner start**: the web UI's ``/swarm`` and ``locust.main`` (headless) start a run with
-  ``runner.start(user_count, spawn_rate)`` looked up on the runner instance
+  ``runner.start(user_count, spawn_rate)``, a shape and rebalancing with keywords
+  (``start(user_count=..., spawn_rate=...)``), looked up on the runner instance
   (:func:`override_user_count`).
 - **worker report**: ``WorkerRunner._send_stats`` fires ``report_to_master`` with a fresh dict
   and sends it as ``Message("stats", data, client_id)``; Locust's ``stats_reporter`` and its
@@ -140,6 +144,16 @@ def forget_worker(runner: MasterRunner, node_id: str) -> None:
     del runner.clients[node_id]
 
 
+def refuse_worker(runner: MasterRunner, node_id: str) -> None:
+    """Forget a worker and send it Locust's ``quit`` (a worker without loadkit obeys that one)."""
+    forget_worker(runner, node_id)
+    runner.server.send_to_client(Message("quit", None, node_id))
+
+
+#: The logger Locust prints its stats table through (``locust.stats.console_logger``).
+STATS_LOGGER = "locust.stats_logger"
+
+
 # --- final-report drain --------------------------------------------------------------------
 def in_runner_greenlet(runner: Any) -> bool:
     """True when called from one of the runner's own greenlets (which ``quit`` kills)."""
@@ -207,8 +221,13 @@ def override_user_count(runner: Any, user_count: Callable[[int], int]) -> None:
     if patched(start):
         return
 
-    def start_with(count: int, spawn_rate: float, *args: Any, **kwargs: Any) -> Any:
-        return start(user_count(count), spawn_rate, *args, **kwargs)
+    def start_with(*args: Any, **kwargs: Any) -> Any:
+        # Locust calls start(n, rate) and start(user_count=n, spawn_rate=rate, ...) (shapes, rebalancing)
+        if "user_count" in kwargs:
+            kwargs["user_count"] = user_count(kwargs["user_count"])
+        elif args:
+            args = (user_count(args[0]), *args[1:])
+        return start(*args, **kwargs)
 
     runner.start = mark_patched(start_with, start)
 

@@ -6,6 +6,12 @@ keeps the latest sample and a bounded history per worker and logs a warning when
 saturates (the rule, start-up samples excluded, is :mod:`loadkit.fleet.saturation`) and stops
 counting it at the first sample that is not. It also polls the ``loadkit agent`` URLs given by
 ``--loadkit-agent``.
+
+Bounded at 1,000 workers (:mod:`loadkit.fleet.summary`): the history is kept per worker for
+the first :data:`HISTORY_WORKERS` workers and for up to as many more that saturated (the
+outliers), and for the whole fleet as one aggregate sample (min/p50/p90/max of each
+figure) per :data:`FLEET_EVERY_S`; the first :data:`LOGGED_WARNINGS` saturations are
+logged one line each, later ones are counted and listed (at most :data:`KEPT_WARNINGS`).
 """
 
 from __future__ import annotations
@@ -25,12 +31,20 @@ from locust.runners import MasterRunner, WorkerRunner
 from loadkit import messages
 from loadkit.fleet.collectors import WORKER_COLLECTORS, Collector, LoopLag, Requests, Sample, collect_all
 from loadkit.fleet.saturation import CONSECUTIVE, WARMUP_SAMPLES, saturation
+from loadkit.fleet.summary import fleet_summary, worst
 from loadkit.messages import HEALTH, HealthReport
 from loadkit.run.context import StashKey, run_context
 
 log = logging.getLogger("loadkit.fleet")
 
 HISTORY = 1000
+#: Workers whose own history is kept (the first to report), and as many again for saturated ones.
+HISTORY_WORKERS = 20
+#: Seconds between two fleet aggregates in the history.
+FLEET_EVERY_S = 3.0
+#: Saturation warnings logged one line each; warnings kept for the report.
+LOGGED_WARNINGS = 10
+KEPT_WARNINGS = 200
 LOCAL = "local"
 
 
@@ -46,10 +60,22 @@ class HealthStore:
     #: Samples received and saturated samples in a row, per worker (see the module docstring).
     seen: dict[str, int] = field(default_factory=dict)
     streak: dict[str, int] = field(default_factory=dict)
+    #: One aggregate over the fleet's latest samples per :data:`FLEET_EVERY_S` (``time`` + summary).
+    fleet: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    #: Saturation episodes in all (``warnings`` keeps the first :data:`KEPT_WARNINGS`).
+    warnings_total: int = 0
+    outliers: int = 0
 
     def add(self, worker: str, sample: Sample) -> None:
         self.latest[worker] = sample
-        self.history.setdefault(worker, deque(maxlen=HISTORY)).append(sample)
+        history = self.history.get(worker)
+        if history is None and len(self.history) < HISTORY_WORKERS:
+            history = self.history[worker] = deque(maxlen=HISTORY)
+        if history is not None:
+            history.append(sample)
+        now = float(sample.get("time", 0.0)) or time.time()
+        if not self.fleet or now - self.fleet[-1]["time"] >= FLEET_EVERY_S:
+            self.fleet.append({"time": now, **fleet_summary(self.latest, self.saturated)})
         self.seen[worker] = seen = self.seen.get(worker, 0) + 1
         reason = saturation(sample) if seen > WARMUP_SAMPLES else None
         if reason is None:
@@ -60,15 +86,37 @@ class HealthStore:
         if streak < CONSECUTIVE:
             return
         if worker not in self.saturated:
-            log.warning("worker %s is saturated (%s): its response times are inflated, add workers", worker, reason)
-            self.warnings.append((worker, reason))
+            self._warn(worker, reason)
         self.saturated[worker] = reason
 
+    def _warn(self, worker: str, reason: str) -> None:
+        self.warnings_total += 1
+        if self.warnings_total <= LOGGED_WARNINGS:
+            log.warning("worker %s is saturated (%s): its response times are inflated, add workers", worker, reason)
+        elif self.warnings_total == LOGGED_WARNINGS + 1:
+            log.warning("more workers are saturated: counted in the Fleet tab and the report, not logged one by one")
+        if len(self.warnings) < KEPT_WARNINGS:
+            self.warnings.append((worker, reason))
+        if worker not in self.history and self.outliers < HISTORY_WORKERS:  # an outlier: keep its history
+            self.outliers += 1
+            self.history[worker] = deque(maxlen=HISTORY)
+
+    def summary(self) -> dict[str, Any]:
+        """The fleet in a few numbers (:func:`loadkit.fleet.summary.fleet_summary` of the latest samples)."""
+        return fleet_summary(self.latest, self.saturated)
+
+    def worst(self, limit: int) -> list[str]:
+        """Up to ``limit`` workers, worst first (:func:`loadkit.fleet.summary.worst`)."""
+        return worst(self.latest, self.saturated, limit)
+
     def report(self) -> dict[str, Any]:
-        """JSON-ready history for reports."""
+        """JSON-ready history for reports: a few workers' own, the fleet's aggregate."""
         return {
             "workers": {w: list(h) for w, h in self.history.items()},
+            "fleet": list(self.fleet),
+            "summary": self.summary(),
             "warnings": [{"worker": w, "reason": r} for w, r in self.warnings],
+            "warnings_total": self.warnings_total,
             "agents": self.agents,
         }
 

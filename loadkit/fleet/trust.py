@@ -19,6 +19,13 @@ see it, in two steps, both pure (the wiring is in :mod:`loadkit._locust`):
    every :data:`CLIENT_READY_INTERVAL` s (each one makes Locust re-dispatch every user);
    stats with at most :data:`MAX_ENTRIES` entries.
 
+   In a plain Locust fleet (the master uses no loadkit class or option, :mod:`loadkit.plain`)
+   the gate keeps Locust's contract instead: a node that never registered may send anything
+   but what changes the run's numbers (:data:`VERDICT_MESSAGES`: stats, exceptions); a
+   repeated ``client_ready`` and any number of workers are Locust's to handle, and a message
+   of unknown type reaches Locust, which warns about it as it always does. Frames are still
+   checked (step 1) and stats still capped: those only replace a crash.
+
 Everything dropped is told by the run's :class:`~loadkit.messages.Offenders`: one warning line
 per offender (its connection identity), never one per message, and a count at the end of the run.
 """
@@ -44,6 +51,14 @@ CLIENT_READY_INTERVAL = 4.0
 PENDING_OK = frozenset({"loadkit:hello", "heartbeat", "quit", "client_stopped", "client_ready", "logs"})
 #: What a node that never registered may send: Locust's registration and its locustfile request (``-f -``).
 UNREGISTERED_OK = frozenset({"client_ready", "locustfile"})
+#: What a worker may still send after its ``client_stopped`` (Locust then forgets it until its next
+#: ``client_ready``): its last stats report carries the requests of the users it just stopped.
+STOPPED_OK = frozenset({"stats", "quit", "logs", "heartbeat", "exception", "client_stopped"})
+#: Seconds a stopped worker stays known without a new ``client_ready``.
+STOPPED_FOR_S = 120.0
+#: What a node that never registered may not send even to a plain Locust fleet: Locust would merge it into
+#: the run's numbers (stats) or its report (exceptions). Locust answers the rest itself (e.g. ``quit``).
+VERDICT_MESSAGES = frozenset({"stats", "exception"})
 
 
 class Dropped(Exception):
@@ -104,20 +119,36 @@ class Gate:
     offenders: Offenders
     max_workers: int
     clock: Callable[[], float] = time.monotonic
+    #: False for a plain Locust fleet: only the checks of the module docstring's last paragraph.
+    loadkit_fleet: bool = True
     _ready_at: dict[str, float] = field(default_factory=dict)
+    #: Workers that said ``client_stopped`` while registered, and when (see :data:`STOPPED_OK`).
+    _stopped: dict[str, float] = field(default_factory=dict)
 
     def admit(self, fleet: Fleet, node_id: str, kind: str, data: Any) -> bool:
         reason = self._refusal(fleet, node_id, kind, data)
         if reason is None:
+            if kind == "client_stopped" and fleet.registered(node_id):
+                self._stop(node_id)
             return True
         self.offenders.drop(node_id, reason)
         return False
 
+    def _stop(self, node_id: str) -> None:
+        now = self.clock()
+        if len(self._stopped) >= 2 * self.max_workers:  # bounded: forget the long stopped
+            self._stopped = {n: t for n, t in self._stopped.items() if now - t < STOPPED_FOR_S}
+        self._stopped[node_id] = now
+
     def _refusal(self, fleet: Fleet, node_id: str, kind: str, data: Any) -> str | None:
         if kind == "client_ready":
-            return self._ready(fleet, node_id, data)
+            return self._ready(fleet, node_id, data) if self.loadkit_fleet else None
         if not fleet.registered(node_id):
-            return None if kind in UNREGISTERED_OK else f"a {kind[:40]!r} message from a node that never registered"
+            stopped = self._stopped.get(node_id)
+            if stopped is not None and kind in STOPPED_OK and self.clock() - stopped < STOPPED_FOR_S:
+                return _stats_refusal(data) if kind == "stats" else None
+            allowed = kind in UNREGISTERED_OK or not (self.loadkit_fleet or kind in VERDICT_MESSAGES)
+            return None if allowed else f"a {kind[:40]!r} message from a node that never registered"
         if fleet.pending(node_id) and kind not in PENDING_OK:
             return f"a {kind[:40]!r} message before its loadkit:hello was accepted"
         if kind == "stats":

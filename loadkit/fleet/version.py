@@ -12,8 +12,14 @@ Until its hello matched, a new worker is *pending*: left out of ``runner.clients
 users — it would as soon as the worker connected, which is before the hello arrives (the
 worker sends it from its ``init``, right after connecting). The table and the removal of a
 refused worker are Locust internals: :mod:`loadkit._locust` (worker table, forget a worker).
-A worker without loadkit's plugin sends no hello: its first heartbeat (1 s later, always
-after a hello) accepts it.
+A worker without loadkit's plugin sends no hello: at its first heartbeat (which a loadkit
+worker sends after its hello) the master refuses it with one line and Locust's ``quit``
+message, which a plain Locust worker obeys, instead of leaving it connected with no users.
+
+All of this is for a loadkit fleet: a master whose run uses a loadkit class or option
+(:mod:`loadkit.plain`). A plain Locust fleet that only imports loadkit keeps Locust's own
+contract: a worker gets users as soon as it connected, mid-run too, loadkit installed or
+not; a loadkit worker of another version is still refused when its hello arrives.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from loadkit import _version, messages
 from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import ConfigError
 from loadkit.messages import HELLO, REFUSED, Hello, Refusal
+from loadkit.plain import environment_uses_loadkit
 from loadkit.run.stop import stop_run
 
 log = logging.getLogger("loadkit.fleet")
@@ -51,7 +58,8 @@ def install(environment: Environment) -> None:
     """Master: check each worker's hello. Worker: say hello, and exit on a refusal."""
     runner = environment.runner
     if isinstance(runner, MasterRunner):
-        locust_runners.gate_workers(runner)
+        if environment_uses_loadkit(environment):
+            locust_runners.gate_workers(runner)
         messages.register_handler(runner, HELLO, _on_hello)
     elif isinstance(runner, WorkerRunner):
         messages.register_handler(runner, REFUSED, _on_refused)
@@ -69,9 +77,26 @@ def _on_hello(environment: Environment, hello: Hello, node_id: str) -> None:
     messages.send(runner, REFUSED, Refusal(reason), client_id=node_id)
 
 
+def without_loadkit(worker: str) -> str:
+    """The refusal line for a worker that sent no hello.
+
+    >>> without_loadkit("w1").split(": ")[0]
+    'worker w1 runs without loadkit (no loadkit:hello before its first heartbeat) in a loadkit fleet'
+    """
+    return (
+        f"worker {worker} runs without loadkit (no loadkit:hello before its first heartbeat) in a loadkit fleet: "
+        "install loadkit there and import it in the locustfile"
+    )
+
+
 def on_heartbeat(environment: Environment, client_id: str, **_kw: Any) -> None:
-    """Master, a worker's heartbeat: accept a worker that sent no hello (no loadkit plugin)."""
-    _accept(environment.runner, client_id, "sent no loadkit hello before its first heartbeat")
+    """Master, a worker's heartbeat: refuse a pending worker, which sent no hello (no loadkit plugin)."""
+    runner: Any = environment.runner
+    clients = locust_runners.worker_table(runner)
+    if clients is None or not clients.pending(client_id):
+        return
+    log.error("loadkit: error: %s", without_loadkit(client_id))
+    locust_runners.refuse_worker(runner, client_id)
 
 
 def _accept(runner: Any, node_id: str, why: str) -> None:

@@ -23,8 +23,8 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from loadkit import config
-from loadkit._locust import console, pid1, quiet
+from loadkit import config, plain
+from loadkit._locust import console, forked, pid1, quiet
 from loadkit._locust import errors as locust_errors
 from loadkit._locust import rpc as locust_rpc
 from loadkit._locust import runners as locust_runners
@@ -46,6 +46,7 @@ def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     locust_rpc.CLI["on"] = True  # a bad fleet secret ends this process with one line (loadkit._locust.rpc)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
     pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
+    forked.install()  # workers forked by --processes end with the process that forked them
 
 
 @events.init.add_listener
@@ -113,7 +114,8 @@ def _preflight(environment: Environment) -> None:
     if isinstance(environment.runner, WorkerRunner) or options is None:
         return
     if getattr(options, "headless", False) or getattr(options, "autostart", False):
-        network = bool(getattr(options, "loadkit_preflight", True))
+        # A plain Locust run connects to nothing before its users do, as under Locust (loadkit.plain).
+        network = bool(getattr(options, "loadkit_preflight", True)) and plain.environment_uses_loadkit(environment)
         preflight.run(environment.user_classes, environment.host, network)
 
 
@@ -131,6 +133,8 @@ def install(environment: Environment) -> None:
     _install_access(environment)  # first and alone: no tab or route of any part is reachable without it
     # Parts add their wiring here, each as a small function of the environment.
     _install_stats(environment)
+    _install_tracing(environment)
+    _install_exemplars(environment)
     _install_fleet(environment)
     _install_load(environment)
     _install_pictures(environment)
@@ -141,7 +145,7 @@ def _install_access(environment: Environment) -> None:
     if environment.web_ui is not None:
         from loadkit.web import access
 
-        access.install(environment.web_ui, environment.parsed_options)
+        access.install(environment.web_ui, environment.parsed_options, plain.environment_uses_loadkit(environment))
 
 
 def _install_stats(environment: Environment) -> None:
@@ -161,6 +165,25 @@ def _install_stats(environment: Environment) -> None:
     events_.test_start.add_listener(part.on_test_start)
     events_.test_stop.add_listener(part.on_test_stop)
     events_.quitting.add_listener(part.on_quitting)
+
+
+def _install_tracing(environment: Environment) -> None:
+    """W3C trace context on every request (:mod:`loadkit.users.tracing`): checked and made once per run."""
+    from loadkit.users import tracing
+
+    if environment.parsed_options is not None:
+        tracing.check_options(environment.parsed_options)  # a bad --trace-state: one line, before any load
+    tracing.trace_context_for(environment)
+
+
+def _install_exemplars(environment: Environment) -> None:
+    """The slowest requests' trace ids per entry, merged from workers (:mod:`loadkit.stats.exemplar_part`)."""
+    from loadkit.stats import exemplar_part
+    from loadkit.stats.controller import controller_for
+    from loadkit.users.tracing import trace_context_for
+
+    exemplar_part.install(environment, record=trace_context_for(environment) is not None)
+    controller_for(environment).report_sections["exemplars"] = lambda: exemplar_part.report_section(environment)
 
 
 def _install_fleet(environment: Environment) -> None:

@@ -13,7 +13,10 @@ Three steps, in order, each raising a :class:`~loadkit.exceptions.LoadkitError`:
 2. a GrpcUser's runtime ``.proto`` compiles and holds its ``service`` — local, always on;
 3. :func:`check_reachable`: a TCP connect (short timeout) to each host, then a GrpcUser
    that relies on server reflection finds its service there. Network checks: off with
-   ``--no-loadkit-preflight`` (a master that cannot reach the target its workers can).
+   ``--no-loadkit-preflight`` (a master that cannot reach the target its workers can), and
+   off in a plain Locust run (no loadkit class or option, :mod:`loadkit.plain`): Locust
+   connects to nothing before its users do, and a locustfile that only imports loadkit
+   keeps that (a target still starting, a Service not ready yet, are then the users' failures).
 """
 
 from __future__ import annotations

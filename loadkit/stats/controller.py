@@ -4,10 +4,12 @@ One :class:`StatsController` per Locust ``Environment`` (see :func:`controller_f
 :func:`loadkit.run.plugin.install` subscribes its ``on_*`` methods to the events. Roles:
 
 - every node records each request event into its :class:`~loadkit.stats.hdr.HdrRecorder`;
-- a worker adds its deltas to ``report_to_master`` under :data:`REPORT_KEY`, and its
-  one-second slots under :data:`TIMELINE_KEY`; the master merges them in ``worker_report``
-  (a malformed payload is logged and dropped) — the slots into its
-  :class:`~loadkit.stats.timeline.Timeline`, which a greenlet settles every few seconds;
+- a worker adds its one-second slots to ``report_to_master`` under :data:`TIMELINE_KEY`;
+  the master merges them in ``worker_report`` (a malformed payload is logged and dropped)
+  into its :class:`~loadkit.stats.timeline.Timeline`, which a greenlet settles every few
+  seconds, and into its histograms (the slots' counts summed are the worker's delta). A
+  report may carry whole-histogram deltas under :data:`REPORT_KEY` instead
+  (:meth:`~loadkit.stats.hdr.HdrRecorder.take_deltas`); loadkit's workers no longer send them;
 - the master (or local runner) checks thresholds periodically with
   ``--abort-on-threshold`` and once more at ``quitting``, writes the reports, prints the
   table and records exit code 99 when a threshold failed (:func:`loadkit.run.stop.set_exit_code`);
@@ -127,7 +129,7 @@ class StatsController:
 
     # --- recording and transport ----------------------------------------------------
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
-        data[REPORT_KEY] = self.recorder.take_deltas()
+        self.recorder.keep_histograms = False  # a worker's slots are its delta (module docstring)
         data[TIMELINE_KEY] = encode_slots(self.recorder.take_slots())
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
@@ -139,7 +141,7 @@ class StatsController:
             decoded = decode_slots(slots) if slots else {}  # both checked before either is merged
             if deltas:
                 self.recorder.merge_deltas(deltas)
-            self.timeline.merge(decoded)
+            self.timeline.merge(decoded, also=self.recorder.merge_target)  # one pass: slots and histograms
         except ValueError as exc:
             log.warning("dropped malformed HDR report from worker %s: %s", client_id, exc)
 
@@ -237,13 +239,18 @@ class StatsController:
         """
         if self._console is None:
             return
-        # `locust --json` prints its stats as JSON on stdout: keep stdout parseable then.
-        stream = sys.stderr if getattr(self.environment.parsed_options, "json", False) else sys.stdout
+        options = self.environment.parsed_options
         text = self._console
         if exit_code is not None and self.final is not None:
             text += "\n" + reports.verdict_line(exit_code, self.results, self.final.total.failures)
-        print(text, file=stream, flush=True)
         self._console = None
+        if getattr(options, "skip_log_setup", False):
+            # The user's own logging set-up decides, as it does for Locust's table (same logger).
+            logging.getLogger(locust_runners.STATS_LOGGER).info(text)
+            return
+        # `locust --json` prints its stats as JSON on stdout: keep stdout parseable then.
+        stream = sys.stderr if getattr(options, "json", False) else sys.stdout
+        print(text, file=stream, flush=True)
 
     # --- views ------------------------------------------------------------------------
     def snapshot(self) -> RunSnapshot:

@@ -7,10 +7,13 @@ an `HdrHistogram <https://hdrhistogram.github.io/HdrHistogram/>`_ per entry
 see :mod:`loadkit.stats.facets`): microsecond resolution, 3 significant
 digits (relative error < 0.1 %), values up to one hour.
 
-Distributed runs stay exact: a worker sends what it recorded since its last report
-(:meth:`HdrRecorder.take_deltas`, the package's compressed base64 encoding) and the master
-adds the counts (:meth:`HdrRecorder.merge_deltas`). Adding counts is exact, so the merged
-percentiles equal those of one histogram fed every sample.
+Distributed runs stay exact: a worker sends its one-second slots (below), whose bucketed
+counts summed are what it recorded since its last report, and the master adds them
+(:meth:`HdrRecorder.merge_slots`, folded into its histograms when a figure is read). Adding
+counts is exact, so the merged percentiles equal those of one histogram fed every sample.
+(:meth:`HdrRecorder.take_deltas` / :meth:`~HdrRecorder.merge_deltas` move whole histograms in
+the package's compressed encoding: decoding and adding 20,000-bucket arrays per entry per
+report was most of a master's cost at 100 workers, so the fleet no longer sends them.)
 
 Each sample also lands in a one-second slot (:meth:`HdrRecorder.take_slots`), the raw
 material of :mod:`loadkit.stats.timeline` (latency over time); the slot is chosen from the
@@ -68,11 +71,51 @@ def bucket_highest(bucketed_us: int) -> int:
     return bucketed_us if shift <= 0 else bucketed_us + (1 << shift) - 1
 
 
-def add_counts(into: Counts, counts: Mapping[int, int]) -> None:
-    """Add ``counts`` (raw or bucketed µs) into ``into``, bucketed and clamped to the range."""
+def add_counts(into: Counts, counts: Mapping[int, int], also: Counts | None = None) -> None:
+    """Add ``counts`` (raw or bucketed µs) into ``into`` (and ``also``), bucketed and clamped to the range.
+
+    One pass for both targets: a master runs this for every value of every worker's report.
+    """
+    get = into.get
+    if also is None:
+        for value, count in counts.items():  # bucket() inlined
+            if not 0 <= value <= HIGHEST_US:
+                value = min(max(value, 0), HIGHEST_US)
+            shift = value.bit_length() - _SUB_BUCKET_BITS
+            if shift > 0:
+                value = (value >> shift) << shift
+            into[value] = get(value, 0) + count
+        return
+    get_also = also.get
     for value, count in counts.items():
-        key = bucket(min(max(value, 0), HIGHEST_US))
-        into[key] = into.get(key, 0) + count
+        if not 0 <= value <= HIGHEST_US:
+            value = min(max(value, 0), HIGHEST_US)
+        shift = value.bit_length() - _SUB_BUCKET_BITS
+        if shift > 0:
+            value = (value >> shift) << shift
+        into[value] = get(value, 0) + count
+        also[value] = get_also(value, 0) + count
+
+
+def record_counts(histogram: HdrHistogram, counts: Mapping[int, int]) -> None:
+    """``histogram.record_value(value, count)`` for every pair, values within loadkit's range.
+
+    The package's index arithmetic inlined (``_counts_index_for``): a master folds thousands
+    of buckets a read, and ``record_value`` costs a few µs of Python per call.
+    """
+    if not counts:
+        return
+    unit, half_magnitude = histogram.unit_magnitude, histogram.sub_bucket_half_count_magnitude
+    mask, half, cells = histogram.sub_bucket_mask, histogram.sub_bucket_half_count, histogram.counts
+    shift_base = unit + half_magnitude + 1
+    total = 0
+    for value, count in counts.items():
+        bucket_index = (value | mask).bit_length() - shift_base
+        cells[((bucket_index + 1) << half_magnitude) + (value >> (bucket_index + unit)) - half] += count
+        total += count
+    histogram.total_count += total
+    histogram.min_value = min(histogram.min_value, min(counts))
+    histogram.max_value = max(histogram.max_value, max(counts))
 
 
 def new_histogram() -> HdrHistogram:
@@ -168,6 +211,11 @@ class HdrRecorder:
         #: ``request`` listener, not two (:class:`loadkit.fleet.collectors.Requests`).
         self.requests = 0
         self.failures = 0
+        #: Counts merged from workers' slots, not yet in the histograms: entry -> {bucketed µs: count}.
+        #: Folded when a figure is read, so a report costs a dict add per bucket, not a histogram.
+        self._merged: dict[EntryKey, Counts] = {}
+        #: False on a worker: its slots carry everything the master needs, so it keeps no histograms.
+        self.keep_histograms = True
 
     def record(self, request_type: str, name: str, response_time_ms: float, failed: bool = False) -> None:
         """Record one sample (ms, as in Locust's request event)."""
@@ -203,27 +251,62 @@ class HdrRecorder:
         self._slot_end = float(self._slot_t + SLOT_S)
 
     def _fold(self) -> None:
+        if self._merged:
+            self._fold_merged()
         if not self._pending and not self._past:
             return
         total = self._histograms[TOTAL_KEY]
+        keep = self.keep_histograms
         for t, pending, failures in [*self._past, (self._slot_t, self._pending, self._failures)]:
             slot = self._slots.setdefault(t, {})
             for key, counts in pending.items():
-                histogram = self._histograms.get(key)
-                if histogram is None:
-                    histogram = self._histograms[key] = new_histogram()
-                in_total = not is_facet(key[0])  # a facet is part of a request counted elsewhere
-                for value, count in counts.items():
-                    clamped = min(max(value, 0), HIGHEST_US)
-                    histogram.record_value(clamped, count)
-                    if in_total:
-                        total.record_value(clamped, count)
+                if keep:
+                    histogram = self._histograms.get(key)
+                    if histogram is None:
+                        histogram = self._histograms[key] = new_histogram()
+                    in_total = not is_facet(key[0])  # a facet is part of a request counted elsewhere
+                    for value, count in counts.items():
+                        clamped = min(max(value, 0), HIGHEST_US)
+                        histogram.record_value(clamped, count)
+                        if in_total:
+                            total.record_value(clamped, count)
                 entry = slot.get(key)
                 if entry is None:
                     entry = slot[key] = [{}, 0]
                 add_counts(entry[0], counts)
                 entry[1] += failures.get(key, 0)
         self._pending, self._failures, self._past = {}, {}, []
+
+    def _fold_merged(self) -> None:
+        total: Counts = {}
+        for key, counts in self._merged.items():
+            histogram = self._histograms.get(key)
+            if histogram is None:
+                histogram = self._histograms[key] = new_histogram()
+            record_counts(histogram, counts)
+            if not is_facet(key[0]):
+                add_counts(total, counts)
+        record_counts(self._histograms[TOTAL_KEY], total)  # the entries' buckets summed first: one add per bucket
+        self._merged = {}
+
+    def merge_slots(self, slots: Mapping[int, Mapping[EntryKey, tuple[Counts, int]]]) -> None:
+        """Add a worker's slots (as :func:`loadkit.stats.timeline.decode_slots` gives them) to the histograms.
+
+        A worker's report carries its one-second slots only: their bucketed counts, summed,
+        are its histogram delta (same buckets, so the same percentiles, max and count). Master
+        side; the counts wait in a dict and reach the histograms when a figure is read.
+        (``Timeline.merge(slots, also=recorder.merge_target)`` does both in one pass.)
+        """
+        for entries in slots.values():
+            for key, (counts, _failures) in entries.items():
+                add_counts(self.merge_target(key), counts)
+
+    def merge_target(self, key: EntryKey) -> Counts:
+        """The dict that merged counts of ``key`` wait in (bucketed µs -> count) until a figure is read."""
+        into = self._merged.get(key)
+        if into is None:
+            into = self._merged[key] = {}
+        return into
 
     def take_slots(self) -> dict[int, dict[EntryKey, tuple[Counts, int]]]:
         """The one-second slots recorded since the last call: ``{t: {entry: (counts, failures)}}``."""
@@ -247,7 +330,7 @@ class HdrRecorder:
     def reset(self) -> None:
         """Forget every sample (Locust's reset-stats)."""
         self._histograms = {TOTAL_KEY: new_histogram()}
-        self._pending, self._failures, self._past, self._slots = {}, {}, [], {}
+        self._pending, self._failures, self._past, self._slots, self._merged = {}, {}, [], {}, {}
 
     def _reset_histograms(self) -> None:
         self._histograms = {TOTAL_KEY: new_histogram()}

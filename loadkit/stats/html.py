@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from functools import cache
 from html import escape
 from importlib import resources
@@ -106,6 +107,39 @@ def _body(document: Mapping[str, Any], groups: set[str]) -> str:
             html.append(f'<div data-chart-group="{group}"></div>')
     if "open" not in groups:
         html.append('<p class="note" id="no-open-model">No open-model data in this run.</p>')
+    html.append(_exemplars(document.get("exemplars") or {}))
+    return "\n".join(html)
+
+
+def _exemplars(section: Mapping[str, Any]) -> str:
+    """Per entry: its slowest requests and a few per latency band, by trace id (:mod:`loadkit.stats.exemplars`)."""
+    if not section:
+        return ""
+    head = "<tr><th>trace id</th><th>latency ms</th><th>time (UTC)</th><th>worker</th><th>error</th></tr>"
+
+    def rows(exemplars: Sequence[Mapping[str, Any]], band: str = "") -> str:
+        cells = []
+        for e in exemplars:
+            when = datetime.fromtimestamp(float(e.get("time") or 0), UTC).strftime("%H:%M:%S.%f")[:-3]
+            cells.append(
+                f"<tr><td><code>{escape(str(e.get('trace_id')))}</code>{escape(band)}</td>"
+                f"<td>{float(e.get('latency_ms') or 0):,.3f}</td><td>{when}</td>"
+                f"<td>{escape(str(e.get('worker') or ''))}</td><td>{escape(str(e.get('error') or ''))}</td></tr>"
+            )
+        return "".join(cells)
+
+    html = [
+        "<h2>Slowest requests (exemplars)</h2>",
+        '<p class="note">Per entry, the slowest requests and a few per latency band, by the trace id each carried '
+        "(W3C traceparent): look them up in your tracing backend.</p>",
+    ]
+    for entry, sets in section.items():
+        bands = "".join(rows(b.get("exemplars") or [], f" · {b.get('range')}") for b in sets.get("bands") or [])
+        html.append(
+            f'<h3>{escape(entry)}</h3><table class="exemplars" data-entry="{escape(entry)}">{head}'
+            f"{rows(sets.get('slowest') or [])}</table>"
+            f'<details><summary>by latency band</summary><table class="exemplars">{head}{bands}</table></details>'
+        )
     return "\n".join(html)
 
 

@@ -12,11 +12,15 @@ What it exposes (Prometheus conventions: base units, ``_total`` counters)::
     loadkit_request_errors_total{type,name,error}      failures by error (gRPC: the status), 50 series at most
     loadkit_request_duration_seconds{type,name,quantile}  HDR quantiles .5 .9 .95 .99 .999 .9999, _count, _sum
     loadkit_request_duration_all_seconds{quantile}     the same over every request (facets left out)
+    loadkit_request_latency_seconds{type,name,le}      the same as a histogram, OpenMetrics exemplars (trace ids)
     loadkit_users, loadkit_workers, loadkit_run_info{state,version}
     loadkit_thresholds_passed                          1/0 on the current numbers (when thresholds are set)
     loadkit_worker_cpu_ratio{worker} (1 = one core), loadkit_worker_memory_bytes,
     loadkit_worker_loop_lag_seconds, loadkit_worker_users, loadkit_worker_connections,
     loadkit_worker_saturated, loadkit_worker_network_{sent,received}_bytes_per_second
+        (per worker: the WORKER_SERIES worst only, so a 1,000-worker fleet stays a few hundred series)
+    loadkit_fleet_workers, loadkit_fleet_saturated_workers, and loadkit_fleet_cpu_ratio{stat},
+    loadkit_fleet_memory_bytes{stat}, ... for every worker figure above, stat = min p50 p90 max sum
     loadkit_data_rows, loadkit_data_rows_available, loadkit_data_rows_outstanding, loadkit_data_rounds_total,
     loadkit_data_rows_{leased,used,returned}_total{worker}
     loadkit_open_model_{target,achieved}_iterations_per_second, ..._iterations_{started,late,dropped}_total
@@ -45,6 +49,8 @@ log = logging.getLogger("loadkit.stats")
 
 MAX_ERROR_SERIES = 50
 _QUANTILES = {label: f"{pct / 100.0:.6g}" for label, pct in PERCENTILES.items()}  # "0.999", not 0.9990000000000001
+#: Workers with their own ``loadkit_worker_*`` series (the worst); the ``loadkit_fleet_*`` ones cover all.
+WORKER_SERIES = 20
 _HEALTH = (  # sample field, metric suffix, help, scale to base unit
     ("cpu_percent", "cpu_ratio", "CPU of the worker process (1 = one core busy)", 0.01),
     ("rss_mb", "memory_bytes", "Resident memory of the worker process", 2**20),
@@ -70,6 +76,7 @@ class LoadkitCollector(Collector):
         document = controller.summary()
         yield from self._requests()
         yield from _durations(controller, document)
+        yield from _latency_histograms(self.environment, controller.recorder)
         yield from self._run(document)
         if self.fleet is not None:
             view = self.fleet()
@@ -113,6 +120,14 @@ class LoadkitCollector(Collector):
             passed = GaugeMetricFamily("loadkit_thresholds_passed", "1 when every threshold passes on the numbers now")
             passed.add_metric([], 0.0 if any(r.get("passed") is False for r in results) else 1.0)
             yield passed
+
+
+def _latency_histograms(environment: Environment, recorder: Any) -> Iterator[Metric]:
+    """The per-entry histogram whose buckets carry exemplars (:mod:`loadkit.stats.prometheus_exemplars`)."""
+    from loadkit.stats.exemplar_part import recorder_for
+    from loadkit.stats.prometheus_exemplars import latency_histograms
+
+    yield from latency_histograms(recorder, recorder_for(environment).entries())
 
 
 def _durations(controller: Any, document: Mapping[str, Any]) -> Iterator[Metric]:
@@ -160,13 +175,27 @@ def _health(health: Any) -> Iterator[Metric]:
     saturated = GaugeMetricFamily(
         "loadkit_worker_saturated", "1 while the worker counts as saturated", labels=["worker"]
     )
-    for worker, sample in sorted(store.latest.items()):
+    for worker in sorted(store.worst(WORKER_SERIES)):
+        sample = store.latest[worker]
         for field, _suffix, _text, scale in _HEALTH:
             if field in sample:
                 families[field].add_metric([worker], float(sample[field]) * scale)
         saturated.add_metric([worker], 1.0 if worker in store.saturated else 0.0)
     yield from families.values()
     yield saturated
+    summary = store.summary()
+    yield GaugeMetricFamily("loadkit_fleet_workers", "Workers that sent a health sample", value=summary["workers"])
+    yield GaugeMetricFamily(
+        "loadkit_fleet_saturated_workers", "Workers counting as saturated", value=summary["saturated"]
+    )
+    for field, suffix, text, scale in _HEALTH:
+        figures = summary.get(field)
+        if not isinstance(figures, dict):
+            continue
+        family = GaugeMetricFamily(f"loadkit_fleet_{suffix}", f"{text}: over the fleet", labels=["stat"])
+        for stat in ("min", "p50", "p90", "max", "sum"):
+            family.add_metric([stat], float(figures[stat]) * scale)
+        yield family
 
 
 def _data(leasing: Any) -> Iterator[Metric]:

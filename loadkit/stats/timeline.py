@@ -25,7 +25,7 @@ Slot times come from each worker's clock: workers on other hosts need synchronis
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,12 +90,14 @@ class _Slot:
     failures: dict[EntryKey, int] = field(default_factory=dict)
     figures: dict[EntryKey, list[int]] | None = None  # once settled: FIGURES per entry
 
-    def add(self, key: EntryKey, counts: Mapping[int, int], failures: int) -> bool:
-        """Add; False when settled (only count and failures could be added)."""
+    def add(self, key: EntryKey, counts: Mapping[int, int], failures: int, also: Counts | None = None) -> bool:
+        """Add (the bucketed counts to ``also`` too); False when settled (only count and failures could be added)."""
         if self.figures is None:
-            add_counts(self.counts.setdefault(key, {}), counts)
+            add_counts(self.counts.setdefault(key, {}), counts, also)
             self.failures[key] = self.failures.get(key, 0) + failures
             return True
+        if also is not None:
+            add_counts(also, counts)
         row = self.figures.setdefault(key, [0, 0, 0, 0, 0, 0])
         total = self.figures.setdefault(TOTAL_KEY, [0, 0, 0, 0, 0, 0])
         for target in (row, total) if not is_facet(key[0]) else (row,):
@@ -142,20 +144,30 @@ class Timeline:
     def reset(self, start: float | None = None) -> None:
         self.__init__(start)  # type: ignore[misc]
 
-    def add(self, t: int, key: EntryKey, counts: Mapping[int, int], failures: int = 0) -> None:
+    def add(
+        self, t: int, key: EntryKey, counts: Mapping[int, int], failures: int = 0, also: Counts | None = None
+    ) -> None:
         """Add a base slot's distribution of one entry (``t``: the base slot's epoch second)."""
         begin, width = slot_of(t, self.start)
         slot = self._slots.get(begin)
         if slot is None:
             slot = self._slots[begin] = _Slot(width)
-        if not slot.add(key, counts, failures):
+        if not slot.add(key, counts, failures, also):
             self.late += 1
 
-    def merge(self, slots: Mapping[int, Mapping[EntryKey, tuple[Counts, int]]]) -> None:
-        """Add slots as :func:`decode_slots` (or ``HdrRecorder.take_slots``) gives them."""
+    def merge(
+        self,
+        slots: Mapping[int, Mapping[EntryKey, tuple[Counts, int]]],
+        also: Callable[[EntryKey], Counts] | None = None,
+    ) -> None:
+        """Add slots as :func:`decode_slots` (or ``HdrRecorder.take_slots``) gives them.
+
+        ``also(key)``: a dict each entry's bucketed counts are added to as well, in the same
+        pass (the master's histograms, ``HdrRecorder.merge_target``).
+        """
         for t, entries in slots.items():
             for key, (counts, failures) in entries.items():
-                self.add(t, key, counts, failures)
+                self.add(t, key, counts, failures, also(key) if also is not None else None)
 
     def settle(self, now: float | None = None) -> None:
         """Keep only the figures of slots that ended more than :data:`SETTLE_S` ago (all: ``now=inf``)."""
@@ -271,9 +283,21 @@ def _entry(raw_key: str, value: Any) -> tuple[Counts, int]:
         raise ValueError(f"timeline: entry {raw_key!r}: values and counts differ in length")
     if len(values) > MAX_BUCKETS:
         raise ValueError(f"timeline: entry {raw_key!r} has more than {MAX_BUCKETS} buckets")
-    ints = all(type(v) is int and 0 <= v <= HIGHEST_US for v in values) and all(
-        type(c) is int and c > 0 for c in counts
+    # The types and ranges checked in C (set, min, max): a master does this for every report.
+    ints = not values or (
+        set(map(type, values)) | set(map(type, counts)) <= _INT_ONLY
+        and min(values) >= 0
+        and max(values) <= HIGHEST_US
+        and min(counts) > 0
     )
     if not ints or type(failures) is not int or not 0 <= failures <= sum(counts):
         raise ValueError(f"timeline: entry {raw_key!r} holds values out of range")
-    return dict(zip(values, counts, strict=True)), failures
+    decoded = dict(zip(values, counts, strict=True))  # in C; whoever adds them buckets them (add_counts)
+    if len(decoded) != len(values):  # a value repeated (not from a loadkit worker): its counts add up
+        decoded = {}
+        for v, c in zip(values, counts, strict=True):
+            decoded[v] = decoded.get(v, 0) + c
+    return decoded, failures
+
+
+_INT_ONLY = {int}

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from locust.env import Environment
 
+from loadkit.users.tracing import trace_context_for
+
 F = TypeVar("F", bound=Callable[..., Any])
 Fire = Callable[..., None]
 
@@ -48,14 +50,26 @@ class MeasureFailure(Exception):
 
 
 class Measurement:
-    """What the block timed by :func:`measure` can set: size, context, or a failure."""
+    """What the block timed by :func:`measure` can set: size, context, or a failure.
 
-    __slots__ = ("context", "exception", "response_length")
+    With trace context on (:mod:`loadkit.users.tracing`), ``trace_id`` names the block in the
+    request event's context and ``headers`` (``{"traceparent": ...}``) carries it: send them
+    with the call the block makes, so the service's trace is the one the report names.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("context", "exception", "headers", "response_length", "trace_id")
+
+    def __init__(self, trace: tuple[str, tuple[tuple[str, str], ...]] | None = None) -> None:
         self.response_length = 0
-        self.context: dict[str, Any] = {}
         self.exception: BaseException | None = None
+        if trace is None:
+            self.trace_id: str | None = None
+            self.headers: dict[str, str] = {}
+            self.context: dict[str, Any] = {}
+        else:
+            self.trace_id = trace[0]
+            self.headers = dict(trace[1])
+            self.context = {"trace_id": self.trace_id}
 
     def fail(self, reason: str | BaseException) -> None:
         """Record the block as a failure without raising (``m.fail("empty result")``)."""
@@ -89,6 +103,9 @@ class measure:
         @measure(None, "redis", "get")  # None: take the user from the method's ``self``
         def get(self): ...
 
+    ``m.trace_id`` and ``m.headers`` (a fresh ``traceparent``) let the block's own call carry the
+    trace context the report names (``requests.get(url, headers=m.headers)``).
+
     An exception inside the block is recorded as the failure and swallowed, so the task
     goes on; pass ``reraise=True`` to re-raise it after recording.
     """
@@ -100,9 +117,11 @@ class measure:
         self._reraise = reraise
 
     def __enter__(self) -> Measurement:
-        fire = _environment_of(self._owner).events.request.fire
+        environment = _environment_of(self._owner)
+        fire = environment.events.request.fire
         self._fire = user_fire(self._owner, fire) if hasattr(self._owner, "context") else fire
-        self._m = Measurement()
+        tracing = trace_context_for(environment)
+        self._m = Measurement(None if tracing is None else tracing.new())
         self._start = perf_counter()
         return self._m
 

@@ -13,6 +13,10 @@ a Locust ``RescheduleTask``, so an uncaught one just ends the task quietly — t
 lives on. A stream the task stops reading early is cancelled and recorded as a
 success with status ``CANCELLED`` and ``cancelled_by_user`` in the context.
 
+With trace context on (:mod:`loadkit.users.tracing`), each call sends a fresh ``traceparent``
+(and ``tracestate``) after the caller's metadata, and its trace id is the context's ``trace_id``
+(None when off).
+
 The hot path is lean on purpose: no per-call metadata copy when none is given, one
 context dict per event, the default deadline resolved once per wrapper.
 """
@@ -28,6 +32,9 @@ from locust.exception import RescheduleTask
 
 Metadata = Sequence[tuple[str, str | bytes]]
 Fire = Callable[..., None]
+#: Makes one request's trace context: its trace id and the metadata pairs carrying it
+#: (:meth:`loadkit.users.tracing.TraceContext.new`); None when trace context is off.
+Trace = Callable[[], tuple[str, tuple[tuple[str, str], ...]]] | None
 _UNSET: Any = object()
 REQUEST_TYPE = "grpc"
 TTFM_REQUEST_TYPE = "grpc-ttfm"
@@ -87,21 +94,35 @@ def _fire_call(
     )
 
 
-def _context(status: str, sent: int, received: int) -> dict[str, Any]:
-    return {"grpc_status": status, "messages_sent": sent, "messages_received": received}
+def _context(status: str, sent: int, received: int, trace_id: str | None) -> dict[str, Any]:
+    return {"grpc_status": status, "messages_sent": sent, "messages_received": received, "trace_id": trace_id}
 
 
 class _Base:
-    __slots__ = ("_callable", "_fire", "_metadata", "_path", "_timeout")
+    __slots__ = ("_callable", "_fire", "_metadata", "_path", "_timeout", "_trace")
 
     def __init__(
-        self, multicallable: Any, path: str, fire: Fire, timeout: float | None, metadata: Metadata | None
+        self,
+        multicallable: Any,
+        path: str,
+        fire: Fire,
+        timeout: float | None,
+        metadata: Metadata | None,
+        trace: Trace = None,
     ) -> None:
         self._callable = multicallable
         self._path = path
         self._fire = fire
         self._timeout = timeout
         self._metadata = tuple(metadata) if metadata else None
+        self._trace = trace
+
+    def _traced(self, md: Metadata | None) -> tuple[str | None, Metadata | None]:
+        """The call's trace id and its metadata with the trace context pairs last (or as they were)."""
+        if self._trace is None:
+            return None, md
+        trace_id, pairs = self._trace()
+        return trace_id, ((*md, *pairs) if md else pairs)
 
     def _merged(self, metadata: Metadata | None) -> Metadata | None:
         """Per-call metadata after the wrapper's defaults."""
@@ -127,12 +148,17 @@ class UnaryUnary(_Base):
         # the same arguments _fire_call gives.
         name = name or self._path
         md = self._metadata if metadata is None else self._merged(metadata)
+        if self._trace is None:
+            trace_id = None
+        else:  # inline too: trace context pairs after the user's metadata
+            trace_id, pairs = self._trace()
+            md = (*md, *pairs) if md else pairs
         start = perf_counter()
         try:
             response = self._callable(request, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
         except grpc.RpcError as exc:
             error = GrpcCallError.from_rpc_error(exc, name)
-            _fire_call(self._fire, name, start, 0, error, _context(error.status.name, 1, 0))
+            _fire_call(self._fire, name, start, 0, error, _context(error.status.name, 1, 0, trace_id))
             raise error from exc
         self._fire(
             request_type=REQUEST_TYPE,
@@ -140,7 +166,7 @@ class UnaryUnary(_Base):
             response_time=(perf_counter() - start) * 1000.0,
             response_length=response.ByteSize(),
             exception=None,
-            context={"grpc_status": "OK", "messages_sent": 1, "messages_received": 1},
+            context={"grpc_status": "OK", "messages_sent": 1, "messages_received": 1, "trace_id": trace_id},
         )
         return response
 
@@ -159,16 +185,16 @@ class StreamUnary(_Base):
         **kwargs: Any,
     ) -> Any:
         name = name or self._path
-        md = self._metadata if metadata is None else self._merged(metadata)
+        trace_id, md = self._traced(self._metadata if metadata is None else self._merged(metadata))
         counted = _Counted(requests)
         start = perf_counter()
         try:
             response = self._callable(counted, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
         except grpc.RpcError as exc:
             error = GrpcCallError.from_rpc_error(exc, name)
-            _fire_call(self._fire, name, start, 0, error, _context(error.status.name, counted.sent, 0))
+            _fire_call(self._fire, name, start, 0, error, _context(error.status.name, counted.sent, 0, trace_id))
             raise error from exc
-        context = {"grpc_status": "OK", "messages_sent": counted.sent, "messages_received": 1}
+        context = _context("OK", counted.sent, 1, trace_id)
         _fire_call(self._fire, name, start, response.ByteSize(), None, context)
         return response
 
@@ -181,10 +207,30 @@ class ResponseStream:
     does the same explicitly. Other attributes are those of grpcio's call object.
     """
 
-    __slots__ = ("_call", "_counted", "_done", "_fire", "_length", "_name", "_received", "_start", "_ttfm")
+    __slots__ = (
+        "_call",
+        "_counted",
+        "_done",
+        "_fire",
+        "_length",
+        "_name",
+        "_received",
+        "_start",
+        "_trace_id",
+        "_ttfm",
+    )
 
-    def __init__(self, call: Any, fire: Fire, name: str, start: float, counted: _Counted | None) -> None:
+    def __init__(
+        self,
+        call: Any,
+        fire: Fire,
+        name: str,
+        start: float,
+        counted: _Counted | None,
+        trace_id: str | None = None,
+    ) -> None:
         self._call = call
+        self._trace_id = trace_id
         self._fire = fire
         self._name = name
         self._start = start
@@ -247,7 +293,7 @@ class ResponseStream:
     def _finish(self, status: str, error: GrpcCallError | None, cancelled: bool = False) -> None:
         self._done = True
         sent = self._counted.sent if self._counted is not None else 1
-        context = _context(status, sent, self._received)
+        context = _context(status, sent, self._received, self._trace_id)
         if cancelled:
             context["cancelled_by_user"] = True
         if self._received:
@@ -277,10 +323,10 @@ class UnaryStream(_Base):
         name: str | None = None,
         **kwargs: Any,
     ) -> ResponseStream:
-        md = self._metadata if metadata is None else self._merged(metadata)
+        trace_id, md = self._traced(self._metadata if metadata is None else self._merged(metadata))
         start = perf_counter()
         call = self._callable(request, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
-        return ResponseStream(call, self._fire, name or self._path, start, None)
+        return ResponseStream(call, self._fire, name or self._path, start, None, trace_id)
 
 
 class StreamStream(_Base):
@@ -297,10 +343,10 @@ class StreamStream(_Base):
         **kwargs: Any,
     ) -> ResponseStream:
         counted = _Counted(requests)
-        md = self._metadata if metadata is None else self._merged(metadata)
+        trace_id, md = self._traced(self._metadata if metadata is None else self._merged(metadata))
         start = perf_counter()
         call = self._callable(counted, self._timeout if timeout is _UNSET else timeout, md, **kwargs)
-        return ResponseStream(call, self._fire, name or self._path, start, counted)
+        return ResponseStream(call, self._fire, name or self._path, start, counted, trace_id)
 
 
 WRAPPERS: dict[str, type[_Base]] = {

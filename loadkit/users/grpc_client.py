@@ -7,16 +7,16 @@ UNAVAILABLE failures instead of a user that cannot start).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from loadkit.exceptions import ProtoError
-from loadkit.users.grpc_calls import REQUEST_TYPE, WRAPPERS, Fire, GrpcCallError, Metadata
+from loadkit.users.grpc_calls import REQUEST_TYPE, WRAPPERS, Fire, GrpcCallError, Metadata, Trace
 from loadkit.users.grpc_channel import ChannelSpec, open_channel, shared_channels
+from loadkit.users.grpc_dicts import DictRequests
 from loadkit.users.grpc_methods import MethodSpec
 
 #: Produces the method specs once a channel exists (reflection needs the channel).
@@ -54,6 +54,7 @@ class GrpcClient:
         metadata: Metadata | None = None,
         shared: bool = False,
         on_unknown_method: Callable[[ProtoError], Exception] | None = None,
+        trace: Trace = None,
     ) -> None:
         self.channel_spec = spec
         self._shared = shared
@@ -63,13 +64,16 @@ class GrpcClient:
         self._service_name = service_name
         self.timeout = timeout
         self.metadata = metadata
+        #: Makes each call's trace context (:mod:`loadkit.users.tracing`); None: none sent.
+        self.trace = trace
         self._specs: dict[str, MethodSpec] | None = None
         #: Turns the ProtoError of an unknown method name into what to raise (GrpcUser: stop the run).
         self._on_unknown_method = on_unknown_method
         self._closed = False
         self.stub = GrpcStub(self)
-        #: call(): method name -> (timed callable, spec), so a call by name costs one lookup.
-        self._by_name: dict[str, tuple[Any, MethodSpec, bool]] = {}
+        #: call(): method name -> (timed callable, request converter, requests stream), so a call
+        #: by name costs one lookup.
+        self._by_name: dict[str, tuple[Any, Callable[[Any], Any], bool]] = {}
 
     def specs(self) -> dict[str, MethodSpec]:
         """The service's methods by name (loads them on first use)."""
@@ -95,7 +99,7 @@ class GrpcClient:
             request_serializer=spec.request_serializer,
             response_deserializer=spec.response_deserializer,
         )
-        return WRAPPERS[spec.kind](multicallable, spec.path, self._fire, self.timeout, self.metadata)
+        return WRAPPERS[spec.kind](multicallable, spec.path, self._fire, self.timeout, self.metadata, self.trace)
 
     def call(self, method: str, request: Any = None, **kwargs: Any) -> Any:
         """Call ``method`` by name with a message or a dict (as grpcurl does); streams take an iterable.
@@ -107,13 +111,11 @@ class GrpcClient:
         if found is None:  # first call of this method: resolve once (raises for an unknown name)
             wrapper = getattr(self.stub, method)  # an unknown name or a failed lookup raises here
             spec = self.specs()[method]
-            found = self._by_name[method] = (wrapper, spec, spec.kind.startswith("stream"))
-        wrapper, spec, streams = found
+            found = self._by_name[method] = (wrapper, _converter(spec), spec.kind.startswith("stream"))
+        wrapper, to_message, streams = found
         if streams:
-            return wrapper(_to_messages(request or (), spec), **kwargs)
-        if isinstance(request, Message):
-            return wrapper(request, **kwargs)
-        return wrapper(_to_message(request, spec), **kwargs)
+            return wrapper(map(to_message, request or ()), **kwargs)
+        return wrapper(to_message(request), **kwargs)
 
     def close(self) -> None:
         """Close (or release the shared) channel; idempotent."""
@@ -137,19 +139,26 @@ class GrpcClient:
                 response_time=0.0,
                 response_length=0,
                 exception=error,
-                context={"grpc_status": error.status.name, "messages_sent": 0, "messages_received": 0},
+                context={
+                    "grpc_status": error.status.name,
+                    "messages_sent": 0,
+                    "messages_received": 0,
+                    "trace_id": None,  # no call was sent
+                },
             )
             return error
         return exc
 
 
-def _to_message(request: Any, spec: MethodSpec) -> Any:
-    if isinstance(request, Message):
-        return request
-    if spec.request_class is None:
-        raise ProtoError(f"{spec.path}: pass a request message (dicts need a .proto or reflection source)")
-    return json_format.ParseDict(request or {}, spec.request_class())
+def _converter(spec: MethodSpec) -> Callable[[Any], Any]:
+    """What turns one request (a message, or a dict as grpcurl takes it) into the method's message."""
+    if spec.request_class is not None:
+        return DictRequests(spec.request_class)
+    path = spec.path
 
+    def messages_only(request: Any) -> Any:
+        if isinstance(request, Message):
+            return request
+        raise ProtoError(f"{path}: pass a request message (dicts need a .proto or reflection source)")
 
-def _to_messages(requests: Iterable[Any], spec: MethodSpec) -> Iterable[Any]:
-    return (_to_message(r, spec) for r in requests)
+    return messages_only

@@ -23,6 +23,7 @@ from loadkit.users.grpc_channel import ChannelSpec, parse_host
 from loadkit.users.grpc_client import GrpcClient, GrpcStub, SpecSource
 from loadkit.users.grpc_methods import MethodSpec, specs_from_stub
 from loadkit.users.grpc_proto import load_proto_service, reflection_service, resolve_proto
+from loadkit.users.tracing import trace_context_for
 
 #: Default per-call deadline (seconds) when neither the user nor --grpc-timeout sets one.
 DEFAULT_TIMEOUT = 60.0
@@ -53,7 +54,9 @@ class GrpcUser(User):
 
     Per call: ``timeout=`` (seconds), ``metadata=`` (added to the class's ``metadata``),
     ``name=`` (the stats name). A failed call raises :class:`~loadkit.GrpcCallError`
-    after it was recorded; uncaught, it just ends the task.
+    after it was recorded; uncaught, it just ends the task. With ``--trace-context`` every call
+    sends a fresh W3C ``traceparent`` after that metadata; its trace id is the event's
+    ``context["trace_id"]`` (:mod:`loadkit.users.tracing`).
     """
 
     abstract = True
@@ -84,6 +87,7 @@ class GrpcUser(User):
         shared = (
             self.shared_channel if self.shared_channel is not None else getattr(options, "grpc_shared_channel", False)
         )
+        tracing = trace_context_for(environment)
         self.client = GrpcClient(
             spec,
             self._spec_source(spec.target),
@@ -93,6 +97,7 @@ class GrpcUser(User):
             metadata=self.metadata,
             shared=bool(shared),
             on_unknown_method=partial(stop_run, environment),
+            trace=None if tracing is None else tracing.new,  # a traceparent on every call
         )
         self.stub = self.client.stub
 

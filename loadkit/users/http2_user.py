@@ -33,6 +33,7 @@ from loadkit.exceptions import ConfigError
 from loadkit.users._events import user_fire
 from loadkit.users._tls import ssl_context
 from loadkit.users.rest_user import Check, RestError, RestResult, _validate
+from loadkit.users.tracing import TRACEPARENT, parse_traceparent, trace_context_for
 
 HTTP2 = "HTTP/2"
 
@@ -96,6 +97,8 @@ class Http2User(User):
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
         self._fire = user_fire(self, environment.events.request.fire)
+        tracing = trace_context_for(environment)  # --trace-context: a traceparent per call
+        self._trace = None if tracing is None else tracing.new
 
     def start(self, group: Group) -> Any:
         greenlet = super().start(group)
@@ -122,7 +125,15 @@ class Http2User(User):
     ) -> RestResult:
         """Send one JSON request and validate it; returns a :class:`RestResult` (never raises for HTTP)."""
         url = path.format(**path_params) if path_params else path
-        send_headers = {**self.headers, **headers} if headers else self.headers
+        trace_id = None
+        if self._trace is None:
+            send_headers = {**self.headers, **headers} if headers else self.headers
+        else:
+            trace_id, pairs = self._trace()
+            send_headers = {**self.headers, **dict(pairs), **(headers or {})}
+            if headers and TRACEPARENT in headers:  # the caller propagates its own context: name that one
+                parsed = parse_traceparent(headers[TRACEPARENT])
+                trace_id = parsed[0] if parsed else None
         response: Any
         start = perf_counter()
         try:
@@ -144,6 +155,6 @@ class Http2User(User):
             response_time=elapsed,
             response_length=len(response.content),
             exception=error,
-            context={"http_version": version, "status": response.status_code},
+            context={"http_version": version, "status": response.status_code, "trace_id": trace_id},
         )
         return RestResult(response, data, error)

@@ -16,6 +16,7 @@ from gevent.pool import Group
 from locust import FastHttpUser
 
 from loadkit._locust.users import report_caught
+from loadkit.users.tracing import TRACEPARENT, parse_traceparent, trace_context_for
 
 _NO_KWARGS: dict[str, Any] = {}
 _decode_json = jsonlib.JSONDecoder().decode
@@ -60,7 +61,9 @@ class RestUser(FastHttpUser):
     ``expect``: the accepted status code(s) (default 200). ``check``: a function of the
     parsed body returning False or a reason when the body is wrong. ``query``,
     ``headers`` and other FastHttpSession keywords (``kwargs=``) pass through.
-    ``self.headers`` (e.g. a bearer token after login) is sent with every call.
+    ``self.headers`` (e.g. a bearer token after login) is sent with every call, and with
+    ``--trace-context`` so is a fresh W3C ``traceparent`` whose trace id is the request event's
+    ``context["trace_id"]`` (:mod:`loadkit.users.tracing`; one in ``headers=`` is sent instead, and named).
     Note: this ``rest`` replaces FastHttpUser's context-manager ``rest``; ``self.client``
     is Locust's FastHttpSession as usual.
     """
@@ -72,6 +75,8 @@ class RestUser(FastHttpUser):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.headers = dict(type(self).headers)
+        tracing = trace_context_for(environment)
+        self._trace = None if tracing is None else tracing.new
 
     def start(self, group: Group) -> Any:
         greenlet = super().start(group)
@@ -99,10 +104,29 @@ class RestUser(FastHttpUser):
     ) -> RestResult:
         """Send one JSON request and validate it; returns a :class:`RestResult` (never raises for HTTP)."""
         url = path.format(**path_params) if path_params else path
-        send_headers = {**self.headers, **headers} if headers else self.headers
+        trace = self._trace
+        if trace is None:
+            trace_id = None
+            send_headers = {**self.headers, **headers} if headers else self.headers
+        else:
+            trace_id, pairs = trace()
+            send_headers = {**self.headers}
+            send_headers.update(pairs)
+            if headers:
+                send_headers.update(headers)
+                if TRACEPARENT in headers:  # the caller propagates its own context: name that one
+                    parsed = parse_traceparent(headers[TRACEPARENT])
+                    trace_id = parsed[0] if parsed else None
         extra = {**kwargs, "params": query} if kwargs else ({"params": query} if query else _NO_KWARGS)
         response = self.client.request(
-            method, url, name=name or path, json=json, headers=send_headers, catch_response=True, **extra
+            method,
+            url,
+            name=name or path,
+            json=json,
+            headers=send_headers,
+            catch_response=True,
+            context={"trace_id": trace_id},  # merged after the user's context() by Locust's session
+            **extra,
         )
         data, error = _validate(method, path, response, expect, check)
         # = response.success() / .failure(error) in a with-block: one request event (if the

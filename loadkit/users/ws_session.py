@@ -94,9 +94,18 @@ class WebSocketSession:
     """One user's WebSocket (``self.ws`` of :class:`~loadkit.WebSocketUser`); see the module docstring."""
 
     def __init__(
-        self, base_url: str, fire: Fire, *, timeout: float, headers: dict[str, str], verify: bool | str = True
+        self,
+        base_url: str,
+        fire: Fire,
+        *,
+        timeout: float,
+        headers: dict[str, str],
+        verify: bool | str = True,
+        trace: Callable[[], tuple[str, tuple[tuple[str, str], ...]]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: --trace-context: a traceparent on each handshake, its trace id on the ``connect`` event.
+        self._trace = trace
         self.timeout = timeout
         self.headers = headers
         self._fire = fire
@@ -117,7 +126,8 @@ class WebSocketSession:
         """Open the connection to ``path`` (closing any open one); one ``connect NAME`` event."""
         self.close()
         self.path, self.name = path, name or path.partition("?")[0]
-        header = [f"{k}: {v}" for k, v in {**self.headers, **(headers or {})}.items()]
+        trace_id, pairs = self._trace() if self._trace is not None else (None, ())
+        header = [f"{k}: {v}" for k, v in {**self.headers, **dict(pairs), **(headers or {})}.items()]
         sslopt: dict[str, Any] = {}
         if self.base_url.startswith("wss://"):  # one shared context: building one costs ~150 ms of CPU
             sslopt = {"context": ssl_context(self._verify, "ws"), "check_hostname": self._verify is not False}
@@ -128,11 +138,12 @@ class WebSocketSession:
         except Exception as exc:
             ws.shutdown()
             error = WebSocketError(f"connect failed: {_describe(exc)}")
-            self._record("connect " + self.name, start, 0, error, {"status": getattr(exc, "status_code", 0)})
+            context = {"status": getattr(exc, "status_code", 0), "trace_id": trace_id}
+            self._record("connect " + self.name, start, 0, error, context)
             raise error from exc
         self._ws = ws
         self._first_pending = True
-        self._record("connect " + self.name, start, 0, None, {"status": ws.getstatus()})
+        self._record("connect " + self.name, start, 0, None, {"status": ws.getstatus(), "trace_id": trace_id})
 
     def close(self, code: int = 1000) -> None:
         """Close the connection (a close frame with ``code``, when it is still up); idempotent."""

@@ -13,6 +13,7 @@ from locust.env import Environment
 
 from loadkit.exceptions import ConfigError
 from loadkit.users._events import user_fire
+from loadkit.users.tracing import trace_context_for
 from loadkit.users.ws_session import WebSocketSession
 
 _SCHEMES = {"ws://": "ws://", "wss://": "wss://", "http://": "ws://", "https://": "wss://"}
@@ -65,6 +66,7 @@ class WebSocketUser(User):
             timeout=self.timeout,
             headers=dict(self.headers),
             verify=self.verify,
+            trace=None if (tracing := trace_context_for(environment)) is None else tracing.new,
         )
         self.ws.path = self.path
         self.ws.name = (self.path or "").partition("?")[0]

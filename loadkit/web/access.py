@@ -7,12 +7,15 @@ seams (``--web-login``'s ``LoginManager``, ``auth_required_if_enabled``, ``auth_
 locustfile writes no auth code:
 
 **Login** is on when the UI is reachable from other hosts — it binds anything but a
-loopback address (Locust's default ``--web-host`` is every interface) — or when a secret is
-configured (``--web-password`` / ``LOADKIT_WEB_PASSWORD``, ``--web-token`` /
-``LOADKIT_WEB_TOKEN``); ``--web-no-login`` turns it off. On a loopback bind without a secret
-there is no login, as Locust users expect from ``locust`` on their own machine; the checks
-below still stop other web pages, and a ``Host`` that is not loopback (DNS rebinding) is
-refused. With no secret configured, a token is generated and logged once (user
+loopback address (Locust's default ``--web-host`` is every interface) — in a loadkit run (a
+loadkit user class or option, :mod:`loadkit.plain`), or when a secret is configured
+(``--web-password`` / ``LOADKIT_WEB_PASSWORD``, ``--web-token`` / ``LOADKIT_WEB_TOKEN``);
+``--web-no-login`` turns it off. On a loopback bind without a secret there is no login, as
+Locust users expect from ``locust`` on their own machine. Neither is there in a plain Locust
+run that only imports loadkit: its UI keeps Locust's contract, open to whoever reaches the
+port as under Locust (``--web-password``/``--web-token`` or Locust's ``--web-login`` close it).
+The checks below still stop other web pages, and a ``Host`` that is not loopback (DNS
+rebinding) is refused. With no secret configured, a token is generated and logged once (user
 ``--web-user``, default ``loadkit``). The secret works three ways: the login form, ``?token=``
 on a page URL (logs the browser in, then drops the token from the URL), and
 ``Authorization: Bearer <secret>`` (or Basic ``user:secret``) for scripts. Unauthenticated
@@ -75,8 +78,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def policy(options: Any, bind_host: str) -> Access:
-    """The :class:`Access` ``options`` ask for on a UI bound to ``bind_host`` (pure; raises ConfigError)."""
+def policy(options: Any, bind_host: str, loadkit_run: bool = True) -> Access:
+    """The :class:`Access` ``options`` ask for on a UI bound to ``bind_host`` (pure; raises ConfigError).
+
+    ``loadkit_run`` False (a plain Locust run, :mod:`loadkit.plain`): no login unless a secret is given.
+    """
     user = getattr(options, "web_user", None) or "loadkit"
     password = getattr(options, "web_password", None) or None
     token = getattr(options, "web_token", None) or None
@@ -86,7 +92,7 @@ def policy(options: Any, bind_host: str) -> Access:
     if no_login and (password or token or getattr(options, "web_login", False)):
         raise ConfigError("--web-no-login with --web-login, --web-password or --web-token: choose one")
     given = tuple(s for s in (password, token) if s)
-    login = not no_login and (bool(given) or not loopback)
+    login = not no_login and (bool(given) or (not loopback and loadkit_run))
     if login and not given and getattr(options, "web_login", False):
         login = False  # Locust's --web-login alone: the locustfile's own auth code (module docstring)
     generated = login and not given
@@ -108,9 +114,9 @@ class _User:
         return self.id
 
 
-def install(web_ui: WebUI, options: Any) -> Access:
+def install(web_ui: WebUI, options: Any, loadkit_run: bool = True) -> Access:
     """Apply the access policy to ``web_ui`` (see the module docstring); returns it."""
-    access = policy(options, web_ui.host)
+    access = policy(options, web_ui.host, loadkit_run)
     app = web_ui.app
     assert app is not None
     locust_web.restrict_cors(app, access.origins)

@@ -27,8 +27,9 @@ from grpc_reflection.v1alpha import reflection
 
 from loadkit.exceptions import TargetError
 from loadkit.gen.demo.v1 import admin_pb2, admin_pb2_grpc, demo_pb2, demo_pb2_grpc
-from loadkit.targets.grpc.admin import AdminServicer, CallCounters, CountingInterceptor
+from loadkit.targets.grpc.admin import AdminServicer, CallCounters, CountingInterceptor, TracingInterceptor
 from loadkit.targets.grpc.servicer import DemoServicer
+from loadkit.targets.traces import TraceLog
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,10 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, max_workers: int = MAX_WORK
     """
     _check_free(host, port)
     counters = CallCounters()
+    traces = TraceLog()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="demo-grpc"),
-        interceptors=[CountingInterceptor(counters)],
+        interceptors=[CountingInterceptor(counters), TracingInterceptor(traces)],
         options=[
             ("grpc.so_reuseport", 0),  # a second server on a busy port must fail, not share it
             ("grpc.max_send_message_length", _MAX_MESSAGE),
@@ -66,7 +68,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, max_workers: int = MAX_WORK
         maximum_concurrent_rpcs=None,
     )
     demo_pb2_grpc.add_DemoServicer_to_server(DemoServicer(), server)
-    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(counters), server)
+    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(counters, traces), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (DEMO_SERVICE, ADMIN_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)

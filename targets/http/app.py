@@ -8,6 +8,8 @@ Routes: ``/health``; items CRUD (``POST /items``, ``GET /items``, ``GET|PUT|DELE
 distinct connections per version (:mod:`~loadkit.targets.http.protocols`, reset with the
 counters, not counted). WebSocket routes ``/ws/echo`` and ``/ws/pubsub/{topic}``:
 :mod:`~loadkit.targets.http.websockets`.
+``GET /traces`` (and ``DELETE /traces``, neither counted): the ``traceparent`` headers received,
+with each call's handling time (:mod:`loadkit.targets.traces`).
 
 Every counted route takes injected faults, from query parameters or headers::
 
@@ -21,6 +23,8 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request, Response
@@ -31,9 +35,10 @@ from pydantic import BaseModel
 from loadkit.targets.http.protocols import ProtocolCounters
 from loadkit.targets.http.store import ItemStore, RouteCounters, Sessions
 from loadkit.targets.http.websockets import add_websocket_routes
+from loadkit.targets.traces import TraceLog
 
 #: Routes that serve the counters and are therefore not counted.
-UNCOUNTED = frozenset({"GET /counters", "DELETE /counters", "GET /protocols"})
+UNCOUNTED = frozenset({"GET /counters", "DELETE /counters", "GET /protocols", "GET /traces", "DELETE /traces"})
 MAX_DELAY_MS = 60_000
 
 
@@ -64,6 +69,7 @@ def create_app() -> FastAPI:
     items = ItemStore()
     sessions = Sessions()
     counters = RouteCounters()
+    traces = TraceLog()
     protocols = ProtocolCounters()
     registry = CollectorRegistry()
     served = Counter("loadkit_target_requests", "Calls served, by route", ["method", "route"], registry=registry)
@@ -89,6 +95,17 @@ def create_app() -> FastAPI:
             raise HTTPException(status, f"injected status {status}")
 
     app = FastAPI(title="loadkit demo target", dependencies=[Depends(count_and_inject)])
+
+    @app.middleware("http")
+    async def record_trace(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """The call's traceparent and its handling time (faults included), for counted routes."""
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        key = f"{request.method} {getattr(route, 'path', request.url.path)}"
+        if key not in UNCOUNTED:
+            traces.record(request.headers.get("traceparent"), key, (time.perf_counter() - start) * 1000.0)
+        return response
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -146,6 +163,15 @@ def create_app() -> FastAPI:
     async def reset_counters() -> dict[str, int]:
         counters.reset()
         protocols.reset()
+        return {}
+
+    @app.get("/traces")
+    async def get_traces() -> dict[str, Any]:
+        return traces.snapshot()
+
+    @app.delete("/traces")
+    async def reset_traces() -> dict[str, int]:
+        traces.reset()
         return {}
 
     @app.get("/protocols")

@@ -66,7 +66,8 @@ def test_stats_requests_carry_the_fleet_rows_and_json_endpoint_agrees(env: Envir
     assert leased >= used > 0
     assert any(r["name"] == "data next" and r["p50"] for r in extended["loadkit-latency"]), extended
     snapshot = client.get("/loadkit/fleet").get_json()
-    assert set(snapshot) == {"workers", "agents", "warnings", "data", "latency"}
+    assert set(snapshot) == {"fleet", "workers", "agents", "warnings", "data", "latency"}
+    assert snapshot["fleet"]["workers"] == 1 and snapshot["fleet"]["saturated"] in (0, 1)
     assert snapshot["data"]["mode"] == "cyclic"
     assert "cpu_percent" in snapshot["workers"]["local"]
 

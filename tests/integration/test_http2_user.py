@@ -144,7 +144,7 @@ def test_no_response_is_a_failure_with_status_0(
     result = user.rest("GET", "/health")
     assert not result.ok and result.status == 0
     assert "got 0" in str(result.error) and "ConnectError" in str(result.error)
-    assert events[0]["context"] == {"http_version": "", "status": 0}
+    assert events[0]["context"] == {"http_version": "", "status": 0, "trace_id": None}
 
 
 def test_a_host_that_is_no_http_url_is_one_line(env: Environment) -> None:

@@ -77,6 +77,10 @@ def test_metrics_follow_prometheus_conventions_and_the_hdr_numbers(env: Environm
     assert samples[("loadkit_thresholds_passed", ())] == 0.0  # /bad's 7 ms p99 is over 5 ms
     assert samples[("loadkit_users", ())] == 0.0  # stopped
     assert 0.0 <= samples[("loadkit_worker_cpu_ratio", (("worker", "local"),))] < 4.0  # a ratio, not a percent
+    # fleet aggregates, whatever the fleet's size (per-worker series: the worst 20 only)
+    assert samples[("loadkit_fleet_workers", ())] == 1.0 and samples[("loadkit_fleet_saturated_workers", ())] in (0, 1)
+    cpu_max = samples[("loadkit_fleet_cpu_ratio", (("stat", "max"),))]
+    assert cpu_max == samples[("loadkit_worker_cpu_ratio", (("worker", "local"),))]
 
 
 def test_a_server_per_run_serves_its_own_registry_and_a_taken_port_is_one_line(env: Environment) -> None:

@@ -16,6 +16,7 @@ from locust import User, constant, task
 from locust.argument_parser import parse_options
 from locust.env import Environment
 
+from loadkit import RestUser
 from loadkit.run.plugin import install
 
 TOKEN = "s3cret-token"
@@ -38,8 +39,10 @@ def make_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeClient]:
     monkeypatch.setattr(sys, "argv", ["locust"])  # the web UI re-parses sys.argv for its extra options
     envs: list[Environment] = []
 
-    def make(*args: str, bind: str = "127.0.0.1", base: str = "", web_login: bool = False) -> FlaskClient:
-        environment = Environment(user_classes=[Idle], parsed_options=parse_options(args=list(args)))
+    def make(
+        *args: str, bind: str = "127.0.0.1", base: str = "", web_login: bool = False, user: type = Idle
+    ) -> FlaskClient:
+        environment = Environment(user_classes=[user], parsed_options=parse_options(args=list(args)))
         environment.create_local_runner()
         environment.create_web_ui(bind, 0, web_base_path=base, web_login=web_login, delayed_start=True)
         install(environment)
@@ -87,16 +90,37 @@ def test_login_form_and_token_url_open_a_session(make_client: MakeClient) -> Non
     assert other.get("/loadkit/fleet").status_code == 200
 
 
+class IdleRest(RestUser):
+    host = "http://127.0.0.1:1"
+    wait_time = constant(1)
+
+    @task
+    def nothing(self) -> None:
+        pass
+
+
 def test_login_is_on_by_default_on_every_interface_with_a_generated_token(
     make_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = make_client(bind="")  # Locust's default --web-host: every interface
+    client = make_client(bind="", user=IdleRest)  # Locust's default --web-host: every interface; a loadkit run
     assert client.get("/loadkit/fleet").status_code == 401
     [line] = [r.getMessage() for r in caplog.records if "web UI login" in r.getMessage()]
     token = line.split("password ", 1)[1].split(" ", 1)[0]
     assert len(token) >= 20 and "--web-no-login" in line
     assert client.get("/loadkit/fleet", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    assert make_client("--web-no-login", bind="").get("/loadkit/fleet").status_code == 200
+    assert make_client("--web-no-login", bind="", user=IdleRest).get("/loadkit/fleet").status_code == 200
+    assert make_client("--threshold", "fail_ratio<1", bind="").get("/loadkit/fleet").status_code == 401  # an option
+
+
+def test_a_plain_locust_run_keeps_locusts_open_ui_on_every_interface(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Locust's own users and options only: the UI answers as under Locust, with no login (loadkit.plain)."""
+    client = make_client(bind="")
+    for path in ("/", "/stats/requests", "/loadkit/fleet"):
+        assert client.get(path).status_code == 200, path
+    assert not [r for r in caplog.records if "web UI login" in r.getMessage()]
+    assert make_client("--web-token", TOKEN, bind="").get("/stats/requests").status_code == 401  # a secret: login
 
 
 def test_under_a_base_path_loadkit_routes_and_login_follow(make_client: MakeClient) -> None:

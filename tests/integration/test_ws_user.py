@@ -68,7 +68,7 @@ def test_requests_connect_and_first_message_are_counted_as_the_server_counts(
     ttfm = next(e for e in events if e["request_type"] == "ws-ttfm")
     connect = next(e for e in events if e["name"] == "connect /ws/echo")
     assert ttfm["response_time"] > connect["response_time"]  # from the connect's start, past its handshake
-    assert connect["context"] == {"status": 101}
+    assert connect["context"] == {"status": 101, "trace_id": None}  # trace context off (the default)
 
 
 def test_pubsub_delivers_to_every_subscriber_and_match_skips_others(

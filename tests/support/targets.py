@@ -47,6 +47,31 @@ class Target(launcher.TargetProcess):
             reply = admin_pb2_grpc.AdminStub(channel).GetCounters(admin_pb2.GetCountersRequest(), timeout=15)
         return dict(reply.calls)
 
+    def traces(self) -> dict[str, Any]:
+        """The trace contexts the target received (:mod:`loadkit.targets.traces`): counts and ``recent`` calls."""
+        if self.kind == "http":
+            import httpx
+
+            response = httpx.get(f"{self.url}/traces", timeout=15)
+            response.raise_for_status()
+            return dict(response.json())
+        import grpc
+        from google.protobuf import json_format
+
+        from loadkit.gen.demo.v1 import admin_pb2, admin_pb2_grpc
+
+        with grpc.insecure_channel(self.address) as channel:
+            reply = admin_pb2_grpc.AdminStub(channel).GetTraces(admin_pb2.GetTracesRequest(), timeout=15)
+        data = json_format.MessageToDict(
+            reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+        counts = {k: int(v) for k, v in data.items() if k != "recent"}
+        recent = [
+            {"trace_id": r["trace_id"], "route": r["method"], "sampled": r["sampled"], "latency_ms": r["latency_ms"]}
+            for r in data.get("recent", [])
+        ]
+        return {**counts, "recent": recent}
+
     def protocols(self) -> dict[str, Any]:
         """HTTP target: ``{"requests": {"2": n}, "connections": {"2": m}, "websockets": k}`` (``GET /protocols``)."""
         import httpx

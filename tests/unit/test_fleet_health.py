@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from loadkit.fleet import health
 from loadkit.fleet.health import HealthStore, poll_agent
 
 
@@ -40,3 +41,25 @@ def test_no_verdict_from_the_start_up_sample_nor_from_one_sample_alone() -> None
 def test_poll_of_an_unreachable_agent_is_an_error_entry() -> None:
     result = poll_agent("http://127.0.0.1:9", timeout=1.0)
     assert "error" in result
+
+
+def test_a_thousand_workers_keep_a_bounded_history_and_log(caplog: pytest.LogCaptureFixture) -> None:
+    """Per-worker history for a few workers and the outliers; one fleet aggregate per interval."""
+    store = HealthStore()
+    caplog.set_level(logging.WARNING, logger="loadkit.fleet")
+    t0 = 1_700_000_000.0
+    for round_ in range(5):
+        for i in range(1000):
+            cpu = 99.0 if i >= 900 else 10.0  # the last 100 saturate
+            store.add(f"w{i}", {"time": t0 + 3 * round_ + i / 1000, "cpu_percent": cpu})
+    assert len(store.latest) == 1000
+    assert len(store.history) == 2 * health.HISTORY_WORKERS  # the first 20, and 20 that saturated
+    assert {"w0", "w19", "w900"} <= set(store.history) and "w20" not in store.history
+    assert len(store.fleet) == 5 and store.fleet[-1]["saturated"] == 100
+    assert store.warnings_total == 100 and len(store.warnings) == 100
+    logged = [r.getMessage() for r in caplog.records]
+    assert sum("is saturated" in m for m in logged) == health.LOGGED_WARNINGS
+    assert sum("more workers are saturated" in m for m in logged) == 1
+    report = store.report()
+    assert len(report["workers"]) == 40 and report["summary"]["workers"] == 1000
+    assert report["warnings_total"] == 100

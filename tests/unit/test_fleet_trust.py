@@ -121,3 +121,44 @@ def test_workers_per_fleet_are_bounded() -> None:
     gate = trust.Gate(Offenders(), max_workers=3)
     assert not gate.admit(fleet, "new", "client_ready", "2.47.0")
     assert gate.admit(fleet, "w0", "client_ready", "2.47.0")  # a known one may re-register
+
+
+def test_a_stopped_worker_may_still_send_its_last_stats_and_quit() -> None:
+    """Locust forgets a worker at its client_stopped; the report it sends next holds its last requests."""
+    clock, fleet = Clock(), FakeFleet({"w"})
+    gate = trust.Gate(Offenders(), max_workers=10, clock=clock)
+    assert gate.admit(fleet, "w", "client_stopped", None)
+    fleet.nodes.discard("w")  # what Locust's handler does next
+    assert gate.admit(fleet, "w", "stats", {"stats": []})
+    assert not gate.admit(fleet, "w", "stats", {"stats": [{}] * (trust.MAX_ENTRIES + 1)})  # still checked
+    assert not gate.admit(fleet, "w", "spawning_complete", {})  # only what a stopping worker sends
+    assert gate.admit(fleet, "w", "quit", None)
+    assert not gate.admit(fleet, "other", "stats", {"stats": []})  # never registered: dropped as before
+    clock.now += trust.STOPPED_FOR_S
+    assert not gate.admit(fleet, "w", "stats", {"stats": []})  # stopped long ago, never back
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "fleet", "admitted"),
+    [
+        ("my_custom_message", {"n": 1}, FakeFleet(set()), True),  # Locust delivers it to register_message
+        ("heartbeat", {}, FakeFleet(set()), True),  # Locust logs it at debug level and goes on
+        ("client_ready", None, FakeFleet(set()), True),  # Locust's own "pre 2.0 worker" error line
+        ("stats", {}, FakeFleet(set()), False),  # would still change the numbers
+        ("spawning_complete", {}, FakeFleet(set()), True),  # Locust asks that unknown worker to quit
+        ("exception", {}, FakeFleet(set()), False),
+        ("stats", {"stats": [{}] * (trust.MAX_ENTRIES + 1)}, FakeFleet({"w"}), False),
+    ],
+)
+def test_gate_of_a_plain_locust_fleet_keeps_locusts_contract(
+    kind: str, data: object, fleet: FakeFleet, admitted: bool
+) -> None:
+    gate = trust.Gate(trust.Offenders(), max_workers=10, loadkit_fleet=False)
+    assert gate.admit(fleet, "w", kind, data) is admitted
+
+
+def test_plain_locust_fleet_leaves_repeated_client_ready_and_fleet_size_to_locust() -> None:
+    fleet = FakeFleet({f"w{i}" for i in range(3)})
+    gate = trust.Gate(trust.Offenders(), max_workers=3, loadkit_fleet=False)
+    assert gate.admit(fleet, "new", "client_ready", "2.47.0")
+    assert all(gate.admit(fleet, "w0", "client_ready", "2.47.0") for _ in range(3))

@@ -84,3 +84,21 @@ def test_environment_creates_every_runner_through_create_runner() -> None:
     assert source.count("self._create_runner(") == 2, (
         "Locust's Environment no longer creates runners via _create_runner: the fleet secret is not read first"
     )
+
+
+def test_workers_look_up_the_default_options_per_spawn_message_and_loadkit_computes_them_once() -> None:
+    import inspect
+
+    from locust import argument_parser, runners
+
+    locust_rpc.install()
+    handler = inspect.getsource(runners.WorkerRunner)
+    assert "argument_parser.default_args_dict()" in handler, (
+        "Locust's worker no longer calls argument_parser.default_args_dict() on a spawn message: "
+        "loadkit's once-per-process copy (loadkit._locust.rpc) is moot, drop it"
+    )
+    assert patched(argument_parser.default_args_dict)
+    first = argument_parser.default_args_dict()
+    assert first == argument_parser.default_args_dict.__wrapped__() and "num_users" in first
+    first["num_users"] = "changed"  # a caller's copy: the next caller gets the defaults again
+    assert argument_parser.default_args_dict()["num_users"] != "changed"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -105,6 +106,29 @@ def test_forget_a_worker_is_what_locust_does_on_quit(master: MasterRunner) -> No
     add_worker(master, "w1")
     locust_runners.forget_worker(master, "w1")
     assert "w1" not in master.clients and locust_runners.has_worker(master, "w1") is False
+
+
+def test_refuse_a_worker_forgets_it_and_sends_locusts_quit(master: MasterRunner) -> None:
+    from locust.runners import WorkerRunner
+
+    assert 'case "quit":' in inspect.getsource(WorkerRunner.handle_message), (
+        f"{LOCUST}: a worker no longer handles the master's 'quit' message; a worker without loadkit "
+        "refused by a loadkit fleet (loadkit._locust.runners.refuse_worker) would stay connected"
+    )
+    add_worker(master, "w1")
+    sent: list[Message] = []
+    master.server.send_to_client = sent.append  # type: ignore[method-assign]
+    locust_runners.refuse_worker(master, "w1")
+    assert "w1" not in master.clients and [(m.type, m.node_id) for m in sent] == [("quit", "w1")]
+
+
+def test_stats_logger_is_the_one_locust_prints_its_table_through() -> None:
+    import locust.stats
+
+    assert locust.stats.console_logger is logging.getLogger(locust_runners.STATS_LOGGER), (
+        f"{LOCUST}: Locust prints its stats table through another logger; loadkit's table under "
+        "--skip-log-setup (loadkit.stats.controller) must follow it: update loadkit._locust.runners.STATS_LOGGER"
+    )
 
 
 def test_worker_gone_reads_missing_state(master: MasterRunner) -> None:
@@ -284,3 +308,21 @@ def test_run_time_is_read_once_after_the_expected_workers_are_in() -> None:
     started.append(True)
     keeper.join(timeout=2)
     assert keeper.dead
+
+
+def test_runner_start_with_keywords_as_a_shape_and_rebalancing_call_it() -> None:
+    """A LoadTestShape starts each stage with start(user_count=..., spawn_rate=..., user_classes=...)."""
+    from locust.runners import Runner
+
+    assert "self.start(user_count=user_count, spawn_rate=spawn_rate" in inspect.getsource(Runner.shape_worker)
+    environment = Environment(user_classes=[Idle])
+    runner = environment.create_local_runner()
+    asked: list[tuple[Any, ...]] = []
+    original = runner.start
+    runner.start = lambda *a, **k: asked.append((a, k))  # type: ignore[method-assign]
+    locust_runners.override_user_count(runner, lambda n: n + 1)
+    runner.start(user_count=7, spawn_rate=2, user_classes=None)
+    runner.start(3, 1)
+    assert asked == [((), {"user_count": 8, "spawn_rate": 2, "user_classes": None}), ((4, 1), {})]
+    runner.start = original  # type: ignore[method-assign]
+    runner.quit()

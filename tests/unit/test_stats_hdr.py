@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
-from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, ms_to_us, new_histogram
+from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, bucket, ms_to_us, new_histogram, record_counts
+from loadkit.stats.timeline import decode_slots, encode_slots
 
 
 def _latencies(n: int, seed: int) -> list[float]:
@@ -53,6 +55,30 @@ def test_merged_deltas_equal_one_histogram_over_all_samples() -> None:
         assert master.percentiles(key) == single.percentiles(key)
 
 
+def test_merged_slots_equal_one_histogram_over_all_samples() -> None:
+    """What the fleet sends now: the slots' bucketed counts, through the wire encoding (HDR-exact)."""
+    values = _latencies(30_000, seed=3)
+    single, master = HdrRecorder(), HdrRecorder()
+    workers = [HdrRecorder() for _ in range(3)]
+    for w in workers:
+        w.keep_histograms = False  # as on a worker: its slots are its delta
+    for i, v in enumerate(values):
+        key = ("grpc", f"/e{i % 2}") if i % 5 else ("grpc-ttfm", "/e0")  # a facet: not in the total
+        single.record(*key, v, failed=i % 11 == 0)
+        workers[i % 3].record(*key, v, failed=i % 11 == 0)
+        if i % 7000 == 0:  # reports happen mid-run, several times; reads between them
+            for w in workers:
+                master.merge_slots(decode_slots(encode_slots(w.take_slots()), now=time.time()))
+            master.percentiles()
+    for w in workers:
+        master.merge_slots(decode_slots(encode_slots(w.take_slots()), now=time.time()))
+    assert master.keys() == single.keys()
+    for key in [*single.keys(), TOTAL_KEY]:
+        assert master.percentiles(key, extra=[75.0, 99.5]) == single.percentiles(key, extra=[75.0, 99.5])
+        assert master.histogram(key).get_min_value() == single.histogram(key).get_min_value()
+    assert workers[0].take_deltas() == {}  # a worker keeps no histograms
+
+
 def test_take_deltas_resets_and_idle_sends_nothing() -> None:
     rec = HdrRecorder()
     assert rec.take_deltas() == {}
@@ -88,3 +114,17 @@ def test_reset_forgets_everything() -> None:
     rec.reset()
     assert rec.keys() == []
     assert rec.percentiles().as_dict()["p99"] == 0.0
+
+
+def test_record_counts_equals_record_value() -> None:
+    rng = random.Random(4)
+    counts = {
+        bucket(rng.choice([1, 2047, 2048, 2049, 65_535, HIGHEST_US, rng.randrange(HIGHEST_US)])): 3 for _ in range(500)
+    }
+    slow, fast = new_histogram(), new_histogram()
+    for value, count in counts.items():
+        slow.record_value(value, count)
+    record_counts(fast, counts)
+    record_counts(fast, {})
+    assert list(fast.counts) == list(slow.counts)
+    assert (fast.total_count, fast.min_value, fast.max_value) == (slow.total_count, slow.min_value, slow.max_value)

@@ -36,3 +36,13 @@ def test_verdict_follows_thresholds_then_failures() -> None:
     assert verdict({**DOC, "total": {"failures": 0}})[0] is True
     failing = {**DOC, "thresholds": [{"passed": False}, {"passed": True}]}
     assert verdict(failing) == (False, "FAIL: 1 of 2 thresholds failed")
+
+
+def test_exemplars_are_a_table_per_entry_with_escaped_strings() -> None:
+    row = {"trace_id": "ab" * 16, "latency_ms": 1234.5, "time": 0.0, "worker": "w<1>", "error": "<b>boom</b>"}
+    section = {"GET /a<script>": {"slowest": [row], "bands": [{"range": "[1 ms, 4 ms)", "exemplars": [row]}]}}
+    page = to_html({**DOC, "exemplars": section})
+    assert "Slowest requests (exemplars)" in page and page.count("ab" * 16) == 2
+    assert "<b>boom</b>" not in page and "&lt;b&gt;boom&lt;/b&gt;" in page and "GET /a&lt;script&gt;" in page
+    assert "1,234.500" in page and "00:00:00.000" in page and "[1 ms, 4 ms)" in page
+    assert "Slowest requests" not in to_html(DOC)  # no trace ids, no section

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import pytest
 
@@ -134,3 +135,22 @@ def test_a_report_too_big_in_all_is_refused_before_anything_is_merged(monkeypatc
     payload = [[T0 + i, {"GET\t/a": [[1, 2], [1, 1], 0]}] for i in range(3)]
     with pytest.raises(ValueError, match="more than 5 buckets"):
         decode_slots(payload, now=T0)
+
+
+def test_decode_sums_repeated_values_and_adding_buckets_them() -> None:
+    """A hostile report repeating a value adds its counts (a dict would keep the last one)."""
+    payload = [[T0, {"GET\t/a": [[5000, 5000, 5001], [2, 3, 4], 1]}]]
+    decoded = decode_slots(payload, now=T0)
+    assert decoded == {T0: {("GET", "/a"): ({5000: 5, 5001: 4}, 1)}}
+    tl, also = Timeline(start=T0), {}
+    tl.merge(decoded, also=lambda key: also)
+    assert also == {bucket(5000): 9} and tl.series()["entries"]["GET /a"]["count"] == [9]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [[[True], [1], 0], [[1.5], [1], 0], [[1], [0], 0], [[-1], [1], 0], [[HIGHEST_US + 1], [1], 0], [[1], [1], 2]],
+)
+def test_decode_refuses_values_out_of_range(entry: list[Any]) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        decode_slots([[T0, {"GET\t/a": entry}]], now=T0)

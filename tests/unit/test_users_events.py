@@ -26,6 +26,18 @@ def test_block_is_one_event_with_float_time_and_length() -> None:
     assert (event["request_type"], event["name"], event["response_length"]) == ("db", "select", 12)
     assert isinstance(event["response_time"], float) and event["response_time"] > 0
     assert event["exception"] is None and event["context"] == {"rows": 3}
+    assert m.trace_id is None and m.headers == {}  # trace context is off by default
+
+
+def test_with_trace_context_the_block_has_a_traceparent_to_send() -> None:
+    from loadkit import config
+
+    env = Environment(parsed_options=config.defaults(trace_context=True))
+    events = recorder(env)
+    with measure(env, "db", "select") as m:
+        pass
+    assert m.trace_id is not None and m.headers["traceparent"].split("-")[1] == m.trace_id
+    assert events[0]["context"] == {"trace_id": m.trace_id}
 
 
 def test_exception_is_recorded_and_swallowed_unless_reraise() -> None:

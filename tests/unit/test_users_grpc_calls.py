@@ -79,7 +79,7 @@ def test_unary_fires_once_with_size_and_passes_defaults(events: list[dict[str, A
     assert fake.calls[1][1:] == (None, (("a", "1"), ("b", "2")))
     assert [e["name"] for e in events] == ["/p.S/M", "custom"]
     assert events[0]["response_length"] == ITEM.ByteSize() and events[0]["exception"] is None
-    assert events[0]["context"] == {"grpc_status": "OK", "messages_sent": 1, "messages_received": 1}
+    assert events[0]["context"] == {"grpc_status": "OK", "messages_sent": 1, "messages_received": 1, "trace_id": None}
 
 
 def test_unary_without_metadata_passes_none(events: list[dict[str, Any]]) -> None:
@@ -146,6 +146,7 @@ def test_mid_stream_error_is_a_failure(events: list[dict[str, Any]]) -> None:
         "messages_sent": 1,
         "messages_received": 1,
         "ttfm_ms": events[0]["context"]["ttfm_ms"],
+        "trace_id": None,  # trace context off: no trace given to the wrapper
     }
     assert isinstance(events[0]["exception"], GrpcCallError)
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x64\x65mo/v1/admin.proto\x12\x07\x64\x65mo.v1\"\x14\n\x12GetCountersRequest\"\x16\n\x14ResetCountersRequest\"e\n\x08\x43ounters\x12+\n\x05\x63\x61lls\x18\x01 \x03(\x0b\x32\x1c.demo.v1.Counters.CallsEntry\x1a,\n\nCallsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\x89\x01\n\x05\x41\x64min\x12=\n\x0bGetCounters\x12\x1b.demo.v1.GetCountersRequest\x1a\x11.demo.v1.Counters\x12\x41\n\rResetCounters\x12\x1d.demo.v1.ResetCountersRequest\x1a\x11.demo.v1.Countersb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x64\x65mo/v1/admin.proto\x12\x07\x64\x65mo.v1\"\x14\n\x12GetCountersRequest\"\x16\n\x14ResetCountersRequest\"e\n\x08\x43ounters\x12+\n\x05\x63\x61lls\x18\x01 \x03(\x0b\x32\x1c.demo.v1.Counters.CallsEntry\x1a,\n\nCallsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x12\n\x10GetTracesRequest\"T\n\x0bTraceRecord\x12\x10\n\x08trace_id\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0f\n\x07sampled\x18\x03 \x01(\x08\x12\x12\n\nlatency_ms\x18\x04 \x01(\x01\"\x82\x01\n\x06Traces\x12\x10\n\x08requests\x18\x01 \x01(\x03\x12\r\n\x05valid\x18\x02 \x01(\x03\x12\x0f\n\x07invalid\x18\x03 \x01(\x03\x12\x0f\n\x07missing\x18\x04 \x01(\x03\x12\x0f\n\x07sampled\x18\x05 \x01(\x03\x12$\n\x06recent\x18\x06 \x03(\x0b\x32\x14.demo.v1.TraceRecord2\xc2\x01\n\x05\x41\x64min\x12=\n\x0bGetCounters\x12\x1b.demo.v1.GetCountersRequest\x1a\x11.demo.v1.Counters\x12\x41\n\rResetCounters\x12\x1d.demo.v1.ResetCountersRequest\x1a\x11.demo.v1.Counters\x12\x37\n\tGetTraces\x12\x19.demo.v1.GetTracesRequest\x1a\x0f.demo.v1.Tracesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COUNTERS']._serialized_end=179
   _globals['_COUNTERS_CALLSENTRY']._serialized_start=135
   _globals['_COUNTERS_CALLSENTRY']._serialized_end=179
-  _globals['_ADMIN']._serialized_start=182
-  _globals['_ADMIN']._serialized_end=319
+  _globals['_GETTRACESREQUEST']._serialized_start=181
+  _globals['_GETTRACESREQUEST']._serialized_end=199
+  _globals['_TRACERECORD']._serialized_start=201
+  _globals['_TRACERECORD']._serialized_end=285
+  _globals['_TRACES']._serialized_start=288
+  _globals['_TRACES']._serialized_end=418
+  _globals['_ADMIN']._serialized_start=421
+  _globals['_ADMIN']._serialized_end=615
 # @@protoc_insertion_point(module_scope)

@@ -44,6 +44,11 @@ class AdminStub:
                 request_serializer=demo_dot_v1_dot_admin__pb2.ResetCountersRequest.SerializeToString,
                 response_deserializer=demo_dot_v1_dot_admin__pb2.Counters.FromString,
                 _registered_method=True)
+        self.GetTraces = channel.unary_unary(
+                '/demo.v1.Admin/GetTraces',
+                request_serializer=demo_dot_v1_dot_admin__pb2.GetTracesRequest.SerializeToString,
+                response_deserializer=demo_dot_v1_dot_admin__pb2.Traces.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -57,7 +62,14 @@ class AdminServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResetCounters(self, request, context):
-        """Sets every counter back to zero.
+        """Sets every counter back to zero (and forgets the trace contexts received).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTraces(self, request, context):
+        """The traceparent metadata of served calls: counts, and the most recent calls that carried one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -75,6 +87,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ResetCounters,
                     request_deserializer=demo_dot_v1_dot_admin__pb2.ResetCountersRequest.FromString,
                     response_serializer=demo_dot_v1_dot_admin__pb2.Counters.SerializeToString,
+            ),
+            'GetTraces': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTraces,
+                    request_deserializer=demo_dot_v1_dot_admin__pb2.GetTracesRequest.FromString,
+                    response_serializer=demo_dot_v1_dot_admin__pb2.Traces.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +148,33 @@ class Admin:
             '/demo.v1.Admin/ResetCounters',
             demo_dot_v1_dot_admin__pb2.ResetCountersRequest.SerializeToString,
             demo_dot_v1_dot_admin__pb2.Counters.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTraces(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/demo.v1.Admin/GetTraces',
+            demo_dot_v1_dot_admin__pb2.GetTracesRequest.SerializeToString,
+            demo_dot_v1_dot_admin__pb2.Traces.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,47 @@
+"""Locustfile of bench/fleet_scale.py, plain Locust: one synthetic user per worker.
+
+Each user fires ``SCALE_EVENTS`` request events a second (default 100) over
+``SCALE_ENTRIES`` entries (default 10), 1 % of them failures, with log-normal response
+times — no network: the cost measured is the master's, per worker. The simulated workers
+(bench/_scale_sim.py) import the same class, so master and workers agree on it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from locust import User, constant, task
+
+from bench import _scale_probe  # noqa: F401  (master: loop lag and profile; worker: message record)
+
+ENTRIES = int(os.environ.get("SCALE_ENTRIES", "10"))
+EVENTS = float(os.environ.get("SCALE_EVENTS", "100"))
+NAMES = [f"/e{i}" for i in range(ENTRIES)]
+FAILURE = RuntimeError("synthetic failure")
+
+
+class Synthetic(User):
+    wait_time = constant(ENTRIES / EVENTS)
+    #: The loadkit locustfile sets this: take a leased row each burst (``SCALE_LEASE=1``).
+    take_row: ClassVar[Callable[[Any], Any] | None] = None
+
+    def on_start(self) -> None:
+        self.rng = random.Random()
+
+    @task
+    def burst(self) -> None:
+        if Synthetic.take_row is not None:
+            Synthetic.take_row(self.environment)
+        fire, rng = self.environment.events.request.fire, self.rng
+        for name in NAMES:
+            fire(
+                request_type="SIM",
+                name=name,
+                response_time=rng.lognormvariate(3.0, 0.6),
+                response_length=100,
+                exception=FAILURE if rng.random() < 0.01 else None,
+                context={},
+            )
