@@ -80,7 +80,10 @@ def test_a_restarted_master_takes_its_workers_back_and_counts_every_request(
     assert RUN_S - 1 <= ended - start <= RUN_S + 12, ended - start
     assert document["covered"]["seconds"] >= RUN_S - 2, document["covered"]
     assert "resumed the run started at" in again.output
-    assert "dropped" not in again.output, again.output[-3000:]  # nothing from a rejoining worker is refused
+    # Nothing from a rejoined worker is refused; before it noticed the loss (4 s), its old socket may have
+    # reconnected to the new master and delivered heartbeats (and a report, kept and re-sent) it drops.
+    refused = [line for _, line in again.find("loadkit: dropped a") if "never registered" not in line]
+    assert not refused, refused
     assert not list(report.parent.glob("*.state")), "the state file was left behind"
     for worker in workers:
         assert "Traceback" not in worker.output, worker.output[-3000:]
