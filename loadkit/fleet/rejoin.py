@@ -22,7 +22,8 @@ restarted master ignores it. loadkit's worker (the master's side is :mod:`loadki
 The master's sequence check (:mod:`loadkit.fleet.resume`) makes a report sent twice count
 once. A master back within :data:`LOST_AFTER` seconds may first get what the old connection
 still queued (ZeroMQ reconnects it): heartbeats and reports of a node it never registered, which
-it drops with one line per worker; the reports are among those kept and re-sent. :mod:`loadkit.fleet.master_watch` still ends a worker whose master stays away for
+it drops with one line per worker; the reports are among those kept and re-sent.
+:mod:`loadkit.fleet.master_watch` still ends a worker whose master stays away for
 ``--fleet-master-timeout`` seconds.
 """
 
