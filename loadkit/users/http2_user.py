@@ -33,7 +33,7 @@ from loadkit.exceptions import ConfigError
 from loadkit.users._events import user_fire
 from loadkit.users._tls import ssl_context
 from loadkit.users.rest_user import Check, RestError, RestResult, _validate
-from loadkit.users.tracing import TRACEPARENT, parse_traceparent, trace_context_for
+from loadkit.users.tracing import http_headers, trace_context_for
 
 HTTP2 = "HTTP/2"
 
@@ -125,15 +125,7 @@ class Http2User(User):
     ) -> RestResult:
         """Send one JSON request and validate it; returns a :class:`RestResult` (never raises for HTTP)."""
         url = path.format(**path_params) if path_params else path
-        trace_id = None
-        if self._trace is None:
-            send_headers = {**self.headers, **headers} if headers else self.headers
-        else:
-            trace_id, pairs = self._trace()
-            send_headers = {**self.headers, **dict(pairs), **(headers or {})}
-            if headers and TRACEPARENT in headers:  # the caller propagates its own context: name that one
-                parsed = parse_traceparent(headers[TRACEPARENT])
-                trace_id = parsed[0] if parsed else None
+        trace_id, send_headers = http_headers(self._trace, self.headers, headers)
         response: Any
         start = perf_counter()
         try:

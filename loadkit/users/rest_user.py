@@ -16,7 +16,7 @@ from gevent.pool import Group
 from locust import FastHttpUser
 
 from loadkit._locust.users import report_caught
-from loadkit.users.tracing import TRACEPARENT, parse_traceparent, trace_context_for
+from loadkit.users.tracing import http_headers, trace_context_for
 
 _NO_KWARGS: dict[str, Any] = {}
 _decode_json = jsonlib.JSONDecoder().decode
@@ -104,19 +104,7 @@ class RestUser(FastHttpUser):
     ) -> RestResult:
         """Send one JSON request and validate it; returns a :class:`RestResult` (never raises for HTTP)."""
         url = path.format(**path_params) if path_params else path
-        trace = self._trace
-        if trace is None:
-            trace_id = None
-            send_headers = {**self.headers, **headers} if headers else self.headers
-        else:
-            trace_id, pairs = trace()
-            send_headers = {**self.headers}
-            send_headers.update(pairs)
-            if headers:
-                send_headers.update(headers)
-                if TRACEPARENT in headers:  # the caller propagates its own context: name that one
-                    parsed = parse_traceparent(headers[TRACEPARENT])
-                    trace_id = parsed[0] if parsed else None
+        trace_id, send_headers = http_headers(self._trace, self.headers, headers)
         extra = {**kwargs, "params": query} if kwargs else ({"params": query} if query else _NO_KWARGS)
         response = self.client.request(
             method,

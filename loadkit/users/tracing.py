@@ -77,6 +77,24 @@ def parse_traceparent(value: str) -> tuple[str, str, bool] | None:
     return match[1], match[2], bool(int(match[3], 16) & 1)
 
 
+def http_headers(trace: Any, base: dict[str, str], headers: dict[str, str] | None) -> tuple[str | None, dict[str, str]]:
+    """``(trace id, headers to send)`` of one HTTP call: ``base``, then a new trace context when
+    ``trace`` (a :meth:`TraceContext.new`) is set, then the caller's ``headers``. A ``traceparent``
+    the caller passes wins and names the call (it propagates its own context). Without tracing and
+    without ``headers``, ``base`` itself is returned (no copy on the hot path)."""
+    if trace is None:
+        return None, ({**base, **headers} if headers else base)
+    trace_id, pairs = trace()
+    send = {**base}
+    send.update(pairs)
+    if headers:
+        send.update(headers)
+        if TRACEPARENT in headers:
+            parsed = parse_traceparent(headers[TRACEPARENT])
+            trace_id = parsed[0] if parsed else None
+    return trace_id, send
+
+
 def is_sampled(trace_id: str, ratio: float) -> bool:
     """Whether ``trace_id`` gets the sampled flag at ``ratio`` (OpenTelemetry's TraceIdRatioBased rule)."""
     return int(trace_id[16:], 16) < _bound(ratio)
