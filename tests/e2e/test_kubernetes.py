@@ -7,8 +7,8 @@ overlay of ``headless`` (its settings merged into the master's ConfigMap), plays
 network of its own with the one test-only step of :func:`tests.support.kube.for_podman` (Jobs
 and single Deployments become Pods named like their Services; nothing in a pod spec changes),
 and removes every pod, volume, secret and the network afterwards, failed or not. The only hosts
-loaded are the fleet's own target pods. ~3 min for the module on 2 shared cores (171-188 s measured,
-an image rebuild of 18 s and its copy into podman of 10 s included).
+loaded are the fleet's own target pods. The module on 2 shared cores: 96 s measured on a quiet
+machine, 115 s at a load average of 13 (the copy of a new image into podman adds 6-8 s).
 
 Without podman or Docker it skips with one line naming what to install, and fails instead under
 ``LOADKIT_TESTS_STRICT=1`` (.ci/run).
