@@ -198,6 +198,49 @@ class Timeline:
         per_slot = [dict(self._slots[b].compute()) for b in begins]
         return SeriesParts(self.start, begins, [self._slots[b].width for b in begins], self.late, per_slot)
 
+    def state(self) -> dict[str, Any]:
+        """The whole timeline, JSON-ready, for a master's state file (:mod:`loadkit.fleet.resume`).
+
+        A settled slot keeps its figures only; a slot still open its distributions too, so the
+        reports a resumed master gets after the restart add to it exactly. Bounded as the
+        report's timeline is (the open slots are the last :data:`SETTLE_S` seconds).
+        """
+        slots = []
+        for begin in sorted(self._slots):
+            slot = self._slots[begin]
+            if slot.figures is not None:
+                figures = {_raw(k): list(row) for k, row in slot.figures.items()}
+                slots.append([begin, slot.width, figures, None])
+            else:
+                open_ = {_raw(k): (dict(c), slot.failures.get(k, 0)) for k, c in slot.counts.items()}
+                slots.append([begin, slot.width, None, open_])
+        return {"start": self.start, "late": self.late, "slots": slots}
+
+    def restore(self, saved: Any) -> None:
+        """Start again from :meth:`state` (at a resumed run's start); ``ValueError``, nothing kept, when malformed."""
+        try:
+            restored: dict[int, _Slot] = {}
+            for begin, width, figures, open_ in saved["slots"]:
+                slot = restored[int(begin)] = _Slot(int(width))
+                if figures is not None:
+                    slot.figures = {_key(k): [int(v) for v in row] for k, row in figures.items()}
+                    if any(len(row) != len(FIGURES) for row in slot.figures.values()):
+                        raise ValueError(f"a slot's figures are not {', '.join(FIGURES)}")
+                    continue
+                for raw_key, (counts, failures) in open_.items():
+                    key = _key(raw_key)
+                    slot.counts[key] = {int(v): int(c) for v, c in counts.items()}
+                    slot.failures[key] = int(failures)
+            start, late = int(saved["start"]), int(saved["late"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"timeline: not a saved timeline ({exc})") from exc
+        self.reset(start)
+        self._slots, self.late = restored, late
+
+
+def _raw(key: EntryKey) -> str:
+    return f"{key[0]}\t{key[1]}"
+
 
 @dataclass(frozen=True)
 class SeriesParts:

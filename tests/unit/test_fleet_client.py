@@ -129,3 +129,26 @@ def test_next_without_data_names_the_option_and_the_import() -> None:
     accessor = DataAccessor(lambda: None)
     with pytest.raises(DataError, match=r"--loadkit-data FILE \(or faker:COUNT\).*'import loadkit'"):
         accessor.next()
+
+
+def test_a_worker_declares_what_it_holds_and_the_acks_a_new_master_may_lack() -> None:
+    client, transport = make(20, batch=4)
+    first = client.next()["id"]
+    client.next()  # the first row is done: its ack goes with the next request or flush
+    client.flush()
+    held, done = client.declaration()
+    assert first in done and first not in held
+    assert sorted(held) == sorted(transport.pool.state()["workers"]["w"]["outstanding"])
+    client.on_checkpointed()  # one state write: the ack may still be missing from it
+    assert first in client.declaration()[1]
+    client.on_checkpointed()  # the next write has it
+    assert first not in client.declaration()[1]
+
+
+def test_a_declaration_is_bounded() -> None:
+    client, _ = make(50, batch=20)
+    for _ in range(10):
+        client.next()
+    held, done = client.declaration(limit=3)
+    assert len(held) == 3 and len(done) == 3
+    assert done == client.declaration()[1][-3:]  # the latest acks
