@@ -12,6 +12,10 @@ and acknowledges the seqs its users took. Guarantees, per mode:
   hearing "exhausted": they may come back.
 - ``cyclic``: rows are handed out round-robin for ever; nothing is tracked per row.
 
+Across a master restart the ledger (:meth:`DataPool.state`) is restored and reconciled with what
+the rejoining workers hold (:meth:`DataPool.reconcile`, :mod:`loadkit.fleet.ledger`): the same
+guarantees.
+
 >>> pool = DataPool([{"id": 1}, {"id": 2}], mode="unique", exhausted="stop-user")
 >>> pool.lease("w1", 5).rows
 [(0, {'id': 1}), (1, {'id': 2})]
@@ -99,7 +103,10 @@ class DataPool:
         self.exhausted_policy = exhausted
         self.workers: dict[str, WorkerLeases] = {}
         self.rounds = 1
-        self._available: deque[int] = deque(range(len(self.rows)))
+        # Available rows: those given back (first in line), then the never leased ones of this round,
+        # _fresh..n-1 (a number, not a million-entry deque: the ledger's state is written every interval).
+        self._returned: deque[int] = deque()
+        self._fresh = 0
         self.cursor = 0  # cyclic: the next row handed out
 
     # --- leasing ------------------------------------------------------------------
@@ -111,10 +118,13 @@ class DataPool:
             self.cursor = (self.cursor + len(seqs)) % len(self.rows)
             holder.leased += len(seqs)
             return Lease([(s, self.rows[s]) for s in seqs], "ok")
-        if not self._available and not self.outstanding and self.exhausted_policy == "recycle":
-            self._available.extend(range(len(self.rows)))
+        if not self.available and not self.outstanding and self.exhausted_policy == "recycle":
+            self._fresh = 0
             self.rounds += 1
-        seqs = [self._available.popleft() for _ in range(min(count, len(self._available)))]
+        seqs = [self._returned.popleft() for _ in range(min(count, len(self._returned)))]
+        fresh = min(count - len(seqs), len(self.rows) - self._fresh)
+        seqs += range(self._fresh, self._fresh + fresh)
+        self._fresh += fresh
         holder.outstanding.update(seqs)
         holder.leased += len(seqs)
         status: Status = "ok"
@@ -143,7 +153,7 @@ class DataPool:
         back = sorted(holder.outstanding if seqs is None else holder.outstanding.intersection(seqs))
         holder.outstanding.difference_update(back)
         holder.returned += len(back)
-        self._available.extendleft(reversed(back))
+        self._returned.extendleft(reversed(back))
         return len(back)
 
     # --- the ledger in a state file (loadkit.fleet.ledger) ------------------------------
@@ -154,7 +164,10 @@ class DataPool:
             "rows": len(self.rows),
             "rounds": self.rounds,
             "cursor": self.cursor,
-            "available": _ranges(self._available),
+            "available": [
+                *_ranges(self._returned),
+                *([[self._fresh, len(self.rows)]] if self._fresh < len(self.rows) else []),
+            ],
             "workers": {
                 w: {"outstanding": sorted(h.outstanding), "leased": h.leased, "used": h.used, "returned": h.returned}
                 for w, h in self.workers.items()
@@ -176,7 +189,9 @@ class DataPool:
         seen = available + [s for h in workers.values() for s in h.outstanding]
         if len(seen) != len(set(seen)) or any(not 0 <= s < n for s in seen):
             raise ValueError("a row is out of range, or both out and available")
-        self._available, self.workers = deque(available), workers
+        tail = state["available"][-1] if state["available"] else [n, n]
+        fresh = int(tail[0]) if int(tail[1]) == n else n
+        self._returned, self._fresh, self.workers = deque(s for s in available if s < fresh), fresh, workers
         self.rounds, self.cursor = int(state["rounds"]), int(state["cursor"]) % n
 
     def reconcile(self, declared: Mapping[str, Declaration], missing: Collection[str]) -> dict[str, int]:
@@ -204,15 +219,16 @@ class DataPool:
                     if owner.get(seq) != worker:
                         continue
                 claims[seq] = worker
-        pool, taken = set(self._available), set()
+        pool, taken = set(self._returned), set()
         for seq, worker in sorted(claims.items()):
             holder = self.workers.setdefault(worker, WorkerLeases())
             used, was = seq in declared[worker].done, owner.get(seq)
-            if was is None and seq not in pool:
+            if was is None and seq not in pool and seq < self._fresh:
                 continue  # used already, as the ledger says: nothing to change
             if was != worker:  # leased after the ledger was written (from the pool, or from a worker since lost)
                 if was is None:
                     taken.add(seq)
+                    pool.discard(seq)
                 else:
                     self.workers[was].outstanding.discard(seq)
                     self.workers[was].returned += 1
@@ -238,8 +254,12 @@ class DataPool:
             holder.returned += len(gone)
             back.extend(gone)
         counts["returned"] = len(back)
-        self._available = deque(s for s in self._available if s not in taken)
-        self._available.extendleft(sorted(back, reverse=True))
+        last = max((s for s in taken if s >= self._fresh), default=None)
+        if last is not None:  # rows of the never leased ones taken: those before them wait behind the given back
+            pool.update(range(self._fresh, last + 1))
+            self._fresh = last + 1
+        self._returned = deque(s for s in [*self._returned, *sorted(pool - set(self._returned))] if s not in taken)
+        self._returned.extendleft(sorted(back, reverse=True))
         return counts
 
     # --- figures ------------------------------------------------------------------
@@ -250,7 +270,7 @@ class DataPool:
 
     @property
     def available(self) -> int:
-        return len(self._available) if self.mode == "unique" else len(self.rows)
+        return len(self._returned) + len(self.rows) - self._fresh if self.mode == "unique" else len(self.rows)
 
     def holders(self) -> list[str]:
         """Workers holding unacknowledged rows."""

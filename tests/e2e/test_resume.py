@@ -4,9 +4,11 @@
 Two workers take a test-data row (unique mode) and GET /health from the bundled HTTP target,
 which counts what it served; the users write down which worker took which row when. The master
 writes its reports and its state file every 2 s; 12 s into a 40 s run it is SIGKILLed, and 3 s
-later started again with the same command on the same port. Rows are leased 1,000 at a time, so
-each worker holds hundreds of them across the restart: a master that leased afresh, or handed
-out the rows of workers not back yet, would give one to both workers at once.
+later started again with the same command on the same port. Each worker uses 20 rows a second;
+one leases them 300 at a time (it still holds rows when it rejoins), the other 20 at a time (it
+leases between the master's last state write and the kill): a master that leased afresh, or
+did not reconcile its ledger with what the workers hold, would give rows to two workers (both
+mistakes fail this test).
 """
 
 from __future__ import annotations
@@ -75,8 +77,8 @@ def test_a_restarted_master_takes_its_workers_back_and_counts_every_request(
     options += ("--loadkit-data", f"faker:{ROWS}:1")
     master, port = procs.master(HEALTH, 2, *options)
     (tmp_path / "holds").mkdir()
-    env = {"RESUME_HOLDS": str(tmp_path / "holds"), "LOADKIT_DATA_BATCH": "1000"}  # a worker's option
-    workers = [procs.worker(HEALTH, port, env=env), procs.worker(HEALTH, port, env=env)]
+    env = {"RESUME_HOLDS": str(tmp_path / "holds")}
+    workers = [procs.worker(HEALTH, port, env={**env, "LOADKIT_DATA_BATCH": batch}) for batch in ("300", "20")]
 
     def started_at() -> float | None:
         document = read_report(report)
@@ -95,6 +97,15 @@ def test_a_restarted_master_takes_its_workers_back_and_counts_every_request(
     ended = time.time()
     for worker in workers:
         worker.wait(timeout=30)
+    # The lease ledger: no row out with two workers at once, none used twice (no worker died).
+    held = holds(tmp_path / "holds")
+    taken = sum(len(spans) for spans in held.values())
+    twice = {row: spans for row, spans in held.items() if len(spans) > 1}
+    print(
+        f"rows taken {taken}, distinct {len(held)}, taken twice {len(twice)}, held by two at once {len(overlaps(held))}"
+    )
+    assert not overlaps(held), overlaps(held)[:5]
+    assert not twice, list(twice.items())[:5]
     served = target.counters().get("GET /health", 0)
     document = json.loads(report.read_text())
     counted = document["total"]["count"]
@@ -118,15 +129,6 @@ def test_a_restarted_master_takes_its_workers_back_and_counts_every_request(
     refused = [line for _, line in again.find("loadkit: dropped a") if "never registered" not in line]
     assert not refused, refused
     assert not list(report.parent.glob("*.state")), "the state file was left behind"
-    # The lease ledger: no row out with two workers at once, none used twice (no worker died).
-    held = holds(tmp_path / "holds")
-    taken = sum(len(spans) for spans in held.values())
-    twice = {row: spans for row, spans in held.items() if len(spans) > 1}
-    print(
-        f"rows taken {taken}, distinct {len(held)}, taken twice {len(twice)}, held by two at once {len(overlaps(held))}"
-    )
-    assert not overlaps(held), overlaps(held)[:5]
-    assert not twice, list(twice.items())[:5]
     # ... because the new master restored it and reconciled it with both workers' declarations.
     assert again.find("restored the test-data ledger"), again.output[-3000:]
     reconciled = again.find("test-data ledger reconciled with 2 rejoined worker(s)")

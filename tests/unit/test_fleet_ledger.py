@@ -47,7 +47,7 @@ def test_the_ledger_survives_its_state_file() -> None:
     pool.release("b", [9])
     again = restarted(pool)
     assert again.summary() == pool.summary()
-    assert again.state()["available"] == [[9, 20]]
+    assert again.state()["available"] == [[9, 10], [10, 20]]  # given back, then never leased
     assert rows_of(again.lease("c", 2)) == rows_of(pool.lease("c", 2)) == [9, 10]
 
 
@@ -169,3 +169,13 @@ def test_the_reconciler_gives_up_on_a_missing_worker_at_the_deadline(caplog: pyt
         assert not part.holding()
     assert part.pool.available == 20
     assert "1 worker(s) did not come back (gone): their rows go back to the pool" in caplog.text
+
+
+def test_rows_claimed_from_the_never_leased_ones_leave_those_before_them_in_line() -> None:
+    pool = DataPool(ROWS)
+    pool.lease("a", 4)  # 0-3; after the state write the old master leased 4-7 to a, 8-9 to b
+    pool.release("a", [1])
+    pool.reconcile({"a": Declaration(held={0, 2, 3, 5, 6}, done={4}), "b": Declaration(held={9})}, missing=set())
+    assert rows_of(pool.lease("c", 4)) == [1, 7, 8, 10]
+    assert pool.available == 20 - 11  # a: 5 held + 1 used, b: 1, c: 4
+    balanced(pool)

@@ -178,10 +178,30 @@ def test_a_timeline_survives_a_state_file_and_later_deltas_add_exactly() -> None
     assert again.series(now=math.inf) == whole.series(now=math.inf)
 
 
-@pytest.mark.parametrize("saved", [{}, {"start": T0, "late": 0, "slots": [[T0, 1, {"\tx": [1, 2]}, None]]}, "x"])
+@pytest.mark.parametrize(
+    "saved",
+    [
+        {},
+        {"start": T0, "late": 0, "keys": ["\tx"], "slots": [[T0, 1, [[0, 1, 2]], None]]},
+        {"keys": [], "slots": [[T0, 1, [[3]], None]]},
+        "x",
+    ],
+)
 def test_a_bad_saved_timeline_is_refused_whole(saved: Any) -> None:
     timeline = Timeline(T0)
     timeline.add(T0, ("GET", "/"), {100: 1})
     with pytest.raises(ValueError, match="timeline"):
         timeline.restore(saved)
     assert timeline.series()["entries"]["GET /"]["count"] == [1]
+
+
+def test_a_late_delta_reaches_the_next_state_of_a_settled_slot() -> None:
+    timeline = Timeline(T0)
+    timeline.add(T0, ("GET", "/"), {100: 1})
+    timeline.settle(now=math.inf)
+    first = timeline.state()
+    assert timeline.state()["slots"][0][2] is first["slots"][0][2]  # made once
+    timeline.add(T0, ("GET", "/"), {100: 2})  # late: counted, percentiles kept
+    again = Timeline()
+    again.restore(timeline.state())
+    assert again.series()["entries"]["GET /"]["count"] == [3]
