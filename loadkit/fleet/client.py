@@ -47,6 +47,8 @@ NEXT_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 5.0
 #: Pause before asking again when the master says "wait" (rows are out on other workers).
 WAIT_RETRY = 0.2
+#: Acks kept per state-write interval for a master that comes back (beyond: at-least-once).
+KEPT_ACKS = 10_000
 
 
 class DataClient:
@@ -63,8 +65,8 @@ class DataClient:
         self._arrived = Event()
         self.used = 0
         #: Acks sent since the master's last two state writes (the older first): a restarted master
-        #: may have lost them (:meth:`declaration`).
-        self._sent: tuple[list[int], list[int]] = ([], [])
+        #: may have lost them (:meth:`declaration`); the latest :data:`KEPT_ACKS` of each.
+        self._sent: tuple[deque[int], deque[int]] = (deque(maxlen=KEPT_ACKS), deque(maxlen=KEPT_ACKS))
 
     def next(self, timeout: float = NEXT_TIMEOUT) -> Row:
         """The next row for this user; raises ``StopUser`` when the pool is exhausted."""
@@ -120,7 +122,8 @@ class DataClient:
 
         Held: rows buffered or in a user's hands. Done: rows used whose acknowledgement the new
         master may lack (not yet sent, or sent since the state write before last); the latest
-        ``limit`` of them (an older one the master lacks is used again: at-least-once).
+        ``limit`` of them, of at most :data:`KEPT_ACKS` per interval (an older one the master
+        lacks is used again: at-least-once).
         """
         held = [seq for seq, _ in self._buffer] + list(self._in_use.values())
         done = [*self._sent[0], *self._sent[1], *self._acks]
@@ -128,7 +131,7 @@ class DataClient:
 
     def on_checkpointed(self) -> None:
         """The master wrote its state file: the acks sent before its previous write are in it."""
-        self._sent = (self._sent[1], [])
+        self._sent = (self._sent[1], deque(maxlen=KEPT_ACKS))
 
     @property
     def buffered(self) -> int:
@@ -144,8 +147,7 @@ class DataClient:
         self._send(DataRequest(want=self.batch, acks=acks, releases=[]))
 
     def _send(self, request: DataRequest) -> None:
-        if len(self._sent[1]) < MAX_SEQS_PER_REQUEST:
-            self._sent[1].extend(request.acks)
+        self._sent[1].extend(request.acks)
         self._transport(request)
 
 

@@ -74,9 +74,11 @@ class Reconciler:
         return self.result is None
 
     def declare(self, node: str, rejoin: Rejoin) -> None:
-        """A worker's ``loadkit:rejoin``: the rows it holds and used (the latest declaration counts)."""
+        """A worker's ``loadkit:rejoin``: the rows it holds (its latest word) and used (all it said)."""
         if self.open:
-            self.declared[node] = Declaration(set(rejoin.rows), set(rejoin.done))
+            before = self.declared.get(node)
+            done = set(rejoin.done) | (before.done if before is not None else set())
+            self.declared[node] = Declaration(set(rejoin.rows) - done, done)
 
     def intercept(self, node: str, request: DataRequest) -> bool:
         """While open: record the request's acks and releases; True (rows wait). False once reconciled."""

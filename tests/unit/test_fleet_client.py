@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import gevent
 import pytest
 from locust.exception import StopUser
@@ -152,3 +154,12 @@ def test_a_declaration_is_bounded() -> None:
     held, done = client.declaration(limit=3)
     assert len(held) == 3 and len(done) == 3
     assert done == client.declaration()[1][-3:]  # the latest acks
+
+
+def test_the_ack_history_keeps_the_latest() -> None:
+    client, _ = make(40, batch=10)
+    client._sent = (client._sent[0], deque(maxlen=3))  # KEPT_ACKS of 3
+    for _ in range(8):
+        client.next()
+        client.flush()
+    assert client.declaration()[1] == list(range(4, 7))  # rows 0-6 acked (7 in use): the last three

@@ -179,3 +179,14 @@ def test_rows_claimed_from_the_never_leased_ones_leave_those_before_them_in_line
     assert rows_of(pool.lease("c", 4)) == [1, 7, 8, 10]
     assert pool.available == 20 - 11  # a: 5 held + 1 used, b: 1, c: 4
     balanced(pool)
+
+
+def test_a_second_rejoin_keeps_what_the_first_said_was_used() -> None:
+    old = DataPool(ROWS)
+    old.lease("a", 4)
+    part = Reconciler(restarted(old), {"a"})
+    part.declare("a", rejoin([1, 2, 3], done=[0]))
+    part.intercept("a", DataRequest(want=0, acks=[1], releases=[]))
+    part.declare("a", rejoin([2, 3]))  # sent again before the master answered: 0 and 1 stay used
+    part.on_run_start()
+    assert part.pool.summary()["workers"]["a"] == {"leased": 4, "used": 2, "returned": 0, "outstanding": 2}
