@@ -73,6 +73,7 @@ def test_a_restarted_master_takes_its_workers_back_and_counts_every_request(
     target = start_target("http")
     report = tmp_path / "out" / "report.json"
     options = ("-u", str(USERS), "-r", str(USERS), "-t", f"{RUN_S}s", "--report-json", str(report))
+    options += ("--report-html", str(report.with_suffix(".html")))
     options += ("--report-interval", "2", "--threshold", "fail_ratio<0.01", "--host", target.url)
     options += ("--loadkit-data", f"faker:{ROWS}:1")
     master, port = procs.master(HEALTH, 2, *options)
@@ -144,6 +145,8 @@ def test_a_restarted_master_takes_its_workers_back_and_counts_every_request(
     timeline = document["timeline"]
     assert timeline["t"][0] <= start + 2, (timeline["t"][:3], start)
     assert sum(timeline["entries"]["Aggregated"]["count"]) == counted
+    # ... with the gap shaded in the HTML report's latency and rate charts.
+    assert f"master gone {gaps[0]['seconds']:.1f} s" in report.with_suffix(".html").read_text()
     for worker in workers:
         assert "Traceback" not in worker.output, worker.output[-3000:]
         assert len(worker.find("loadkit: rejoined the master at")) == 1, worker.output[-3000:]
