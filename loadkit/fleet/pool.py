@@ -191,8 +191,9 @@ class DataPool:
             raise ValueError("a row is out of range, or both out and available")
         tail = state["available"][-1] if state["available"] else [n, n]
         fresh = int(tail[0]) if int(tail[1]) == n else n
+        rounds, cursor = int(state["rounds"]), int(state["cursor"]) % n
         self._returned, self._fresh, self.workers = deque(s for s in available if s < fresh), fresh, workers
-        self.rounds, self.cursor = int(state["rounds"]), int(state["cursor"]) % n
+        self.rounds, self.cursor = rounds, cursor
 
     def reconcile(self, declared: Mapping[str, Declaration], missing: Collection[str]) -> dict[str, int]:
         """Match the restored ledger with what rejoining workers hold (``unique`` mode; see

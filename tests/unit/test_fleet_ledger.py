@@ -190,3 +190,14 @@ def test_a_second_rejoin_keeps_what_the_first_said_was_used() -> None:
     part.declare("a", rejoin([2, 3]))  # sent again before the master answered: 0 and 1 stay used
     part.on_run_start()
     assert part.pool.summary()["workers"]["a"] == {"leased": 4, "used": 2, "returned": 0, "outstanding": 2}
+
+
+def test_a_ledger_missing_a_field_changes_nothing() -> None:
+    pool = DataPool(ROWS)
+    pool.lease("a", 2)
+    state = pool.state()
+    del state["cursor"]
+    fresh = DataPool(ROWS)
+    with pytest.raises(KeyError):
+        fresh.restore(state)
+    assert fresh.available == 20 and not fresh.workers
