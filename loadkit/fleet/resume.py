@@ -26,9 +26,13 @@ JSON report's ``master_gaps`` says when the master was gone and for how long: fr
 heartbeat a worker had from the old master (or the last state file, when no worker said) to the
 start of the new master's process.
 
-Not restored (yet): the timeline (the report's pictures start at the restart), the test-data
-lease ledger (rows are leased afresh: a row can be handed out again) and the open model's
-schedule (it starts again from the restart). The local runner and the web UI's runs have no
+Other parts keep their own state in the file, each under its own key of ``"parts"``
+(:meth:`Resume.add_part`: taken in the same instant as the stats, handed back when the file is
+read): the open model's schedule is one (:mod:`loadkit.load.restart`: same epoch, the gap's
+share nobody ran counted as dropped).
+
+Not restored (yet): the timeline (the report's pictures start at the restart) and the test-data
+lease ledger (rows are leased afresh: a row can be handed out again). The local runner and the web UI's runs have no
 workers to take back and do not resume.
 """
 
@@ -40,6 +44,7 @@ import logging
 import os
 import time
 from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +123,17 @@ class Resume:
         self.planned_end: float | None = None
         self.process_start = psutil.Process(os.getpid()).create_time()
         self._lock = Semaphore()
+        self._parts: dict[str, Callable[[], Any]] = {}
         self._writer: gevent.Greenlet | None = None
         self._closed = False
+
+    def add_part(self, key: str, take: Callable[[], Any], restore: Callable[[Any], None]) -> None:
+        """Keep ``take()`` (JSON, or None: nothing) under ``parts[key]`` in each state file; when
+        resuming, hand what the file kept there to ``restore`` now (before the run starts)."""
+        self._parts[key] = take
+        kept = (self.restored or {}).get("parts", {})
+        if isinstance(kept, dict) and kept.get(key) is not None:
+            restore(kept[key])
 
     # --- sequence check (the seam calls it for each stats report) ---------------------------
     def admit(self, node_id: str, data: Any) -> bool:
@@ -238,6 +252,7 @@ class Resume:
             "errors": stats.serialize_errors(),
             "seqs": dict(self.seqs),
             "gaps": self.section(),
+            "parts": {key: take() for key, take in self._parts.items()},
         }
         keys = self.recorder.keys()
         histograms = {f"{k[0]}\t{k[1]}": copy_histogram(self.recorder.histogram(k)) for k in keys}

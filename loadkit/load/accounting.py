@@ -102,11 +102,15 @@ class FleetCounters:
         self.nodes.clear()
         self.timeline.clear()
 
-    def summary(self, elapsed_s: float | None = None) -> dict[str, Any]:
-        """Fleet totals: started/late/dropped, ratios, max lateness, achieved rate."""
+    def summary(self, elapsed_s: float | None = None, also_dropped: int = 0) -> dict[str, Any]:
+        """Fleet totals: started/late/dropped, ratios, max lateness, achieved rate.
+
+        ``also_dropped``: iterations no node counted that were dropped all the same (a share
+        nobody ran while the master was gone, :mod:`loadkit.load.restart`).
+        """
         started = int(sum(t["started"] for t in self.nodes.values()))
         late = int(sum(t["late"] for t in self.nodes.values()))
-        dropped = int(sum(t["dropped"] for t in self.nodes.values()))
+        dropped = int(sum(t["dropped"] for t in self.nodes.values())) + also_dropped
         intended = started + dropped
         return {
             "iterations_started": started,

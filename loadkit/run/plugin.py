@@ -212,6 +212,7 @@ def _install_fleet(environment: Environment) -> None:
 
 def _install_load(environment: Environment) -> None:
     """The open model: arrival-rate scheduling, fleet split, late/dropped counts (:mod:`loadkit.load`)."""
+    from loadkit.fleet.resume import RESUME
     from loadkit.load.runtime import open_model_for
     from loadkit.stats.controller import controller_for
     from loadkit.web import load as load_tab
@@ -226,6 +227,9 @@ def _install_load(environment: Environment) -> None:
     events_.test_stop.add_listener(part.on_test_stop)
     events_.report_to_master.add_listener(part.on_report_to_master)
     events_.worker_report.add_listener(part.on_worker_report)
+    kept = run.run_context(environment).get(RESUME)
+    if kept is not None:  # a master's state file keeps the schedule; a restarted master takes it back
+        kept.add_part("load", part.checkpoint, part.restore)
     stats = controller_for(environment)
     stats.meta_sections["load"] = part.summary
     stats.busy_checks.append(part.busy)  # a master's schedule keeps workers busy with no users
