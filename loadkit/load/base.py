@@ -113,9 +113,12 @@ class BaseModel:
     def _node_stopped(self, node: NodeScheduler) -> None:
         """This process's node has stopped (its final counts are in ``node.counters``)."""
 
-    def _merge_report(self, node_id: str, totals: Any, timeline: Any) -> None:
-        """Take a node's cumulative counts (raises ValueError/TypeError on a malformed one)."""
-        self.fleet.update(node_id, check_totals(totals), check_timeline(timeline))
+    def _merge_report(self, node_id: str, totals: Any, timeline: Any, reported: bool = False) -> None:
+        """Take a node's cumulative counts (raises ValueError/TypeError on a malformed one).
+
+        ``reported``: from a stats report, else a status message (:mod:`loadkit.load.accounting`).
+        """
+        self.fleet.update(node_id, check_totals(totals), check_timeline(timeline), reported)
 
     # --- views -----------------------------------------------------------------------
     def _refresh(self) -> None:

@@ -103,6 +103,7 @@ class MasterModel(LeadModel):
             heard={node: at - self.epoch for node, at in self._heard_at.items()},
             nodes={node: dict(totals) for node, totals in self.fleet.nodes.items()},
             timeline=dict(self.fleet.timeline),
+            reported=dict(self.fleet.reported),
             resplits=list(self.resplits),
             gaps=self._gap_summary().get("master_gaps", []),
         )
@@ -119,6 +120,7 @@ class MasterModel(LeadModel):
         for node, totals in state.nodes.items():
             self.fleet.update(node, totals)
         self.fleet.timeline.update(state.timeline)
+        self.fleet.reported.update(state.reported)
         self.resplits[:] = state.resplits
         self._heard_at = {node: state.epoch + at for node, at in state.heard.items()}
         self._earlier_gaps = list(state.gaps)
@@ -161,7 +163,7 @@ class MasterModel(LeadModel):
         try:
             if not isinstance(part, dict) or part.get("run") != self._run_now():
                 return  # another schedule's (or not a mapping: checked below)
-            self._merge_report(client_id, part.get("totals"), part.get("timeline", {}))
+            self._merge_report(client_id, part.get("totals"), part.get("timeline", {}), reported=True)
         except (ValueError, TypeError) as exc:
             log.warning("dropped malformed open-model report from worker %s: %s", client_id, exc)
             return

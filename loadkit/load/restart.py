@@ -86,9 +86,7 @@ class Gap:
         }
 
 
-def gap_at_resume(
-    profile: RateProfile, state: ScheduleState, live: list[str], resumed_from: int, now_s: float
-) -> Gap:
+def gap_at_resume(profile: RateProfile, state: ScheduleState, live: list[str], resumed_from: int, now_s: float) -> Gap:
     """The gap of a resume at schedule time ``now_s`` that re-splits from ``resumed_from`` over ``live``."""
     orphans = [
         Orphan(node, share.slot, share.slots, state.from_iteration, state.heard.get(node, state.written_s))
@@ -112,7 +110,8 @@ class ScheduleState:
     shares: dict[str, Share]
     heard: dict[str, float]  # node -> schedule time of its last counts
     nodes: dict[str, dict[str, float]]
-    timeline: dict[int, int]
+    timeline: dict[int, int]  # per-second starts from status messages
+    reported: dict[int, int]  # and from stats reports (loadkit.load.accounting)
     resplits: list[dict[str, Any]]
     gaps: list[dict[str, Any]]  # earlier restarts' report entries
 
@@ -127,6 +126,7 @@ class ScheduleState:
             "heard": dict(self.heard),
             "nodes": {n: dict(t) for n, t in self.nodes.items()},
             "timeline": {str(s): c for s, c in self.timeline.items()},
+            "reported": {str(s): c for s, c in self.reported.items()},
             "resplits": list(self.resplits),
             "gaps": list(self.gaps),
         }
@@ -149,6 +149,7 @@ class ScheduleState:
                 heard={str(n): float(t) for n, t in data["heard"].items()},
                 nodes={str(n): {str(k): float(v) for k, v in t.items()} for n, t in data["nodes"].items()},
                 timeline={int(s): int(c) for s, c in data["timeline"].items()},
+                reported={int(s): int(c) for s, c in data["reported"].items()},
                 resplits=[dict(r) for r in data["resplits"]],
                 gaps=[dict(g) for g in data["gaps"]],
             )

@@ -149,6 +149,10 @@ def test_a_restarted_master_continues_the_open_models_schedule(procs: Procs, tmp
     assert abs(started + dropped - RATE * elapsed) <= RATE, (started, dropped, elapsed)
     # Nothing ran late all at once: requests stay timed from their intended start, on time.
     assert load["max_lateness_ms"] < 1000, load["max_lateness_ms"]
+    # Every start in its second, the gap's too (the workers' re-sent reports carry them): no hole, none twice.
+    seconds = load["per_second"]
+    assert sum(n for _, n in seconds) == started, seconds
+    assert all(n > 0 for _, n in seconds[:-1]), seconds
     assert "open model resumed: schedule" in again.output
     for worker in workers:
         assert "Traceback" not in worker.output, worker.output[-3000:]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
+from locust.env import Environment
 from locust.stats import RequestStats
 
 from loadkit._locust.runners import stats_entry
 from loadkit.fleet.resume import FORMAT, Resume, fingerprint, resumable, state_path
+from loadkit.stats.hdr import HdrRecorder
 
 
 def options(**changes: object) -> argparse.Namespace:
@@ -58,3 +61,22 @@ def test_a_stats_entry_survives_json() -> None:
     back.stats = stats
     p99 = entry.get_response_time_percentile(0.99)
     assert back.num_requests == 3 and back.get_response_time_percentile(0.99) == p99
+
+
+def test_a_part_keeps_its_own_key_and_gets_it_back_when_resuming(tmp_path: Path) -> None:
+    env = Environment(user_classes=[], parsed_options=options())
+    env.create_local_runner()
+    path = tmp_path / "r.json.state"
+    part = Resume(env, HdrRecorder(), path, None)
+    restored: list[object] = []
+    part.add_part("load", lambda: {"epoch": 12.5}, restored.append)
+    part.add_part("none", lambda: None, restored.append)
+    assert restored == []  # a fresh run: nothing to hand back
+    part.write_once()
+    kept = json.loads(path.read_text())
+    assert kept["parts"] == {"load": {"epoch": 12.5}, "none": None}
+    again = Resume(env, HdrRecorder(), path, kept)
+    again.add_part("load", lambda: None, restored.append)
+    again.add_part("none", lambda: None, restored.append)  # kept nothing: not called
+    again.add_part("new", lambda: None, restored.append)  # not in the file: not called
+    assert restored == [{"epoch": 12.5}]

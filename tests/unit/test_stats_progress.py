@@ -35,3 +35,10 @@ def test_open_model_line_shows_target_achieved_late_and_dropped() -> None:
     }
     line = progress_line(5.0, 30.0, _snapshot(500, 0, 3.0, load), None)
     assert line.endswith("open model: target 100.0 it/s, achieved 99.8 it/s, late 3, dropped 1"), line
+
+
+def test_a_resumed_master_says_what_its_absence_cost_the_schedule() -> None:
+    gap = {"from_s": 7.5, "to_s": 14.9, "iterations_intended": 296, "iterations_dropped": 0}
+    load = {"model": "open", "target_rate_now": 40.0, "achieved_rate_now": 40.0, "master_gaps": [gap]}
+    line = progress_line(5.0, 12.0, _snapshot(500, 0, 3.0, load), 2)
+    assert line.endswith("dropped 0  (master gone 8-15s: 0 of 296 iterations dropped)"), line
