@@ -213,7 +213,7 @@ class LeadModel(BaseModel):
             self.run = ""
             return
         self._samples.clear()
-        self.run, self.ended_at = self._begin_run(), None
+        self.run, self.ended_at = self.begin_run(), None
         self.profile = self.settings.profile()
         log.info("loadkit: open model, %s, pool of %d users", self.settings.describe(), self.settings.max_users)
         self._start(self.settings)
@@ -221,7 +221,7 @@ class LeadModel(BaseModel):
         if self.profile.duration != float("inf"):
             self._greenlets.append(gevent.spawn(self._end_after_profile, self.run))
 
-    def _begin_run(self) -> str:
+    def begin_run(self) -> str:
         """The new schedule's ``run`` id; its counts start empty (a resuming master keeps its own)."""
         self.fleet.reset()
         self.resplits.clear()

@@ -60,10 +60,10 @@ class MasterModel(LeadModel):
     def _wire(self, runner: Any) -> None:
         messages.register_handler(runner, messages.ARRIVAL_STATUS, self._on_status)
 
-    def _begin_run(self) -> str:
+    def begin_run(self) -> str:
         if self._resuming is None:
             self._heard_at, self.gaps, self._earlier_gaps = {}, [], []
-            return super()._begin_run()
+            return super().begin_run()
         return self._resuming.run  # its counts were restored (and reports for it merged since)
 
     def _start(self, settings: ArrivalSettings) -> None:

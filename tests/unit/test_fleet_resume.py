@@ -64,7 +64,7 @@ def test_a_stats_entry_survives_json() -> None:
 
 
 def test_a_part_keeps_its_own_key_and_gets_it_back_when_resuming(tmp_path: Path) -> None:
-    env = Environment(user_classes=[], parsed_options=options())
+    env = Environment(user_classes=[])
     env.create_local_runner()
     path = tmp_path / "r.json.state"
     part = Resume(env, HdrRecorder(), path, None)
