@@ -63,11 +63,16 @@ def run_progress(
     total_s: float | None,
     interval_s: float = INTERVAL_S,
     stream: IO[str] | None = None,
+    already_s: float = 0.0,
 ) -> None:
-    """Print :func:`progress_line` every ``interval_s`` until killed (run it as a greenlet)."""
+    """Print :func:`progress_line` every ``interval_s`` until killed (run it as a greenlet).
+
+    ``already_s``: the run went on that long before this line's clock (a resumed master, whose
+    counts are the whole run's).
+    """
     import gevent
 
-    start = time.monotonic()
+    start = time.monotonic() - already_s
     while True:
         gevent.sleep(interval_s)
         line = progress_line(time.monotonic() - start, total_s, snapshot(), workers())

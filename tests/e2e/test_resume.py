@@ -154,6 +154,7 @@ def test_a_restarted_master_continues_the_open_models_schedule(procs: Procs, tmp
     assert sum(n for _, n in seconds) == started, seconds
     assert all(n > 0 for _, n in seconds[:-1]), seconds
     assert "open model resumed: schedule" in again.output
+    print("progress after the resume:", [line for _, line in again.find("(master gone")][-1:])
     for worker in workers:
         assert "Traceback" not in worker.output, worker.output[-3000:]
         assert len(worker.find("loadkit: rejoined the master at")) == 1, worker.output[-3000:]

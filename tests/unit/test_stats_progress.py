@@ -42,3 +42,22 @@ def test_a_resumed_master_says_what_its_absence_cost_the_schedule() -> None:
     load = {"model": "open", "target_rate_now": 40.0, "achieved_rate_now": 40.0, "master_gaps": [gap]}
     line = progress_line(5.0, 12.0, _snapshot(500, 0, 3.0, load), 2)
     assert line.endswith("dropped 0  (master gone 8-15s: 0 of 296 iterations dropped)"), line
+
+
+def test_a_resumed_run_counts_its_time_from_the_runs_start() -> None:
+    """A resumed master's counts are the whole run's: so is the elapsed time its req/s divides by."""
+    import io
+
+    import gevent
+
+    from loadkit.stats.progress import run_progress
+
+    out = io.StringIO()
+    greenlet = gevent.spawn(run_progress, lambda: _snapshot(800, 0, 3.0), lambda: 2, 24.0, 0.01, out, already_s=20.0)
+    try:
+        deadline = gevent.get_hub().loop.now() + 5
+        while not out.getvalue() and gevent.get_hub().loop.now() < deadline:
+            gevent.sleep(0.01)
+    finally:
+        greenlet.kill()
+    assert out.getvalue().startswith("loadkit: 20s/24s  800 reqs  40.0 req/s"), out.getvalue()
