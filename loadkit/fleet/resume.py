@@ -26,14 +26,12 @@ JSON report's ``master_gaps`` says when the master was gone and for how long: fr
 heartbeat a worker had from the old master (or the last state file, when no worker said) to the
 start of the new master's process.
 
-Other parts keep their own state in the file, each under its own key of ``"parts"``
-(:meth:`Resume.add_part`: taken in the same instant as the stats, handed back when the file is
-read): the open model's schedule is one (:mod:`loadkit.load.restart`: same epoch, the gap's
-share nobody ran counted as dropped).
-
-Not restored (yet): the timeline (the report's pictures start at the restart) and the test-data
-lease ledger (rows are leased afresh: a row can be handed out again). The local runner and the web UI's runs have no
-workers to take back and do not resume.
+Other parts add their own sections to the state file (:attr:`Resume.state_parts`) and restore
+them (:attr:`Resume.restore_parts`, at the run's start): the open model's schedule
+(:mod:`loadkit.load.restart`: the same epoch, the gap's share nobody ran counted as dropped). Not
+restored (yet): the timeline (the report's pictures start at the restart) and the test-data lease
+ledger (rows are leased afresh: a row can be handed out again). The local runner and the web UI's
+runs have no workers to take back and do not resume.
 """
 
 from __future__ import annotations
@@ -122,18 +120,13 @@ class Resume:
         self.started_at: float | None = None
         self.planned_end: float | None = None
         self.process_start = psutil.Process(os.getpid()).create_time()
+        #: Other parts' sections of the state file (name -> take, in the loop), e.g. the lease ledger.
+        self.state_parts: dict[str, Callable[[], Any]] = {}
+        #: Other parts' restore at the run's start (name -> restore(saved section)), e.g. the timeline.
+        self.restore_parts: dict[str, Callable[[Any], None]] = {}
         self._lock = Semaphore()
-        self._parts: dict[str, Callable[[], Any]] = {}
         self._writer: gevent.Greenlet | None = None
         self._closed = False
-
-    def add_part(self, key: str, take: Callable[[], Any], restore: Callable[[Any], None]) -> None:
-        """Keep ``take()`` (JSON, or None: nothing) under ``parts[key]`` in each state file; when
-        resuming, hand what the file kept there to ``restore`` now (before the run starts)."""
-        self._parts[key] = take
-        kept = (self.restored or {}).get("parts", {})
-        if isinstance(kept, dict) and kept.get(key) is not None:
-            restore(kept[key])
 
     # --- sequence check (the seam calls it for each stats report) ---------------------------
     def admit(self, node_id: str, data: Any) -> bool:
@@ -208,6 +201,9 @@ class Resume:
         for key, error in state.get("errors", {}).items():
             stats.errors[key] = StatsError.unserialize(error)
         self.recorder.merge_deltas(state.get("hdr", {}))
+        for name, restore in self.restore_parts.items():
+            if name in state:
+                restore(state[name])
 
     def _gap(self) -> dict[str, Any]:
         """This restart's gap: from the latest last heartbeat a worker had (or the last state file) to this process."""
@@ -252,7 +248,7 @@ class Resume:
             "errors": stats.serialize_errors(),
             "seqs": dict(self.seqs),
             "gaps": self.section(),
-            "parts": {key: take() for key, take in self._parts.items()},
+            **{name: take() for name, take in self.state_parts.items()},
         }
         keys = self.recorder.keys()
         histograms = {f"{k[0]}\t{k[1]}": copy_histogram(self.recorder.histogram(k)) for k in keys}

@@ -110,6 +110,8 @@ class MasterModel(LeadModel):
         return state.to_json()
 
     def restore(self, data: Any) -> None:
+        if data is None:
+            return  # the run that wrote the file had no schedule (a closed-model run)
         try:
             state = ScheduleState.from_json(data)
         except ValueError as exc:

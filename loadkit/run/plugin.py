@@ -238,7 +238,8 @@ def _install_load(environment: Environment) -> None:
     events_.worker_report.add_listener(part.on_worker_report)
     kept = run.run_context(environment).get(RESUME)
     if kept is not None:  # a master's state file keeps the schedule; a restarted master takes it back
-        kept.add_part("load", part.checkpoint, part.restore)
+        kept.state_parts["load"] = part.checkpoint
+        kept.restore_parts["load"] = part.restore
     stats = controller_for(environment)
     stats.meta_sections["load"] = part.summary
     stats.busy_checks.append(part.busy)  # a master's schedule keeps workers busy with no users

@@ -63,20 +63,18 @@ def test_a_stats_entry_survives_json() -> None:
     assert back.num_requests == 3 and back.get_response_time_percentile(0.99) == p99
 
 
-def test_a_part_keeps_its_own_key_and_gets_it_back_when_resuming(tmp_path: Path) -> None:
+def test_a_part_keeps_its_own_section_and_gets_it_back_when_resuming(tmp_path: Path) -> None:
     env = Environment(user_classes=[])
     env.create_local_runner()
     path = tmp_path / "r.json.state"
     part = Resume(env, HdrRecorder(), path, None)
-    restored: list[object] = []
-    part.add_part("load", lambda: {"epoch": 12.5}, restored.append)
-    part.add_part("none", lambda: None, restored.append)
-    assert restored == []  # a fresh run: nothing to hand back
+    part.state_parts["load"] = lambda: {"epoch": 12.5}
     part.write_once()
     kept = json.loads(path.read_text())
-    assert kept["parts"] == {"load": {"epoch": 12.5}, "none": None}
+    assert kept["load"] == {"epoch": 12.5}
+    restored: list[object] = []
     again = Resume(env, HdrRecorder(), path, kept)
-    again.add_part("load", lambda: None, restored.append)
-    again.add_part("none", lambda: None, restored.append)  # kept nothing: not called
-    again.add_part("new", lambda: None, restored.append)  # not in the file: not called
+    again.restore_parts["load"] = restored.append
+    again.restore_parts["absent"] = restored.append  # not in the file: not called
+    again._restore(kept)
     assert restored == [{"epoch": 12.5}]
