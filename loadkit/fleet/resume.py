@@ -27,11 +27,12 @@ heartbeat a worker had from the old master (or the last state file, when no work
 start of the new master's process.
 
 Other parts add their own sections to the state file (:attr:`Resume.state_parts`) and restore
-them (:attr:`Resume.restore_parts`, at the run's start): the open model's schedule
-(:mod:`loadkit.load.restart`: the same epoch, the gap's share nobody ran counted as dropped). Not
-restored (yet): the timeline (the report's pictures start at the restart) and the test-data lease
-ledger (rows are leased afresh: a row can be handed out again). The local runner and the web UI's
-runs have no workers to take back and do not resume.
+them (:attr:`Resume.restore_parts`, at the run's start): the timeline (the report's pictures
+cover the whole run; the gap is shaded in them: :mod:`loadkit.stats.charts`) and the test-data
+lease ledger (:mod:`loadkit.fleet.ledger`, restored at once and reconciled with what the
+rejoining workers hold), and the open model's schedule (:mod:`loadkit.load.restart`: the same
+epoch, the gap's share nobody ran counted as dropped). The local runner and the web UI's runs
+have no workers to take back and do not resume.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from loadkit.messages import CHECKPOINTED, REJOIN, Checkpointed, Rejoin
 from loadkit.run.context import StashKey, run_context
 from loadkit.stats import checkpoint, reports
 from loadkit.stats.hdr import HdrRecorder, copy_histogram
+from loadkit.stats.timeline import Timeline
 
 log = logging.getLogger("loadkit.fleet")
 
@@ -124,6 +126,8 @@ class Resume:
         self.state_parts: dict[str, Callable[[], Any]] = {}
         #: Other parts' restore at the run's start (name -> restore(saved section)), e.g. the timeline.
         self.restore_parts: dict[str, Callable[[Any], None]] = {}
+        #: Told of each ``loadkit:rejoin`` (node id, payload): the ledger's declarations.
+        self.rejoin_listeners: list[Callable[[str, Rejoin], None]] = []
         self._lock = Semaphore()
         self._writer: gevent.Greenlet | None = None
         self._closed = False
@@ -139,6 +143,8 @@ class Resume:
         return True
 
     def on_rejoin(self, environment: Environment, rejoin: Rejoin, node_id: str) -> None:
+        for listener in self.rejoin_listeners:
+            listener(node_id, rejoin)
         self.lost_at[node_id] = float(rejoin.lost_at)
         self.declared[node_id] = int(rejoin.seq)
         if self.started_at is not None:  # else at test_start, once the stats are restored
@@ -280,9 +286,11 @@ def _write(path: Path, state: dict[str, Any], histograms: dict[str, Any]) -> str
 RESUME: StashKey[Resume] = StashKey("resume")
 
 
-def install(environment: Environment, recorder: HdrRecorder, sections: dict[str, Any]) -> Resume | None:
+def install(
+    environment: Environment, recorder: HdrRecorder, sections: dict[str, Any], timeline: Timeline | None = None
+) -> Resume | None:
     """On a master: the sequence check and rejoining workers; with a JSON report, headless, the state
-    file, and resuming from one (module docstring)."""
+    file, and resuming from one (module docstring), the ``timeline`` too when given."""
     runner, options = environment.runner, environment.parsed_options
     if not isinstance(runner, MasterRunner):
         return None
@@ -292,6 +300,9 @@ def install(environment: Environment, recorder: HdrRecorder, sections: dict[str,
     part = run_context(environment)[RESUME] = Resume(environment, recorder, path, restored)
     run_context(environment)[locust_rpc.REPORT_FILTER] = part.admit
     messages.register_handler(runner, REJOIN, part.on_rejoin)
+    if timeline is not None:
+        part.state_parts["timeline"] = timeline.state
+        part.restore_parts["timeline"] = lambda saved: _restore_timeline(timeline, saved, path)
     environment.events.test_start.add_listener(part.on_test_start)
     environment.events.quitting.add_listener(part.close)
     if restored is not None:
@@ -299,6 +310,13 @@ def install(environment: Environment, recorder: HdrRecorder, sections: dict[str,
         if isinstance(restored.get("planned_end"), int | float):
             locust_runners.keep_run_time(options, float(restored["planned_end"]), lambda: part.started_at is not None)
     return part
+
+
+def _restore_timeline(timeline: Timeline, saved: Any, path: Path | None) -> None:
+    try:
+        timeline.restore(saved)
+    except ValueError as exc:
+        log.warning("loadkit: the timeline before the restart is not in %s (%s): it starts at the restart", path, exc)
 
 
 def _read(path: Path, fp: str) -> dict[str, Any] | None:
