@@ -256,12 +256,16 @@ class KubeFleet:
         podman("kill", self.container(pod))
         return self.wait(pod, timeout=30)
 
-    def replace(self, docs: list[Doc], pod: str) -> None:
-        """What a Job's controller does with a failed pod it retries: the pod removed, a new one
-        played from the same template (Kubernetes names it ``<job>-<random>``; here it keeps the
-        name, which stands for its Service's DNS name). Its volumes (the reports claim) stay."""
-        podman("pod", "rm", "-f", "-t", "0", pod, timeout=120)
-        self.play(docs, only={pod})
+    def start_again(self, pod: str) -> None:
+        """The master's replacement, as podman can show it: its container started again from the
+        same spec, in the same pod, on the same volumes (the reports claim).
+
+        Kubernetes' Job makes a new pod with a new address, but workers reach it through the
+        Service, whose name always resolves. podman has no Service: a new pod here would leave
+        the name unresolvable until it is up (a worker's lookup then waits ~40 s on the DNS
+        server's upstream), so the pod, its address and its name are kept, as a Service keeps them.
+        """
+        podman("start", self.container(pod), timeout=120)
 
     def python(self, pod: str, code: str) -> Any:
         """``code`` run by the image's python in the pod's container; its stdout as JSON (None on failure)."""
