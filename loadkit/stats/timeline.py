@@ -5,10 +5,11 @@ they are recorded (:class:`~loadkit.stats.hdr.HdrRecorder`); a slot holds, per e
 sparse HDR distribution — ``{value_us: count}`` with each value replaced by the lowest
 value of its HdrHistogram bucket (:func:`bucket`, 3 significant digits, the same buckets
 as the run's histograms) — and the failures. A worker sends its slots with each report
-(:func:`encode_slots`); the master adds them into its :class:`Timeline`. Adding bucket
-counts is exact, so a slot's p50/p90/p99/max equal those of one histogram fed every
-sample of that interval on every worker (:func:`percentiles_us` follows HdrHistogram's
-own rule, value for value).
+(:func:`loadkit.stats.slot_codec.encode_slots`); the master adds them into its :class:`Timeline`
+(:meth:`Timeline.merge_columns`: kept as they came and counted in bulk every few seconds or
+when read, :mod:`loadkit.stats.columns`). Adding bucket counts is exact, so a slot's
+p50/p90/p99/max equal those of one histogram fed every sample of that interval on every
+worker (:func:`percentiles_us` follows HdrHistogram's own rule, value for value).
 
 Bounded for long runs: the master's slots widen as the run grows — 1 s for the first
 :data:`POINTS_PER_WIDTH` slots, then 2 s for as many, then 4 s, … (a one-hour run has
@@ -25,12 +26,17 @@ Slot times come from each worker's clock: workers on other hosts need synchronis
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate, chain
+from operator import itemgetter
 from typing import Any
 
+from loadkit.stats.columns import Columns, count_many, failures_of
 from loadkit.stats.facets import is_facet
-from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, Counts, EntryKey, add_counts, bucket_highest
+from loadkit.stats.hdr import TOTAL_KEY, Counts, EntryKey, add_counts, bucket, bucket_highest
 
 BASE_S = 1
 SETTLE_S = 20.0
@@ -38,34 +44,34 @@ POINTS_PER_WIDTH = 360
 #: The figures of a slot, per entry, in this order.
 FIGURES = ("count", "failures", "p50", "p90", "p99", "max")
 _PCTS = (50.0, 90.0, 99.0)
-# Bounds on a worker's payload (hostile input): slots per report, entries per slot, buckets per entry.
-MAX_SLOTS = 900
-MAX_ENTRIES = 2000
-MAX_BUCKETS = 24_000
-MAX_REPORT_BUCKETS = 2_000_000  # in all, per report: a worker sends a few thousand
-_CLOCK_SLACK_S = 86_400
 
 
-def percentiles_us(counts: Mapping[int, int], pcts: Iterable[float] = _PCTS) -> list[int]:
+def percentiles_us(counts: Mapping[int, int] | Iterable[tuple[int, int]], pcts: Iterable[float] = _PCTS) -> list[int]:
     """Values at ``pcts`` and the max, as HdrHistogram's ``get_value_at_percentile`` gives them.
 
     Its rule: the target count is ``int(pct * total / 100 + 0.5)`` (at least 1); the value
     is the highest equivalent value of the first bucket whose running count reaches it.
+    ``counts`` (a mapping, or ``(value, count)`` pairs, a value maybe more than once) may hold
+    values not yet bucketed (the master adds them as workers sent them): buckets are
+    monotonic, so the first value whose running count reaches the target lies in that first
+    bucket, and its bucket's highest value is the answer. Sorted, summed and searched in C
+    (``sorted``, ``accumulate``, ``bisect``): a master computes every slot of every entry.
     """
-    total = sum(counts.values())
-    if total == 0:
-        return [0] * (len(tuple(pcts)) + 1)
-    ordered = sorted(counts.items())
+    pcts = tuple(pcts)
+    if isinstance(counts, Mapping):
+        values = sorted(counts)  # ints: much faster to sort than pairs
+        running = list(accumulate(map(counts.__getitem__, values)))
+    else:
+        pairs = sorted(counts, key=itemgetter(0))
+        values, running = [p[0] for p in pairs], list(accumulate(map(itemgetter(1), pairs)))
+    if not values:
+        return [0] * (len(pcts) + 1)
+    total = running[-1]
     out = []
     for pct in pcts:
         target = max(int(min(pct, 100.0) * total / 100 + 0.5), 1)
-        running = 0
-        for value, count in ordered:
-            running += count
-            if running >= target:
-                out.append(bucket_highest(value))
-                break
-    out.append(bucket_highest(ordered[-1][0]))
+        out.append(bucket_highest(bucket(values[bisect_left(running, target)])))
+    out.append(bucket_highest(bucket(values[-1])))
     return out
 
 
@@ -86,40 +92,61 @@ def slot_of(t: int, start: int) -> tuple[int, int]:
 @dataclass
 class _Slot:
     width: int
-    counts: dict[EntryKey, Counts] = field(default_factory=dict)
+    counts: dict[EntryKey, Counter[int]] = field(default_factory=dict)  # values as added (percentiles_us)
     failures: dict[EntryKey, int] = field(default_factory=dict)
     figures: dict[EntryKey, list[int]] | None = None  # once settled: FIGURES per entry
+    #: Workers' columns not yet counted (:mod:`loadkit.stats.columns`): added in bulk by :meth:`fold`.
+    pending: dict[EntryKey, list[Columns]] = field(default_factory=dict)
 
     def add(self, key: EntryKey, counts: Mapping[int, int], failures: int, also: Counts | None = None) -> bool:
         """Add (the bucketed counts to ``also`` too); False when settled (only count and failures could be added)."""
         if self.figures is None:
-            add_counts(self.counts.setdefault(key, {}), counts, also)
+            into = self.counts.get(key)
+            if into is None:
+                into = self.counts[key] = Counter()
+            add_counts(into, counts, also)
             self.failures[key] = self.failures.get(key, 0) + failures
             return True
         if also is not None:
             add_counts(also, counts)
+        self._late(key, sum(counts.values()), failures)
+        return False
+
+    def fold(self) -> None:
+        """Count the pending columns into the slot (C-level, one pass per entry)."""
+        for key, columns in self.pending.items():
+            into = self.counts.get(key)
+            if into is None:
+                into = self.counts[key] = Counter()
+            count_many(into, columns)
+            self.failures[key] = self.failures.get(key, 0) + failures_of(columns)
+        self.pending = {}
+
+    def _late(self, key: EntryKey, count: int, failures: int) -> None:
+        assert self.figures is not None
         row = self.figures.setdefault(key, [0, 0, 0, 0, 0, 0])
         total = self.figures.setdefault(TOTAL_KEY, [0, 0, 0, 0, 0, 0])
         for target in (row, total) if not is_facet(key[0]) else (row,):
-            target[0] += sum(counts.values())
+            target[0] += count
             target[1] += failures
-        return False
 
     def compute(self) -> dict[EntryKey, list[int]]:
         if self.figures is not None:
             return self.figures
+        if self.pending:
+            self.fold()
         figures: dict[EntryKey, list[int]] = {}
-        total: Counts = {}
+        in_total: list[Iterable[tuple[int, int]]] = []
         total_failures = 0
         for key, counts in self.counts.items():
             failures = self.failures.get(key, 0)
             figures[key] = [sum(counts.values()), failures, *percentiles_us(counts)]
             if not is_facet(key[0]):
-                for value, count in counts.items():
-                    total[value] = total.get(value, 0) + count
+                in_total.append(counts.items())
                 total_failures += failures
-        if total:
-            figures[TOTAL_KEY] = [sum(total.values()), total_failures, *percentiles_us(total)]
+        if in_total:
+            pairs = list(chain.from_iterable(in_total))  # a value of two entries twice: percentiles_us allows it
+            figures[TOTAL_KEY] = [sum(map(itemgetter(1), pairs)), total_failures, *percentiles_us(pairs)]
         return figures
 
     def settle(self) -> None:
@@ -160,7 +187,7 @@ class Timeline:
         slots: Mapping[int, Mapping[EntryKey, tuple[Counts, int]]],
         also: Callable[[EntryKey], Counts] | None = None,
     ) -> None:
-        """Add slots as :func:`decode_slots` (or ``HdrRecorder.take_slots``) gives them.
+        """Add slots as :func:`~loadkit.stats.slot_codec.decode_slots` (or ``HdrRecorder.take_slots``) gives them.
 
         ``also(key)``: a dict each entry's bucketed counts are added to as well, in the same
         pass (the master's histograms, ``HdrRecorder.merge_target``).
@@ -169,12 +196,49 @@ class Timeline:
             for key, (counts, failures) in entries.items():
                 self.add(t, key, counts, failures, also(key) if also is not None else None)
 
+    def merge_columns(
+        self,
+        slots: Mapping[int, Mapping[EntryKey, Columns]],
+        also: Callable[[EntryKey], list[Columns]] | None = None,
+    ) -> None:
+        """:meth:`merge` for :func:`~loadkit.stats.slot_codec.decode_columns` output (a master, each report).
+
+        Each entry's columns are only kept (counted in bulk later, :meth:`_Slot.fold`); ``also(key)``:
+        a list they are appended to as well (the master's histograms, ``HdrRecorder.pending_columns``).
+        """
+        for t, entries in slots.items():
+            begin, width = slot_of(t, self.start)
+            slot = self._slots.get(begin)
+            if slot is None:
+                slot = self._slots[begin] = _Slot(width)
+            if slot.figures is not None:  # settled: counts and failures only
+                for key, columns in entries.items():
+                    slot._late(key, sum(columns[1]), columns[2])
+                    if also is not None:
+                        also(key).append(columns)
+                self.late += len(entries)
+                continue
+            pending = slot.pending
+            for key, columns in entries.items():
+                waiting = pending.get(key)
+                if waiting is None:
+                    pending[key] = [columns]
+                else:
+                    waiting.append(columns)
+                if also is not None:
+                    also(key).append(columns)
+
     def settle(self, now: float | None = None) -> None:
-        """Keep only the figures of slots that ended more than :data:`SETTLE_S` ago (all: ``now=inf``)."""
+        """Keep only the figures of slots that ended more than :data:`SETTLE_S` ago (all: ``now=inf``).
+
+        The others count their pending columns (so what waits is a few seconds' worth).
+        """
         now = time.time() if now is None else now
         for begin, slot in self._slots.items():
             if slot.figures is None and begin + slot.width + SETTLE_S < now:
                 slot.settle()
+            elif slot.pending:
+                slot.fold()
 
     def series(self, now: float | None = None) -> dict[str, Any]:
         """Columns for charts and reports, ms with µs precision::
@@ -231,73 +295,3 @@ def series_columns(parts: SeriesParts) -> dict[str, Any]:
 
 def _label(key: EntryKey) -> str:
     return f"{key[0]} {key[1]}" if key[0] else key[1]
-
-
-# --- transport: a worker's slots in its report -----------------------------------------
-def encode_slots(slots: Mapping[int, Mapping[EntryKey, tuple[Counts, int]]]) -> list[list[Any]]:
-    """``[[t, {"TYPE\\tNAME": [[values], [counts], failures]}], ...]`` (msgpack-friendly)."""
-    out = []
-    for t, entries in slots.items():
-        encoded = {}
-        for (request_type, name), (counts, failures) in entries.items():
-            ordered = sorted(counts.items())
-            encoded[f"{request_type}\t{name}"] = [[v for v, _ in ordered], [c for _, c in ordered], failures]
-        out.append([t, encoded])
-    return out
-
-
-def decode_slots(payload: Any, now: float | None = None) -> dict[int, dict[EntryKey, tuple[Counts, int]]]:
-    """Check and decode :func:`encode_slots` output; ``ValueError`` (nothing merged) when malformed."""
-    now = time.time() if now is None else now
-    if not isinstance(payload, list) or len(payload) > MAX_SLOTS:
-        raise ValueError(f"timeline: expected a list of at most {MAX_SLOTS} slots")
-    slots: dict[int, dict[EntryKey, tuple[Counts, int]]] = {}
-    budget = MAX_REPORT_BUCKETS
-    for item in payload:
-        if not (isinstance(item, list | tuple) and len(item) == 2 and type(item[0]) is int):
-            raise ValueError("timeline: a slot is [epoch_seconds, {entry: [...]}]")
-        t, entries = item
-        if abs(t - now) > _CLOCK_SLACK_S or not isinstance(entries, dict) or len(entries) > MAX_ENTRIES:
-            raise ValueError(f"timeline: slot {t!r} is out of range or has too many entries")
-        decoded = slots.setdefault(t, {})
-        for raw_key, value in entries.items():
-            counts, _failures = decoded[_key(raw_key)] = _entry(raw_key, value)
-            budget -= len(counts)
-            if budget < 0:
-                raise ValueError(f"timeline: more than {MAX_REPORT_BUCKETS} buckets in one report")
-    return slots
-
-
-def _key(raw_key: Any) -> EntryKey:
-    if not isinstance(raw_key, str) or "\t" not in raw_key:
-        raise ValueError(f"timeline: bad entry key {raw_key!r}")
-    request_type, _, name = raw_key.partition("\t")
-    return request_type, name
-
-
-def _entry(raw_key: str, value: Any) -> tuple[Counts, int]:
-    if not (isinstance(value, list | tuple) and len(value) == 3):
-        raise ValueError(f"timeline: entry {raw_key!r} is not [values, counts, failures]")
-    values, counts, failures = value
-    if not (isinstance(values, list | tuple) and isinstance(counts, list | tuple)) or len(values) != len(counts):
-        raise ValueError(f"timeline: entry {raw_key!r}: values and counts differ in length")
-    if len(values) > MAX_BUCKETS:
-        raise ValueError(f"timeline: entry {raw_key!r} has more than {MAX_BUCKETS} buckets")
-    # The types and ranges checked in C (set, min, max): a master does this for every report.
-    ints = not values or (
-        set(map(type, values)) | set(map(type, counts)) <= _INT_ONLY
-        and min(values) >= 0
-        and max(values) <= HIGHEST_US
-        and min(counts) > 0
-    )
-    if not ints or type(failures) is not int or not 0 <= failures <= sum(counts):
-        raise ValueError(f"timeline: entry {raw_key!r} holds values out of range")
-    decoded = dict(zip(values, counts, strict=True))  # in C; whoever adds them buckets them (add_counts)
-    if len(decoded) != len(values):  # a value repeated (not from a loadkit worker): its counts add up
-        decoded = {}
-        for v, c in zip(values, counts, strict=True):
-            decoded[v] = decoded.get(v, 0) + c
-    return decoded, failures
-
-
-_INT_ONLY = {int}
