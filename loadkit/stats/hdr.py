@@ -32,6 +32,7 @@ from hdrh.histogram import HdrHistogram
 
 from loadkit.stats.columns import Columns, count_many
 from loadkit.stats.facets import FACET_SUFFIXES, is_facet
+from loadkit.stats.hdr_cells import percentile_values
 
 #: Smallest and largest recordable values, in microseconds (1 µs .. 1 hour).
 LOWEST_US = 1
@@ -150,7 +151,7 @@ class Percentiles:
         count = histogram.get_total_count()
         if count == 0:
             return cls(0, dict.fromkeys(wanted, 0.0), 0.0)
-        by_pct = histogram.get_percentile_to_value_dict(list(wanted.values()))
+        by_pct = percentile_values(histogram, list(wanted.values()))
         values = {label: by_pct[pct] / 1000.0 for label, pct in wanted.items()}
         return cls(count, values, histogram.get_max_value() / 1000.0)
 
@@ -177,7 +178,7 @@ def distribution(histogram: HdrHistogram, ticks_per_half: int = 5) -> dict[str, 
             break
         ladder.append(round(pct, 6))
         step += 1
-    values = histogram.get_percentile_to_value_dict(ladder)
+    values = percentile_values(histogram, ladder)
     ladder = sorted(values)
     return {
         "percentile": [*ladder, 100.0],

@@ -30,8 +30,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate, chain
-from operator import itemgetter
+from itertools import accumulate
 from typing import Any
 
 from loadkit.stats.columns import Columns, count_many, failures_of
@@ -46,26 +45,21 @@ FIGURES = ("count", "failures", "p50", "p90", "p99", "max")
 _PCTS = (50.0, 90.0, 99.0)
 
 
-def percentiles_us(counts: Mapping[int, int] | Iterable[tuple[int, int]], pcts: Iterable[float] = _PCTS) -> list[int]:
+def percentiles_us(counts: Mapping[int, int], pcts: Iterable[float] = _PCTS) -> list[int]:
     """Values at ``pcts`` and the max, as HdrHistogram's ``get_value_at_percentile`` gives them.
 
     Its rule: the target count is ``int(pct * total / 100 + 0.5)`` (at least 1); the value
     is the highest equivalent value of the first bucket whose running count reaches it.
-    ``counts`` (a mapping, or ``(value, count)`` pairs, a value maybe more than once) may hold
-    values not yet bucketed (the master adds them as workers sent them): buckets are
-    monotonic, so the first value whose running count reaches the target lies in that first
-    bucket, and its bucket's highest value is the answer. Sorted, summed and searched in C
-    (``sorted``, ``accumulate``, ``bisect``): a master computes every slot of every entry.
+    ``counts`` may hold values not yet bucketed (the master adds them as workers sent them):
+    buckets are monotonic, so the first value whose running count reaches the target lies in
+    that first bucket, and its bucket's highest value is the answer. Sorted, summed and
+    searched in C (``sorted``, ``accumulate``, ``bisect``): a master computes every slot.
     """
     pcts = tuple(pcts)
-    if isinstance(counts, Mapping):
-        values = sorted(counts)  # ints: much faster to sort than pairs
-        running = list(accumulate(map(counts.__getitem__, values)))
-    else:
-        pairs = sorted(counts, key=itemgetter(0))
-        values, running = [p[0] for p in pairs], list(accumulate(map(itemgetter(1), pairs)))
+    values = sorted(counts)
     if not values:
         return [0] * (len(pcts) + 1)
+    running = list(accumulate(map(counts.__getitem__, values)))
     total = running[-1]
     out = []
     for pct in pcts:
@@ -97,6 +91,8 @@ class _Slot:
     figures: dict[EntryKey, list[int]] | None = None  # once settled: FIGURES per entry
     #: Workers' columns not yet counted (:mod:`loadkit.stats.columns`): added in bulk by :meth:`fold`.
     pending: dict[EntryKey, list[Columns]] = field(default_factory=dict)
+    #: Every entry's counts but the facets', kept as they are added (summing them at each read cost more).
+    total: Counter[int] = field(default_factory=Counter)
 
     def add(self, key: EntryKey, counts: Mapping[int, int], failures: int, also: Counts | None = None) -> bool:
         """Add (the bucketed counts to ``also`` too); False when settled (only count and failures could be added)."""
@@ -105,11 +101,13 @@ class _Slot:
             if into is None:
                 into = self.counts[key] = Counter()
             add_counts(into, counts, also)
+            if not is_facet(key[0]):
+                add_counts(self.total, counts)
             self.failures[key] = self.failures.get(key, 0) + failures
             return True
         if also is not None:
             add_counts(also, counts)
-        self._late(key, sum(counts.values()), failures)
+        self.add_late(key, sum(counts.values()), failures)
         return False
 
     def fold(self) -> None:
@@ -119,10 +117,12 @@ class _Slot:
             if into is None:
                 into = self.counts[key] = Counter()
             count_many(into, columns)
+            if not is_facet(key[0]):
+                count_many(self.total, columns)
             self.failures[key] = self.failures.get(key, 0) + failures_of(columns)
         self.pending = {}
 
-    def _late(self, key: EntryKey, count: int, failures: int) -> None:
+    def add_late(self, key: EntryKey, count: int, failures: int) -> None:
         assert self.figures is not None
         row = self.figures.setdefault(key, [0, 0, 0, 0, 0, 0])
         total = self.figures.setdefault(TOTAL_KEY, [0, 0, 0, 0, 0, 0])
@@ -136,22 +136,19 @@ class _Slot:
         if self.pending:
             self.fold()
         figures: dict[EntryKey, list[int]] = {}
-        in_total: list[Iterable[tuple[int, int]]] = []
         total_failures = 0
         for key, counts in self.counts.items():
             failures = self.failures.get(key, 0)
             figures[key] = [sum(counts.values()), failures, *percentiles_us(counts)]
             if not is_facet(key[0]):
-                in_total.append(counts.items())
                 total_failures += failures
-        if in_total:
-            pairs = list(chain.from_iterable(in_total))  # a value of two entries twice: percentiles_us allows it
-            figures[TOTAL_KEY] = [sum(map(itemgetter(1), pairs)), total_failures, *percentiles_us(pairs)]
+        if self.total:
+            figures[TOTAL_KEY] = [sum(self.total.values()), total_failures, *percentiles_us(self.total)]
         return figures
 
     def settle(self) -> None:
         self.figures = self.compute()
-        self.counts, self.failures = {}, {}
+        self.counts, self.failures, self.total = {}, {}, Counter()
 
 
 class Timeline:
@@ -213,7 +210,7 @@ class Timeline:
                 slot = self._slots[begin] = _Slot(width)
             if slot.figures is not None:  # settled: counts and failures only
                 for key, columns in entries.items():
-                    slot._late(key, sum(columns[1]), columns[2])
+                    slot.add_late(key, sum(columns[1]), columns[2])
                     if also is not None:
                         also(key).append(columns)
                 self.late += len(entries)
