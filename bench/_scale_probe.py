@@ -2,7 +2,8 @@
 
 - On a master: a greenlet that measures the gevent loop's lag (the overshoot of a 50 ms
   sleep), optionally cProfile (``SCALE_PROFILE=path``) from SIGUSR1 to SIGUSR2 (the bench's
-  steady window); at exit both go to ``SCALE_PROBE_OUT`` (JSON) — at exit, so after every ``quitting`` listener (reports written).
+  steady window); at exit both go to ``SCALE_PROBE_OUT`` (JSON) — at exit, so after every
+  ``quitting`` listener (reports written).
 - On a master with ``SCALE_STATE=1``: the run counts as headless (set at ``init``, before loadkit's
   resume part looks), so the master writes its resume state file beside the JSON report every
   ``--report-interval`` and acks each worker (``loadkit:checkpointed``); the probe times each

@@ -52,6 +52,9 @@ MISSING = re.compile(r"failed to send heartbeat, setting state to missing")
 #: Seconds a web request may take before it counts as failed (recorded as this long).
 WEB_TIMEOUT = 15.0
 SECRET = "bench-fleet-scale-secret-0123456789"
+#: Simulated workers per process at most by default: with CURVE each worker's sockets and handshake
+#: monitor take ~7 file descriptors, and ZeroMQ's select() fails beyond descriptor 1024 (seen at 250).
+PER_PROCESS = 125
 
 
 def free_port() -> int:
@@ -144,8 +147,9 @@ class Fleet:
             env["SCALE_PROFILE"] = str(Path(self.args.profile) / f"master-{self.mode}-{self.workers}.prof")
         self.log = open(self.dir / "master.log", "wb")  # noqa: SIM115  (closed in stop)
         self.master = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        per, rest = divmod(self.workers, self.args.processes)
-        for i in range(self.args.processes):
+        processes = self.args.processes or max(4, -(-self.workers // PER_PROCESS))
+        per, rest = divmod(self.workers, processes)
+        for i in range(processes):
             count = per + (1 if i < rest else 0)
             if count == 0:
                 continue
@@ -302,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="100,300,1000", help="fleet sizes, comma-separated")
     parser.add_argument("--modes", default="plain,loadkit")
-    parser.add_argument("--processes", type=int, default=4, help="simulator processes")
+    parser.add_argument(
+        "--processes", type=int, default=0, help=f"simulator processes (default: 4, or one per {PER_PROCESS} workers)"
+    )
     parser.add_argument("--events", type=float, default=100.0, help="request events per worker per second")
     parser.add_argument("--entries", type=int, default=10, help="distinct entries (name) per worker")
     parser.add_argument("--settle", type=float, default=10.0, help="seconds after all users before the window")

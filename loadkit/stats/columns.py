@@ -31,6 +31,10 @@ from operator import gt
 
 #: One entry's distribution as it came in a report: ``(values, counts, failures)``.
 Columns = tuple[Sequence[int], Sequence[int], int]
+#: Expand counts into repeated values (the timeline's sample lists) while they add up to at most
+#: this many times the values, plus a little: one-second slots at µs resolution have counts near 1.
+EXPAND_RATIO = 4
+EXPAND_SLACK = 256
 
 
 def count_many(into: Counter[int], columns: Iterable[Columns]) -> None:
@@ -45,8 +49,3 @@ def count_many(into: Counter[int], columns: Iterable[Columns]) -> None:
     get = into.get
     for value, count in zip(compress(values, many), compress(counts, many), strict=True):
         into[value] = get(value, 0) + count - 1
-
-
-def failures_of(columns: Iterable[Columns]) -> int:
-    """The failures of every columns, summed."""
-    return sum([c[2] for c in columns])

@@ -28,12 +28,12 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, chain, repeat
 from typing import Any
 
-from loadkit.stats.columns import Columns, count_many, failures_of
+from loadkit.stats.columns import EXPAND_RATIO, EXPAND_SLACK, Columns
 from loadkit.stats.facets import is_facet
 from loadkit.stats.hdr import TOTAL_KEY, Counts, EntryKey, add_counts, bucket, bucket_highest
 
@@ -83,16 +83,28 @@ def slot_of(t: int, start: int) -> tuple[int, int]:
     return start + phase_start + (elapsed - phase_start) // width * width, width
 
 
+def percentiles_sorted(samples: Sequence[int], pcts: Iterable[float] = _PCTS) -> list[int]:
+    """:func:`percentiles_us` of a sorted list holding each sample's value once (the target-th is the answer)."""
+    pcts = tuple(pcts)
+    if not samples:
+        return [0] * (len(pcts) + 1)
+    total = len(samples)
+    out = [bucket_highest(bucket(samples[max(int(min(p, 100.0) * total / 100 + 0.5), 1) - 1])) for p in pcts]
+    out.append(bucket_highest(bucket(samples[-1])))
+    return out
+
+
 @dataclass
 class _Slot:
     width: int
-    counts: dict[EntryKey, Counter[int]] = field(default_factory=dict)  # values as added (percentiles_us)
+    #: Per entry, each sample's value once, as workers' columns bring them (:meth:`add_columns`, the
+    #: master's path): extending a list costs a pointer copy a sample, and sorting it when read merges
+    #: the workers' sorted runs (timsort, in C) — no dict to grow and hash into.
+    samples: dict[EntryKey, list[int]] = field(default_factory=dict)
+    #: Per entry, counts added as a mapping (a local runner's slots) or too large to expand.
+    counts: dict[EntryKey, Counter[int]] = field(default_factory=dict)
     failures: dict[EntryKey, int] = field(default_factory=dict)
     figures: dict[EntryKey, list[int]] | None = None  # once settled: FIGURES per entry
-    #: Workers' columns not yet counted (:mod:`loadkit.stats.columns`): added in bulk by :meth:`fold`.
-    pending: dict[EntryKey, list[Columns]] = field(default_factory=dict)
-    #: Every entry's counts but the facets', kept as they are added (summing them at each read cost more).
-    total: Counter[int] = field(default_factory=Counter)
 
     def add(self, key: EntryKey, counts: Mapping[int, int], failures: int, also: Counts | None = None) -> bool:
         """Add (the bucketed counts to ``also`` too); False when settled (only count and failures could be added)."""
@@ -101,8 +113,6 @@ class _Slot:
             if into is None:
                 into = self.counts[key] = Counter()
             add_counts(into, counts, also)
-            if not is_facet(key[0]):
-                add_counts(self.total, counts)
             self.failures[key] = self.failures.get(key, 0) + failures
             return True
         if also is not None:
@@ -110,17 +120,21 @@ class _Slot:
         self.add_late(key, sum(counts.values()), failures)
         return False
 
-    def fold(self) -> None:
-        """Count the pending columns into the slot (C-level, one pass per entry)."""
-        for key, columns in self.pending.items():
+    def add_columns(self, key: EntryKey, columns: Columns) -> None:
+        """A worker's columns of one entry (the slot is not settled: the caller checked)."""
+        values, counts, failures = columns
+        total = sum(counts)
+        if total <= EXPAND_RATIO * len(values) + EXPAND_SLACK:
+            samples = self.samples.get(key)
+            if samples is None:
+                samples = self.samples[key] = []
+            samples.extend(values if total == len(values) else chain.from_iterable(map(repeat, values, counts)))
+        else:  # counts too large to expand (not from a loadkit worker at one-second slots)
             into = self.counts.get(key)
             if into is None:
                 into = self.counts[key] = Counter()
-            count_many(into, columns)
-            if not is_facet(key[0]):
-                count_many(self.total, columns)
-            self.failures[key] = self.failures.get(key, 0) + failures_of(columns)
-        self.pending = {}
+            add_counts(into, dict(zip(values, counts, strict=True)))
+        self.failures[key] = self.failures.get(key, 0) + failures
 
     def add_late(self, key: EntryKey, count: int, failures: int) -> None:
         assert self.figures is not None
@@ -133,22 +147,41 @@ class _Slot:
     def compute(self) -> dict[EntryKey, list[int]]:
         if self.figures is not None:
             return self.figures
-        if self.pending:
-            self.fold()
         figures: dict[EntryKey, list[int]] = {}
-        total_failures = 0
-        for key, counts in self.counts.items():
+        total_failures, in_total, mixed = 0, [], False
+        for key in dict.fromkeys([*self.samples, *self.counts]):
+            samples, counts = self.samples.get(key, []), self.counts.get(key)
             failures = self.failures.get(key, 0)
-            figures[key] = [sum(counts.values()), failures, *percentiles_us(counts)]
+            if counts:
+                merged = _merged(samples, counts)
+                figures[key] = [sum(merged.values()), failures, *percentiles_us(merged)]
+            else:
+                samples.sort()
+                figures[key] = [len(samples), failures, *percentiles_sorted(samples)]
             if not is_facet(key[0]):
                 total_failures += failures
-        if self.total:
-            figures[TOTAL_KEY] = [sum(self.total.values()), total_failures, *percentiles_us(self.total)]
+                in_total.append(key)
+                mixed = mixed or bool(counts)
+        if in_total:
+            every = list(chain.from_iterable(self.samples.get(k, ()) for k in in_total))
+            if mixed:
+                merged = _merged(every, *(self.counts[k] for k in in_total if k in self.counts))
+                figures[TOTAL_KEY] = [sum(merged.values()), total_failures, *percentiles_us(merged)]
+            else:
+                every.sort()  # the entries' sorted runs merged
+                figures[TOTAL_KEY] = [len(every), total_failures, *percentiles_sorted(every)]
         return figures
 
     def settle(self) -> None:
         self.figures = self.compute()
-        self.counts, self.failures, self.total = {}, {}, Counter()
+        self.samples, self.counts, self.failures = {}, {}, {}
+
+
+def _merged(samples: Iterable[int], *counts: Mapping[int, int]) -> Counter[int]:
+    out = Counter(samples)
+    for more in counts:
+        add_counts(out, more)
+    return out
 
 
 class Timeline:
@@ -200,8 +233,8 @@ class Timeline:
     ) -> None:
         """:meth:`merge` for :func:`~loadkit.stats.slot_codec.decode_columns` output (a master, each report).
 
-        Each entry's columns are only kept (counted in bulk later, :meth:`_Slot.fold`); ``also(key)``:
-        a list they are appended to as well (the master's histograms, ``HdrRecorder.pending_columns``).
+        Each entry's samples join the slot's list (:meth:`_Slot.add_columns`); ``also(key)``: a list
+        the columns are appended to as well (the master's histograms, ``HdrRecorder.pending_columns``).
         """
         for t, entries in slots.items():
             begin, width = slot_of(t, self.start)
@@ -215,27 +248,17 @@ class Timeline:
                         also(key).append(columns)
                 self.late += len(entries)
                 continue
-            pending = slot.pending
             for key, columns in entries.items():
-                waiting = pending.get(key)
-                if waiting is None:
-                    pending[key] = [columns]
-                else:
-                    waiting.append(columns)
+                slot.add_columns(key, columns)
                 if also is not None:
                     also(key).append(columns)
 
     def settle(self, now: float | None = None) -> None:
-        """Keep only the figures of slots that ended more than :data:`SETTLE_S` ago (all: ``now=inf``).
-
-        The others count their pending columns (so what waits is a few seconds' worth).
-        """
+        """Keep only the figures of slots that ended more than :data:`SETTLE_S` ago (all: ``now=inf``)."""
         now = time.time() if now is None else now
         for begin, slot in self._slots.items():
             if slot.figures is None and begin + slot.width + SETTLE_S < now:
                 slot.settle()
-            elif slot.pending:
-                slot.fold()
 
     def series(self, now: float | None = None) -> dict[str, Any]:
         """Columns for charts and reports, ms with µs precision::

@@ -102,3 +102,16 @@ def test_decode_slots_and_decode_columns_agree() -> None:
     assert {
         t: {k: (dict(zip(v, c, strict=True)), f) for k, (v, c, f) in e.items()} for t, e in columns.items()
     } == slots
+
+
+def test_counts_too_large_to_expand_give_the_same_figures_as_the_dict_path() -> None:
+    """A sender with huge counts (not a loadkit worker): counted, never expanded; figures as Timeline.merge's."""
+    payload = [
+        [T0, {"GET\t/a": [[1000, 2000], [10**12, 1], 0], "GET\t/b": [[500, 700, 9000], [1, 1, 1], 1]}],
+        [T0 + 1, {"GET\t/a": [[3000], [1], 0]}],
+    ]
+    by_columns, by_dicts = Timeline(T0), Timeline(T0)
+    by_columns.merge_columns(decode_columns(payload, now=T0))
+    by_dicts.merge(decode_slots(payload, now=T0))
+    assert by_columns.series(now=T0) == by_dicts.series(now=T0)
+    assert by_columns.series(now=T0)["entries"]["Aggregated"]["count"] == [10**12 + 4, 1]
