@@ -83,9 +83,9 @@ def decode_columns(payload: Any, now: float | None = None) -> dict[int, dict[Ent
             raise ValueError(f"timeline: more than {MAX_REPORT_BUCKETS} buckets in one report")
         decoded = slots.get(t)
         if decoded is None:
-            slots[t] = dict(zip(map(_key, entries), columns, strict=True))
+            slots[t] = dict(zip(map(parse_key, entries), columns, strict=True))
             continue
-        for key, more in zip(map(_key, entries), columns, strict=True):  # the same second twice in one payload
+        for key, more in zip(map(parse_key, entries), columns, strict=True):  # the same second twice in one payload
             before = decoded.get(key)
             decoded[key] = more if before is None else _joined(before, more)
     return slots
@@ -115,7 +115,7 @@ def _checked(entries: dict[Any, Any]) -> list[Columns]:
             ):
                 return list(zip(values, counts, failures, strict=True))
     for raw_key, value in entries.items():  # one is malformed: say which
-        _key(raw_key)
+        parse_key(raw_key)
         _entry(raw_key, value)
     raise ValueError("timeline: malformed entries")  # not reached: _entry found it
 
@@ -125,7 +125,8 @@ def _joined(a: Columns, b: Columns) -> Columns:
 
 
 @lru_cache(maxsize=4096)  # the same few names in every report; a failed parse is not cached
-def _key(raw_key: Any) -> EntryKey:
+def parse_key(raw_key: Any) -> EntryKey:
+    """``"TYPE\\tNAME"`` as ``(type, name)`` (``ValueError`` for anything else)."""
     if not isinstance(raw_key, str) or "\t" not in raw_key:
         raise ValueError(f"timeline: bad entry key {raw_key!r}")
     request_type, _, name = raw_key.partition("\t")
