@@ -29,6 +29,7 @@ The modes run one after the other in one invocation, so a ratio compares one mac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -67,6 +68,15 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of ``pid`` (its threads included), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def sims_cpu_seconds(sims: list[subprocess.Popen[bytes]]) -> float:
+    """CPU seconds of the simulator processes still running (one that gave up is left out)."""
+    total = 0.0
+    for sim in sims:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(sim.pid)
+    return total
 
 
 def thread_cpu_seconds(pid: int) -> dict[int, float]:
@@ -171,7 +181,7 @@ class Fleet:
         time.sleep(self.args.settle)
         cpu0, t0 = cpu_seconds(self.master.pid), time.monotonic()
         main0 = thread_cpu_seconds(self.master.pid).get(self.master.pid, 0.0)
-        sims0 = sum(cpu_seconds(p.pid) for p in self.sims)
+        sims0 = sims_cpu_seconds(self.sims)
         profiled = bool(self.args.profile and self.mode == "loadkit")
         if profiled:
             self.master.send_signal(signal.SIGUSR1)  # the probe profiles the window only
@@ -183,7 +193,7 @@ class Fleet:
         # the gevent loop's thread vs the others (report checkpoints, state file, Prometheus' server)
         row["main_thread_cpu_pct"] = 100 * (main1 - main0) / (t1 - t0)
         row["load_average"] = os.getloadavg()[0]
-        row["sim_cpu_pct"] = 100 * (sum(cpu_seconds(p.pid) for p in self.sims) - sims0) / (t1 - t0)
+        row["sim_cpu_pct"] = 100 * (sims_cpu_seconds(self.sims) - sims0) / (t1 - t0)
         row["master_cpu_pct"] = 100 * (cpu1 - cpu0) / (t1 - t0)
         row["cpu_ms_per_worker_s"] = 1000 * (cpu1 - cpu0) / (t1 - t0) / self.workers
         row["rss_mib"] = rss_mib(self.master.pid)
