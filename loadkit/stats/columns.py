@@ -1,11 +1,12 @@
 """Distributions as columns, ``values`` and ``counts``, added to a ``Counter`` mostly in C.
 
 A worker's report carries each slot's distribution of each entry as two lists
-(:func:`loadkit.stats.slot_codec.encode_slots`); the master adds every one of them twice, to the
-timeline's slot and to its histograms' counts. A Python loop that buckets and adds each pair
-(~0.5 µs a value), called once per entry per slot per report, was most of what loadkit added to
-a master's CPU per worker. So the master keeps the columns as they came, in a list per entry,
-and adds them in bulk when the list is read or every couple of seconds (:func:`count_many`):
+(:func:`loadkit.stats.slot_codec.encode_slots`); the master adds every one of them to the timeline's
+slot (a list of samples, :class:`loadkit.stats.timeline.Timeline`) and to its histograms' counts. A
+Python loop that buckets and adds each pair (~0.5 µs a value), called once per entry per slot per
+report, was most of what loadkit added to a master's CPU per worker. So for the histograms the
+master keeps the columns as they came, in a list per entry, and adds them in bulk when a figure is
+read or every couple of seconds (:func:`count_many`):
 every value once with one ``Counter.update`` over all of them (counted in C,
 ``_count_elements``), then only the extra of the counts above 1, picked in C too
 (``itertools.compress``): at one-second, microsecond resolution nearly every count is 1.
