@@ -16,7 +16,9 @@ and creates its runner (and with it the rpc sockets). It patches:
 - ``MasterRunner.handle_message``: each message passes :class:`loadkit.fleet.trust.Gate`
   first, and an exception of its handler is dropped with one line per offender instead of
   ending Locust's ``client_listener`` greenlet (and with it the run); a new worker's
-  ``client_ready`` mid-run no longer hands it users before loadkit accepted it;
+  ``client_ready`` mid-run no longer hands it users before loadkit accepted it; and a
+  registered worker's ``client_ready`` again (it took a stalled master for lost) is acked
+  without Locust's new empty node and re-dispatch of the whole fleet;
 - ``Environment._create_runner``: reads the fleet secret from the parsed options right
   before the runner (and its sockets) exist; a bad secret is one line and exit 2;
 - ``locust.argument_parser.default_args_dict``: computed once per process. A worker calls it
@@ -40,7 +42,7 @@ from locust import argument_parser
 from locust.env import Environment
 from locust.exception import RPCError
 from locust.rpc import Message, zmqrpc
-from locust.runners import STATE_RUNNING, MasterRunner
+from locust.runners import STATE_MISSING, STATE_RUNNING, MasterRunner
 
 from loadkit._locust.patch import mark_patched, patched
 from loadkit._locust.runners import worker_table
@@ -211,6 +213,13 @@ def _handle_message(original: Any) -> Any:
         # loadkit.fleet.version adds the worker to it once it is accepted (dispatch_to_accepted).
         # A master that does not gate its workers (a plain Locust fleet) dispatches as Locust does.
         gated = worker_table(self) is not None
+        if gated and msg.type == "client_ready" and _registered(self, client_id):
+            # A worker that took this master for lost (silent > loadkit.fleet.rejoin.LOST_AFTER s: a
+            # stall) registers again on a new connection; its users never stopped. Locust would give
+            # it an empty node and dispatch the whole fleet again: after a stall every worker does
+            # that at once, N re-dispatches to N workers. Answer as Locust does, keep the node.
+            self.send_message("ack", client_id=client_id, data={"index": self.get_worker_index(client_id)})
+            return
         hide = gated and msg.type == "client_ready" and client_id not in self.clients
         hide = hide and self._users_dispatcher is not None
         dispatcher = self._users_dispatcher
@@ -227,6 +236,12 @@ def _handle_message(original: Any) -> Any:
                 self._users_dispatcher = dispatcher
 
     return mark_patched(handle_message, original)
+
+
+def _registered(runner: MasterRunner, client_id: str) -> bool:
+    """``client_id`` is a worker this master has registered and not declared missing."""
+    node = runner.clients.get(client_id)
+    return node is not None and node.state != STATE_MISSING
 
 
 def _create_runner(original: Any) -> Any:

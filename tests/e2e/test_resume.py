@@ -220,3 +220,34 @@ def test_a_restarted_master_continues_the_open_models_schedule(procs: Procs, tmp
     for worker in workers:
         assert "Traceback" not in worker.output, worker.output[-3000:]
         assert len(worker.find("loadkit: rejoined the master at")) == 1, worker.output[-3000:]
+
+
+def test_a_stalled_master_keeps_its_workers_without_dispatching_again(
+    procs: Procs, start_target: Callable[..., Target], tmp_path: Path
+) -> None:
+    """SIGSTOP the master longer than the workers' patience (rejoin.LOST_AFTER): they register again on
+    new connections while it still runs them. Locust would give each an empty node and dispatch the
+    whole fleet again (N workers at once after a stall: N re-dispatches to N workers); loadkit acks
+    and keeps the node, and every request is still counted once."""
+    from loadkit.fleet.rejoin import LOST_AFTER
+
+    target = start_target("http")
+    report = tmp_path / "report.json"
+    options = ("-u", str(USERS), "-r", str(USERS), "-t", "16s", "--report-json", str(report), "--host", target.url)
+    master, port = procs.master(HEALTH, 2, *options)
+    workers = [procs.worker(HEALTH, port), procs.worker(HEALTH, port)]
+    wait_for(lambda: master.find("All users spawned"), 60, "the users")
+    master.popen.send_signal(signal.SIGSTOP)
+    stopped = time.monotonic()
+    wait_for(lambda: all(w.find("lost the master at") for w in workers), LOST_AFTER + 20, "both workers to give up")
+    wait_for(lambda: time.monotonic() >= stopped + LOST_AFTER + 2, 20, "a ready sent on the new connection")
+    master.popen.send_signal(signal.SIGCONT)
+    assert master.wait(timeout=60) == 0, master.output[-3000:]
+    for worker in workers:
+        assert worker.wait(timeout=30) == 0, worker.output[-3000:]
+        assert worker.find("rejoined the master"), worker.output[-3000:]
+    assert len(master.find("Sending spawn jobs")) == 1, [line for _, line in master.find("Sending spawn jobs")]
+    served = target.counters().get("GET /health", 0)
+    counted = json.loads(report.read_text())["total"]["count"]
+    print(f"served {served}, reported {counted}")
+    assert abs(counted - served) <= USERS, (counted, served)

@@ -102,3 +102,18 @@ def test_workers_look_up_the_default_options_per_spawn_message_and_loadkit_compu
     assert first == argument_parser.default_args_dict.__wrapped__() and "num_users" in first
     first["num_users"] = "changed"  # a caller's copy: the next caller gets the defaults again
     assert argument_parser.default_args_dict()["num_users"] != "changed"
+
+
+def test_locust_answers_client_ready_with_an_ack_and_replaces_a_known_workers_node() -> None:
+    """What loadkit keeps (the ack with the worker's index) and skips (a new empty node, re-dispatch)
+    when a registered worker says ``client_ready`` again (loadkit._locust.rpc: handle_message)."""
+    import inspect
+
+    from locust import runners
+
+    locust_rpc.install()
+    source = inspect.getsource(runners.MasterRunner.handle_message.__wrapped__)
+    ready = source[source.index('case "client_ready"') : source.index('case "locustfile"')]
+    assert 'self.send_message("ack", client_id=client_id, data={"index": self.get_worker_index(client_id)})' in ready
+    assert "self.clients[client_id] = WorkerNode(" in ready and "self.start(" in ready
+    assert callable(runners.MasterRunner.get_worker_index) and hasattr(runners, "STATE_MISSING")
