@@ -40,6 +40,7 @@ import os
 import random
 import re
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from loadkit.exceptions import ConfigError
@@ -63,6 +64,8 @@ _MEMBER = re.compile(
 )
 
 Pairs = tuple[tuple[str, str], ...]
+#: Makes one request's trace context: ``(trace id, pairs to send)``; None: none sent.
+Trace = Callable[[], tuple[str, Pairs]] | None
 
 
 def parse_traceparent(value: str) -> tuple[str, str, bool] | None:
