@@ -178,8 +178,8 @@ class Spans:
         ids = self.ids(span)
         try:
             result = call(lambda: ids)
-        except BaseException as exc:
-            self.end(span, *http_outcome(0, exc))
+        except Exception as exc:  # a body check that raised; a user killed mid-call (GreenletExit) ends no span,
+            self.end(span, *http_outcome(0, exc))  # as it fires no request event
             raise
         self.end(span, *http_outcome(result.status, result.error))
         return result

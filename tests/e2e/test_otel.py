@@ -4,7 +4,8 @@ spans over OTLP/gRPC to a receiver this test runs (tests/support/otlp.py), again
 Proven on what arrived: a CLIENT span per gRPC/REST call and ``measure()`` block, named and
 attributed by the semantic conventions, ERROR exactly for the failing calls, each a child of its
 task iteration's span; the targets received those spans' trace ids (the propagated context is the
-span's), and the report's exemplars name them.
+span's) and exported their own SERVER spans as its children (the chain end to end), and the
+report's exemplars name those traces.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import wait_for
-from tests.support.otlp import CLIENT, ERROR, INTERNAL, UNSET, OtlpReceiver, ReceivedSpan
+from tests.support.otlp import CLIENT, ERROR, INTERNAL, SERVER, UNSET, OtlpReceiver, ReceivedSpan
 from tests.support.targets import Target
 
 pytestmark = pytest.mark.e2e
@@ -51,25 +52,50 @@ def _iterations(spans: list[ReceivedSpan], task: str) -> dict[str, list[Received
     return {root: children[root] for root in roots}
 
 
+def _server_spans(spans: list[ReceivedSpan], calls: list[ReceivedSpan]) -> list[ReceivedSpan] | None:
+    """Each client call's server span (a child of it), in the calls' order, or None while one is missing."""
+    by_parent = {s.parent: s for s in spans if s.kind == SERVER}
+    found = [by_parent.get(call.span_id) for call in calls]
+    return None if not calls or None in found else found  # type: ignore[return-value]
+
+
 def test_otel_spans_of_grpc_and_rest_calls_reach_an_otlp_receiver(
     tmp_path: Path, start_target: Callable[..., Target]
 ) -> None:
     with OtlpReceiver() as receiver:
-        grpc_target, http_target = start_target("grpc"), start_target("http")
+        exporting = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_EXPORTER_OTLP_INSECURE": "true",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+        }
+        grpc_target, http_target = start_target("grpc", env=exporting), start_target("http", env=exporting)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LOADKIT_", "LOCUST_", "OTEL_"))}
         env |= {
             "LK_GRPC": grpc_target.url,
             "LK_HTTP": http_target.url,
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-            "OTEL_EXPORTER_OTLP_INSECURE": "true",
+            **exporting,
             "OTEL_SERVICE_NAME": "loadkit-e2e",
             "OTEL_METRICS_EXPORTER": "none",
             "OTEL_LOGS_EXPORTER": "none",
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
         }
         run = subprocess.run(
-            [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "--otel", "-u", "2", "-r", "2", "-t", "3s",
-             "--report-json", "report.json"],  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                LOCUSTFILE,
+                "--headless",
+                "--otel",
+                "-u",
+                "2",
+                "-r",
+                "2",
+                "-t",
+                "3s",
+                "--report-json",
+                "report.json",
+            ],
             cwd=tmp_path,
             env=env,
             capture_output=True,
@@ -80,10 +106,22 @@ def test_otel_spans_of_grpc_and_rest_calls_reach_an_otlp_receiver(
         assert "OpenTelemetry enabled" in run.stderr, run.stderr[-3000:]
         # the SDK flushes at exit: everything is there once the process ended (polled: the receiver's threads)
         wait_for(lambda: _iterations(receiver.spans(), "rest_calls"), 10, "the iteration spans at the receiver")
+        # the targets export theirs in batches while they run: wait until each traced call's server span came
+        calls = [kid for kids in _iterations(receiver.spans(), "grpc_calls").values() for kid in kids]
+        calls += [
+            k for kids in _iterations(receiver.spans(), "rest_calls").values() for k in kids if k.name != "compute sum"
+        ]
+        wait_for(lambda: _server_spans(receiver.spans(), calls), 15, "a server span for every client call")
         spans = receiver.spans()
 
-    assert {s.service for s in spans} == {"loadkit-e2e"}
-    client_trace_ids = {"grpc": set(), "http": set()}
+    assert {s.service for s in spans} == {"loadkit-e2e", "loadkit-target-grpc", "loadkit-target-http"}
+    # the chain end to end: each call's server span is a child of its client span, in the same trace
+    for call, server in zip(calls, _server_spans(spans, calls) or [], strict=True):
+        assert (server.trace_id, server.kind) == (call.trace_id, SERVER)
+        assert server.service == ("loadkit-target-grpc" if "rpc.system" in call.attributes else "loadkit-target-http")
+        assert server.name == call.name
+    spans = [s for s in spans if s.service == "loadkit-e2e"]
+    client_trace_ids: dict[str, set[str]] = {"grpc": set(), "http": set()}
     for task, calls, kind in (("grpc_calls", GRPC_CALLS, "grpc"), ("rest_calls", REST_CALLS, "http")):
         iterations = _iterations(spans, task)
         complete = {root: kids for root, kids in iterations.items() if len(kids) == len(calls)}

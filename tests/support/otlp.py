@@ -56,7 +56,7 @@ class OtlpReceiver(trace_service_pb2_grpc.TraceServiceServicer):
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         self.endpoint = f"http://127.0.0.1:{self.port}"
 
-    def Export(self, request: Any, context: Any) -> Any:  # noqa: N802  (the service's method name)
+    def Export(self, request: Any, context: Any) -> Any:  # the service's method name
         received = []
         for resource_spans in request.resource_spans:
             resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
