@@ -8,6 +8,9 @@ talk to it exactly as to a collector::
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
         ...
         spans = receiver.spans()
+
+and, for unit tests, :func:`memory_spans`: loadkit's :class:`~loadkit.users.spans.Spans` on a real SDK
+tracer whose finished spans stay in memory.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from typing import Any
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from loadkit.users.spans import Spans
 
 #: OTLP's Span.SpanKind and Status.StatusCode numbers.
 INTERNAL, SERVER, CLIENT = 1, 2, 3
@@ -90,3 +98,11 @@ class OtlpReceiver(trace_service_pb2_grpc.TraceServiceServicer):
 
     def __exit__(self, *_exc: object) -> None:
         self._server.stop(grace=None)
+
+
+def memory_spans(state: str | None = None) -> tuple[Spans, InMemorySpanExporter]:
+    """A :class:`~loadkit.users.spans.Spans` on its own SDK provider whose finished spans stay in memory."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return Spans(provider.get_tracer("test"), state), exporter
