@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from loadkit._version import __version__
 from loadkit.run.context import StashKey, run_context
@@ -120,7 +120,8 @@ def _redacted(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    return parts._replace(netloc=f"REDACTED:REDACTED@{parts.netloc.rpartition('@')[2]}").geturl()
+    netloc = f"REDACTED:REDACTED@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def traceparent(trace_id: int, span_id: int, flags: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections import defaultdict
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import wait_for
+from tests.support import ROOT, wait_for
+from tests.support.doc_commands import commands, section
 from tests.support.otlp import CLIENT, ERROR, INTERNAL, SERVER, UNSET, OtlpReceiver, ReceivedSpan
 from tests.support.targets import Target
 
@@ -40,6 +42,15 @@ REST_CALLS = [
     ("compute sum", UNSET),
     ("GET /items/{item_id}", ERROR),
 ]
+
+
+def _documented_command() -> tuple[dict[str, str], list[str]]:
+    """docs/traces.md's --otel command: its ``NAME=value`` assignments and its argv."""
+    text = (ROOT / "docs" / "traces.md").read_text()
+    (line,) = [c for c in commands(section(text, "With Locust's `--otel`: spans for loadkit's users")) if "--otel" in c]
+    words = shlex.split(line)
+    assignments = dict(w.split("=", 1) for w in words if "=" in w and not w.startswith("-"))
+    return assignments, [w for w in words if w.split("=", 1)[0] not in assignments]
 
 
 def _iterations(spans: list[ReceivedSpan], task: str) -> dict[str, list[ReceivedSpan]]:
@@ -73,29 +84,18 @@ def test_otel_spans_of_grpc_and_rest_calls_reach_an_otlp_receiver(
         env |= {
             "LK_GRPC": grpc_target.url,
             "LK_HTTP": http_target.url,
-            **exporting,
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
             "OTEL_SERVICE_NAME": "loadkit-e2e",
             "OTEL_METRICS_EXPORTER": "none",
             "OTEL_LOGS_EXPORTER": "none",
         }
+        # docs/traces.md's command, its endpoint and locustfile moved to this test's
+        assignments, argv = _documented_command()
+        env |= {**assignments, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
+        argv = [LOCUSTFILE if arg == "locustfile.py" else arg for arg in argv]
+        assert argv[0] == ".venv/bin/locust"
         run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                LOCUSTFILE,
-                "--headless",
-                "--otel",
-                "-u",
-                "2",
-                "-r",
-                "2",
-                "-t",
-                "3s",
-                "--report-json",
-                "report.json",
-            ],
+            [sys.executable, "-m", "locust", *argv[1:], "--report-json", "report.json"],
             cwd=tmp_path,
             env=env,
             capture_output=True,
@@ -122,9 +122,9 @@ def test_otel_spans_of_grpc_and_rest_calls_reach_an_otlp_receiver(
         assert server.name == call.name
     spans = [s for s in spans if s.service == "loadkit-e2e"]
     client_trace_ids: dict[str, set[str]] = {"grpc": set(), "http": set()}
-    for task, calls, kind in (("grpc_calls", GRPC_CALLS, "grpc"), ("rest_calls", REST_CALLS, "http")):
+    for task, expected, kind in (("grpc_calls", GRPC_CALLS, "grpc"), ("rest_calls", REST_CALLS, "http")):
         iterations = _iterations(spans, task)
-        complete = {root: kids for root, kids in iterations.items() if len(kids) == len(calls)}
+        complete = {root: kids for root, kids in iterations.items() if len(kids) == len(expected)}
         assert complete, (task, iterations)
         roots = {s.span_id: s for s in spans}
         for root_id, kids in complete.items():
@@ -133,7 +133,7 @@ def test_otel_spans_of_grpc_and_rest_calls_reach_an_otlp_receiver(
             # ERROR when the task ended with a failure: the failed gRPC call raised; rest() never raises
             assert root.status == (ERROR if kind == "grpc" else UNSET)
             assert root.attributes["loadkit.user_class"] == ("Grpc" if kind == "grpc" else "Rest")
-            assert [(k.name, k.status) for k in kids] == calls
+            assert [(k.name, k.status) for k in kids] == expected
             for kid in kids:
                 assert kid.kind == CLIENT and kid.trace_id == root.trace_id
                 if kid.name == "compute sum":

@@ -3,6 +3,8 @@ run's Spans on a real SDK tracer (in-memory exporter) — start, propagate, end,
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -131,3 +133,24 @@ def test_no_spans_without_otel_or_without_the_sdks_provider() -> None:
     # --otel, but no SDK provider was set in this process (Locust found no exporter): still off
     environment.parsed_options = SimpleNamespace(otel=True, trace_state=None)  # type: ignore[assignment]
     assert spans_for(environment) is None
+
+
+def test_without_the_sdk_loadkit_imports_and_otel_is_simply_off() -> None:
+    """``loadkit[otel]`` is optional: with opentelemetry unimportable, --otel leaves loadkit's users untraced."""
+    code = """
+import sys
+sys.modules["opentelemetry"] = None  # any import of it fails, as when it is not installed
+import subprocess
+import sys
+from types import SimpleNamespace
+from locust.env import Environment
+import loadkit
+from loadkit.run import otel
+from loadkit.users.spans import spans_for
+environment = Environment()
+environment.parsed_options = SimpleNamespace(otel=True, trace_state=None)
+assert spans_for(environment) is None and not otel.install(environment)
+print("untraced")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "untraced", done.stderr[-2000:]
