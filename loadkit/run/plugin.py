@@ -195,7 +195,7 @@ def _install_exemplars(environment: Environment) -> None:
 
 def _install_fleet(environment: Environment) -> None:
     """Test-data leasing, worker/agent health and the web UI's Fleet tab (:mod:`loadkit.fleet`)."""
-    from loadkit.fleet import health, leasing, master_watch, rejoin, resume, version
+    from loadkit.fleet import health, leasing, ledger, master_watch, rejoin, resume, version
     from loadkit.fleet.report import report_section
     from loadkit.stats.controller import controller_for
     from loadkit.web import fleet as fleet_tab
@@ -210,7 +210,8 @@ def _install_fleet(environment: Environment) -> None:
     master_watch.install(environment)  # a worker whose master is gone gives up after --fleet-master-timeout
     rejoin.install(environment)  # a worker keeps its reports and rejoins a master that comes back
     stats = controller_for(environment)
-    resume.install(environment, stats.recorder, stats.report_sections)  # after the stats part's test_start
+    resume.install(environment, stats.recorder, stats.report_sections, stats.timeline)  # after the stats' test_start
+    ledger.install(environment)  # the lease ledger in the state file; restored and reconciled on resume
     health.install(environment, controller_for(environment).recorder)  # counts: no listener of its own
     events_.quitting.add_listener(health.on_quitting)
     fleet_tab.install(environment)

@@ -89,6 +89,7 @@ class _Slot:
     counts: dict[EntryKey, Counts] = field(default_factory=dict)
     failures: dict[EntryKey, int] = field(default_factory=dict)
     figures: dict[EntryKey, list[int]] | None = None  # once settled: FIGURES per entry
+    saved: list[list[int]] | None = None  # once settled: its rows in a state file, until a late delta
 
     def add(self, key: EntryKey, counts: Mapping[int, int], failures: int, also: Counts | None = None) -> bool:
         """Add (the bucketed counts to ``also`` too); False when settled (only count and failures could be added)."""
@@ -98,6 +99,7 @@ class _Slot:
             return True
         if also is not None:
             add_counts(also, counts)
+        self.saved = None
         row = self.figures.setdefault(key, [0, 0, 0, 0, 0, 0])
         total = self.figures.setdefault(TOTAL_KEY, [0, 0, 0, 0, 0, 0])
         for target in (row, total) if not is_facet(key[0]) else (row,):
@@ -138,6 +140,7 @@ class Timeline:
     def __init__(self, start: float | None = None) -> None:
         self.start = int(start if start is not None else time.time())
         self._slots: dict[int, _Slot] = {}
+        self._key_ids: dict[EntryKey, int] = {}  # entries numbered for the state file (it names each once)
         #: Deltas that arrived for an already settled slot (counted, percentiles unchanged).
         self.late = 0
 
@@ -197,6 +200,58 @@ class Timeline:
         begins = sorted(self._slots)
         per_slot = [dict(self._slots[b].compute()) for b in begins]
         return SeriesParts(self.start, begins, [self._slots[b].width for b in begins], self.late, per_slot)
+
+    def state(self) -> dict[str, Any]:
+        """The whole timeline, JSON-ready, for a master's state file (:mod:`loadkit.fleet.resume`).
+
+        Entries are named once (``keys``) and numbered in the slots. A settled slot keeps its
+        figures only (``[entry, count, failures, p50, p90, p99, max]`` each), made once and kept
+        until a late delta changes them (an hour's timeline is rewritten every interval); a slot
+        still open keeps its distributions (``[entry, [values], [counts], failures]``), so the
+        reports a resumed master gets after the restart add to it exactly. Bounded as the
+        report's timeline is (the open slots are the last :data:`SETTLE_S` seconds).
+        """
+        ids = self._key_ids
+        slots: list[list[Any]] = []
+        for begin in sorted(self._slots):
+            slot = self._slots[begin]
+            if slot.figures is not None:
+                if slot.saved is None:
+                    slot.saved = [[ids.setdefault(k, len(ids)), *row] for k, row in slot.figures.items()]
+                slots.append([begin, slot.width, slot.saved, None])
+                continue
+            open_ = []
+            for key, counts in slot.counts.items():
+                ordered = sorted(counts.items())
+                values, numbers = [v for v, _ in ordered], [c for _, c in ordered]
+                open_.append([ids.setdefault(key, len(ids)), values, numbers, slot.failures.get(key, 0)])
+            slots.append([begin, slot.width, None, open_])
+        return {"start": self.start, "late": self.late, "keys": [_raw(k) for k in ids], "slots": slots}
+
+    def restore(self, saved: Any) -> None:
+        """Start again from :meth:`state` (at a resumed run's start); ``ValueError``, nothing kept, when malformed."""
+        try:
+            keys = [_key(k) for k in saved["keys"]]
+            restored: dict[int, _Slot] = {}
+            for begin, width, figures, open_ in saved["slots"]:
+                slot = restored[int(begin)] = _Slot(int(width))
+                if figures is not None:
+                    slot.figures = {keys[row[0]]: [int(v) for v in row[1:]] for row in figures}
+                    if any(len(row) != len(FIGURES) for row in slot.figures.values()):
+                        raise ValueError(f"a slot's figures are not {', '.join(FIGURES)}")
+                    continue
+                for kid, values, numbers, failures in open_:
+                    slot.counts[keys[kid]] = {int(v): int(c) for v, c in zip(values, numbers, strict=True)}
+                    slot.failures[keys[kid]] = int(failures)
+            start, late = int(saved["start"]), int(saved["late"])
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"timeline: not a saved timeline ({exc})") from exc
+        self.reset(start)
+        self._slots, self.late = restored, late
+
+
+def _raw(key: EntryKey) -> str:
+    return f"{key[0]}\t{key[1]}"
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,19 @@
 """A master SIGKILLed mid-run and restarted takes its workers back and finishes the run
-(loadkit.fleet.resume, loadkit.fleet.rejoin), with real processes.
+(loadkit.fleet.resume, loadkit.fleet.rejoin, loadkit.fleet.ledger), with real processes.
 
-Two workers GET /health from the bundled HTTP target, which counts what it served. The master
+Two workers take a test-data row (unique mode) and GET /health from the bundled HTTP target,
+which counts what it served; the users write down which worker took which row when. The master
 writes its reports and its state file every 2 s; 12 s into a 40 s run it is SIGKILLed, and 3 s
-later started again with the same command on the same port.
+later started again with the same command on the same port. Each worker uses 20 rows a second;
+one leases them 300 at a time (it still holds rows when it rejoins), the other 20 at a time (it
+leases between the master's last state write and the kill): a master that leased afresh, or
+did not reconcile its ledger with what the workers hold, would give rows to two workers (both
+mistakes fail this test).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import time
@@ -26,6 +32,32 @@ pytestmark = pytest.mark.e2e
 HEALTH = str(Path(__file__).parent / "resume_files" / "health.py")
 USERS = 4
 RUN_S = 40
+ROWS = 20_000
+
+
+def holds(folder: Path) -> dict[int, list[tuple[float, float, str]]]:
+    """Per row, when each worker held it: from the user taking it to that user taking its next one."""
+    taken: dict[str, list[tuple[float, int, str]]] = {}
+    for path in folder.glob("*.txt"):
+        for line in path.read_text().splitlines():
+            row, worker, user, at = line.split()
+            taken.setdefault(f"{worker} {user}", []).append((float(at), int(row), worker))
+    held: dict[int, list[tuple[float, float, str]]] = {}
+    for rows in taken.values():
+        rows.sort()
+        ends = [at for at, _, _ in rows[1:]] + [float("inf")]
+        for (at, row, worker), end in zip(rows, ends, strict=True):
+            held.setdefault(row, []).append((at, end, worker))
+    return held
+
+
+def overlaps(held: dict[int, list[tuple[float, float, str]]]) -> list[tuple[int, Any, Any]]:
+    """Rows two workers held at the same moment."""
+    out = []
+    for row, spans in held.items():
+        spans.sort()
+        out += [(row, a, b) for a, b in itertools.pairwise(spans) if b[0] < a[1] and a[2] != b[2]]
+    return out
 
 
 def read_report(path: Path) -> dict[str, Any] | None:
@@ -41,9 +73,13 @@ def test_a_restarted_master_takes_its_workers_back_and_counts_every_request(
     target = start_target("http")
     report = tmp_path / "out" / "report.json"
     options = ("-u", str(USERS), "-r", str(USERS), "-t", f"{RUN_S}s", "--report-json", str(report))
+    options += ("--report-html", str(report.with_suffix(".html")))
     options += ("--report-interval", "2", "--threshold", "fail_ratio<0.01", "--host", target.url)
+    options += ("--loadkit-data", f"faker:{ROWS}:1")
     master, port = procs.master(HEALTH, 2, *options)
-    workers = [procs.worker(HEALTH, port), procs.worker(HEALTH, port)]
+    (tmp_path / "holds").mkdir()
+    env = {"RESUME_HOLDS": str(tmp_path / "holds")}
+    workers = [procs.worker(HEALTH, port, env={**env, "LOADKIT_DATA_BATCH": batch}) for batch in ("300", "20")]
 
     def started_at() -> float | None:
         document = read_report(report)
@@ -62,6 +98,15 @@ def test_a_restarted_master_takes_its_workers_back_and_counts_every_request(
     ended = time.time()
     for worker in workers:
         worker.wait(timeout=30)
+    # The lease ledger: no row out with two workers at once, none used twice (no worker died).
+    held = holds(tmp_path / "holds")
+    taken = sum(len(spans) for spans in held.values())
+    twice = {row: spans for row, spans in held.items() if len(spans) > 1}
+    print(
+        f"rows taken {taken}, distinct {len(held)}, taken twice {len(twice)}, held by two at once {len(overlaps(held))}"
+    )
+    assert not overlaps(held), overlaps(held)[:5]
+    assert not twice, list(twice.items())[:5]
     served = target.counters().get("GET /health", 0)
     document = json.loads(report.read_text())
     counted = document["total"]["count"]
@@ -85,6 +130,23 @@ def test_a_restarted_master_takes_its_workers_back_and_counts_every_request(
     refused = [line for _, line in again.find("loadkit: dropped a") if "never registered" not in line]
     assert not refused, refused
     assert not list(report.parent.glob("*.state")), "the state file was left behind"
+    # ... because the new master restored it and reconciled it with both workers' declarations.
+    assert again.find("restored the test-data ledger"), again.output[-3000:]
+    reconciled = again.find("test-data ledger reconciled with 2 rejoined worker(s)")
+    assert reconciled, again.output[-3000:]
+    print(reconciled[0][1])
+    # The report's lease counts: every row taken counted used once, every lease accounted for.
+    data = document["fleet"]["data"]
+    per_worker = data["workers"].values()
+    assert sum(w["used"] for w in per_worker) == taken, data
+    assert all(w["leased"] == w["used"] + w["returned"] + w["outstanding"] for w in per_worker), data
+    assert data["outstanding"] == 0 and data["available"] == ROWS - taken, data
+    # The timeline covers the whole run, the part before the restart too.
+    timeline = document["timeline"]
+    assert timeline["t"][0] <= start + 2, (timeline["t"][:3], start)
+    assert sum(timeline["entries"]["Aggregated"]["count"]) == counted
+    # ... with the gap shaded in the HTML report's latency and rate charts.
+    assert f"master gone {gaps[0]['seconds']:.1f} s" in report.with_suffix(".html").read_text()
     for worker in workers:
         assert "Traceback" not in worker.output, worker.output[-3000:]
         assert len(worker.find("loadkit: rejoined the master at")) == 1, worker.output[-3000:]
