@@ -30,9 +30,9 @@ Other parts add their own sections to the state file (:attr:`Resume.state_parts`
 them (:attr:`Resume.restore_parts`, at the run's start): the timeline (the report's pictures
 cover the whole run; the gap is shaded in them: :mod:`loadkit.stats.charts`) and the test-data
 lease ledger (:mod:`loadkit.fleet.ledger`, restored at once and reconciled with what the
-rejoining workers hold). Not restored (yet): the open model's schedule (it starts again from
-the restart). The local runner and the web UI's runs have no
-workers to take back and do not resume.
+rejoining workers hold), and the open model's schedule (:mod:`loadkit.load.restart`: the same
+epoch, the gap's share nobody ran counted as dropped). The local runner and the web UI's runs
+have no workers to take back and do not resume.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselve
 from __future__ import annotations
 
 import os
+import time
 from functools import partial
 from typing import Any
 
@@ -79,6 +80,7 @@ def _one_final_table(environment: Environment) -> None:
 
 def _open_model_console(environment: Environment) -> None:
     """A ``locust`` process running the open model: no 0-user noise; rate, late, dropped as it runs."""
+    from loadkit.fleet.resume import RESUME
     from loadkit.load.runtime import open_model_for
     from loadkit.stats.controller import controller_for
     from loadkit.stats.progress import run_progress
@@ -95,7 +97,12 @@ def _open_model_console(environment: Environment) -> None:
         workers = (lambda: locust_runners.worker_count(environment.runner)) if on_master else (lambda: None)
         run_time = getattr(environment.parsed_options, "run_time", None)
         total = float(run_time) if run_time else (part.profile.duration if part.profile is not None else None)
-        greenlets.append(gevent.spawn(run_progress, stats.snapshot, workers, total))
+        already = 0.0
+        kept = run.run_context(environment).get(RESUME)
+        if kept is not None and kept.restored is not None and kept.started_at is not None:
+            already = max(time.time() - kept.started_at, 0.0)  # resumed: the run's clock, not this process's
+            total = kept.planned_end - kept.started_at if kept.planned_end else total
+        greenlets.append(gevent.spawn(run_progress, stats.snapshot, workers, total, already_s=already))
 
     def stop(**_kw: Any) -> None:
         while greenlets:
@@ -220,6 +227,7 @@ def _install_fleet(environment: Environment) -> None:
 
 def _install_load(environment: Environment) -> None:
     """The open model: arrival-rate scheduling, fleet split, late/dropped counts (:mod:`loadkit.load`)."""
+    from loadkit.fleet.resume import RESUME
     from loadkit.load.runtime import open_model_for
     from loadkit.stats.controller import controller_for
     from loadkit.web import load as load_tab
@@ -234,6 +242,10 @@ def _install_load(environment: Environment) -> None:
     events_.test_stop.add_listener(part.on_test_stop)
     events_.report_to_master.add_listener(part.on_report_to_master)
     events_.worker_report.add_listener(part.on_worker_report)
+    kept = run.run_context(environment).get(RESUME)
+    if kept is not None:  # a master's state file keeps the schedule; a restarted master takes it back
+        kept.state_parts["load"] = part.checkpoint
+        kept.restore_parts["load"] = part.restore
     stats = controller_for(environment)
     stats.meta_sections["load"] = part.summary
     stats.busy_checks.append(part.busy)  # a master's schedule keeps workers busy with no users

@@ -150,3 +150,73 @@ def test_a_restarted_master_takes_its_workers_back_and_counts_every_request(
     for worker in workers:
         assert "Traceback" not in worker.output, worker.output[-3000:]
         assert len(worker.find("loadkit: rejoined the master at")) == 1, worker.output[-3000:]
+
+
+# --- the open model across a restart ---------------------------------------------------------------
+TICK = str(Path(__file__).parent / "open_model_files" / "tick_user.py")
+RATE = 40
+OPEN_RUN_S = 24
+
+
+def test_a_restarted_master_continues_the_open_models_schedule(procs: Procs, tmp_path: Path) -> None:
+    """The same schedule after the restart: same epoch, every iteration of the plan started or dropped.
+
+    The workers run their share of the schedule on their own clock (loadkit.load.restart), so the
+    ~7 s the master is away (3 s down, then until the workers notice and rejoin) cost nothing:
+    0 dropped, and the fleet's started iterations are the plan's, give or take the iterations in
+    flight when the run stops (at most 1 s of the rate: the last plan reaches the workers late
+    on a loaded machine).
+    """
+    report = tmp_path / "out" / "open.json"
+    options = ("--arrival-rate", str(RATE), "--max-users", "8", "-t", f"{OPEN_RUN_S}s", "--report-json", str(report))
+    options += ("--report-interval", "2")
+    master, port = procs.master(TICK, 2, *options)
+    workers = [procs.worker(TICK, port), procs.worker(TICK, port)]
+
+    def checkpointed_epoch() -> float | None:
+        document = read_report(report)
+        load = (document or {}).get("run", {}).get("load", {})
+        return load.get("epoch") if load.get("iterations_started") else None
+
+    epoch = wait_for(checkpointed_epoch, 60, "a first checkpoint with iterations", interval=0.2)
+    wait_for(lambda: time.time() >= epoch + 8, 30, "8 s into the schedule", interval=0.2)
+    master.popen.send_signal(signal.SIGKILL)
+    master.wait(timeout=10)
+    killed = time.time()
+    wait_for(lambda: time.time() >= killed + 3, 10, "3 s after the kill", interval=0.1)
+    again, _ = procs.master(TICK, 2, *options, port=port)
+
+    code = again.wait(timeout=OPEN_RUN_S + 40)
+    assert code == 0, again.output[-3000:] + workers[0].output[-3000:]
+    ended = time.time()
+    for worker in workers:
+        worker.wait(timeout=30)
+    load = json.loads(report.read_text())["run"]["load"]
+    gaps = load["master_gaps"]
+    started, dropped, elapsed = load["iterations_started"], load["iterations_dropped"], load["elapsed_s"]
+    print(
+        f"\nstarted {started}, dropped {dropped}, planned {RATE * elapsed:.0f} ({RATE} it/s x {elapsed:.2f} s), "
+        f"late {load['iterations_late']}, max lateness {load['max_lateness_ms']:.1f} ms, gap {gaps}, "
+        f"run ended {ended - epoch:.1f} s after the epoch (planned {OPEN_RUN_S} s); per second {load['per_second']}"
+    )
+    # The same schedule: the epoch of the plan before the kill, so every intended time is the original one.
+    assert load["epoch"] == epoch
+    # It ends at its planned end (the epoch is START_LEAD_S after the run's start), not 24 s after the restart.
+    assert OPEN_RUN_S - 1.5 <= elapsed <= OPEN_RUN_S, elapsed
+    assert ended - epoch <= OPEN_RUN_S + 12, ended - epoch
+    # Both workers carried on through the gap: nothing dropped, every intended iteration started.
+    assert len(gaps) == 1 and len(gaps[0]["carried_on"]) == 2 and gaps[0]["not_back"] == [], gaps
+    assert gaps[0]["iterations_intended"] >= RATE * 3, gaps  # the window covers at least the 3 s down
+    assert dropped == 0 and gaps[0]["iterations_dropped"] == 0, (dropped, gaps)
+    assert abs(started + dropped - RATE * elapsed) <= RATE, (started, dropped, elapsed)
+    # Nothing ran late all at once: requests stay timed from their intended start, on time.
+    assert load["max_lateness_ms"] < 1000, load["max_lateness_ms"]
+    # Every start in its second, the gap's too (the workers' re-sent reports carry them): no hole, none twice.
+    seconds = load["per_second"]
+    assert sum(n for _, n in seconds) == started, seconds
+    assert all(n > 0 for _, n in seconds[:-1]), seconds
+    assert "open model resumed: schedule" in again.output
+    print("progress after the resume:", [line for _, line in again.find("(master gone")][-1:])
+    for worker in workers:
+        assert "Traceback" not in worker.output, worker.output[-3000:]
+        assert len(worker.find("loadkit: rejoined the master at")) == 1, worker.output[-3000:]
