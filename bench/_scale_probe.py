@@ -1,8 +1,13 @@
 """Measuring aids of bench/fleet_scale.py, imported by its locustfiles (never by loadkit).
 
 - On a master: a greenlet that measures the gevent loop's lag (the overshoot of a 50 ms
-  sleep), optionally cProfile over the whole run (``SCALE_PROFILE=path``); at exit both go to
-  ``SCALE_PROBE_OUT`` (JSON) — at exit, so after every ``quitting`` listener (reports written).
+  sleep), optionally cProfile (``SCALE_PROFILE=path``) from SIGUSR1 to SIGUSR2 (the bench's
+  steady window); at exit both go to ``SCALE_PROBE_OUT`` (JSON) — at exit, so after every
+  ``quitting`` listener (reports written).
+- On a master with ``SCALE_STATE=1``: the run counts as headless (set at ``init``, before loadkit's
+  resume part looks), so the master writes its resume state file beside the JSON report every
+  ``--report-interval`` and acks each worker (``loadkit:checkpointed``); the probe times each
+  write: the loop's part (taking the state, the acks) and the thread's (encoding, writing).
 - On any worker, real or simulated: :class:`Tally` wraps the runner's socket ``send`` and
   counts what the worker sent — message types, the requests its stats reports carry, and the
   shape of each type's payload (``SCALE_RECORD=path`` writes a real worker's at exit), so a
@@ -121,16 +126,64 @@ def _write_probe(path: str, profiler: Any) -> None:
         json.dump(out, fh)
 
 
+def _time_state_writes() -> None:
+    """Wrap the resume part's state writes: loop CPU (take, acks), thread CPU and wall of each write, file size."""
+    from loadkit.fleet import resume
+
+    writes: list[dict[str, float]] = PROBE.setdefault("state_writes", [])
+    take, ack, write = resume.Resume._take, resume.Resume._ack, resume._write
+    current: dict[str, float] = {}
+
+    def timed_take(self: Any) -> Any:
+        start = time.thread_time()
+        out = take(self)
+        current.update(take_cpu_ms=(time.thread_time() - start) * 1e3, ack_cpu_ms=0.0, acks=0)
+        return out
+
+    def timed_ack(self: Any, node_id: str, seq: int) -> None:
+        start = time.thread_time()
+        ack(self, node_id, seq)
+        current["ack_cpu_ms"] = current.get("ack_cpu_ms", 0.0) + (time.thread_time() - start) * 1e3
+        current["acks"] = current.get("acks", 0) + 1
+
+    def timed_write(path: Any, state: Any, histograms: Any) -> Any:
+        start_cpu, start = time.thread_time(), time.perf_counter()
+        error = write(path, state, histograms)
+        current.update(
+            thread_cpu_ms=(time.thread_time() - start_cpu) * 1e3, write_wall_ms=(time.perf_counter() - start) * 1e3
+        )
+        current["bytes"] = os.path.getsize(path) if os.path.exists(path) else 0
+        return error
+
+    write_once = resume.Resume.write_once
+
+    def timed_write_once(self: Any) -> None:
+        current.clear()
+        write_once(self)
+        if current:
+            writes.append(dict(current))
+
+    resume.Resume._take = timed_take  # type: ignore[method-assign]
+    resume.Resume._ack = timed_ack  # type: ignore[method-assign]
+    resume._write = timed_write
+    resume.Resume.write_once = timed_write_once  # type: ignore[method-assign]
+
+
 @events.init.add_listener
 def _on_init(environment: Any, **_kw: Any) -> None:
     runner = environment.runner
+    if isinstance(runner, MasterRunner) and os.environ.get("SCALE_STATE"):
+        environment.parsed_options.headless = True  # the state file is a headless master's (see above)
+        _time_state_writes()
     if isinstance(runner, MasterRunner) and os.environ.get("SCALE_PROBE_OUT"):
         profiler = None
         if os.environ.get("SCALE_PROFILE"):
             import cProfile
+            import signal
 
             profiler = cProfile.Profile()
-            profiler.enable()
+            gevent.signal_handler(signal.SIGUSR1, profiler.enable)
+            gevent.signal_handler(signal.SIGUSR2, profiler.disable)
         gevent.spawn(_lag_loop)
         if environment.web_ui is not None:
             _time_requests(environment.web_ui.app)

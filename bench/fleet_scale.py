@@ -15,8 +15,13 @@ events a second over ``SCALE_ENTRIES`` entries), waits until every worker has it
 - seconds from the last worker connected to the last worker with its user;
 - master RSS at the end of the window; latency of ``/stats/requests``, ``/loadkit/fleet`` and
   the Prometheus scrape (median of 5, after the CPU window so they are not in it);
-- the final reports' size and write time; the requests in the report against the sum of
-  what the simulated workers sent (exact).
+- the final reports' size and write time, and their size for a one-hour run of the same fleet
+  (bench/_scale_hour.py: what grows with time, scaled); the requests in the report against the
+  sum of what the simulated workers sent (exact);
+- with ``--state``: the master also writes the resume state file every ``--report-interval`` and
+  acks each worker (``loadkit:checkpointed``); each write's loop CPU (state taken, acks sent),
+  thread CPU (encoded, written), wall time and size (bench/_scale_probe.py);
+- the load average at the end of the window (a shared machine: wall-clock figures wait for a core).
 
 The modes run one after the other in one invocation, so a ratio compares one machine state.
 """
@@ -24,6 +29,7 @@ The modes run one after the other in one invocation, so a ratio compares one mac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -38,6 +44,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench._scale_hour import hour_estimate
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCUST = str(Path(sys.executable).with_name("locust"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -45,6 +53,9 @@ MISSING = re.compile(r"failed to send heartbeat, setting state to missing")
 #: Seconds a web request may take before it counts as failed (recorded as this long).
 WEB_TIMEOUT = 15.0
 SECRET = "bench-fleet-scale-secret-0123456789"
+#: Simulated workers per process at most by default: with CURVE each worker's sockets and handshake
+#: monitor take ~7 file descriptors, and ZeroMQ's select() fails beyond descriptor 1024 (seen at 250).
+PER_PROCESS = 125
 
 
 def free_port() -> int:
@@ -57,6 +68,27 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of ``pid`` (its threads included), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def sims_cpu_seconds(sims: list[subprocess.Popen[bytes]]) -> float:
+    """CPU seconds of the simulator processes still running (one that gave up is left out)."""
+    total = 0.0
+    for sim in sims:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(sim.pid)
+    return total
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """utime + stime of each thread of ``pid`` (the main thread's id is ``pid``)."""
+    out: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
 
 
 def rss_mib(pid: int) -> float:
@@ -106,6 +138,8 @@ class Fleet:
         self.env["SCALE_ENTRIES"] = str(args.entries)
         if args.secret:
             self.env["LOADKIT_FLEET_SECRET"] = SECRET
+        if args.state and mode == "loadkit":
+            self.env["SCALE_STATE"] = "1"
         self.master: subprocess.Popen[bytes] | None = None
         self.sims: list[subprocess.Popen[bytes]] = []
 
@@ -123,8 +157,9 @@ class Fleet:
             env["SCALE_PROFILE"] = str(Path(self.args.profile) / f"master-{self.mode}-{self.workers}.prof")
         self.log = open(self.dir / "master.log", "wb")  # noqa: SIM115  (closed in stop)
         self.master = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        per, rest = divmod(self.workers, self.args.processes)
-        for i in range(self.args.processes):
+        processes = self.args.processes or max(4, -(-self.workers // PER_PROCESS))
+        per, rest = divmod(self.workers, processes)
+        for i in range(processes):
             count = per + (1 if i < rest else 0)
             if count == 0:
                 continue
@@ -145,10 +180,20 @@ class Fleet:
         row: dict[str, Any] = {"workers": self.workers, "mode": self.mode, "all_users_s": time.monotonic() - began}
         time.sleep(self.args.settle)
         cpu0, t0 = cpu_seconds(self.master.pid), time.monotonic()
-        sims0 = sum(cpu_seconds(p.pid) for p in self.sims)
+        main0 = thread_cpu_seconds(self.master.pid).get(self.master.pid, 0.0)
+        sims0 = sims_cpu_seconds(self.sims)
+        profiled = bool(self.args.profile and self.mode == "loadkit")
+        if profiled:
+            self.master.send_signal(signal.SIGUSR1)  # the probe profiles the window only
         time.sleep(self.args.window)
+        if profiled:
+            self.master.send_signal(signal.SIGUSR2)
         cpu1, t1 = cpu_seconds(self.master.pid), time.monotonic()
-        row["sim_cpu_pct"] = 100 * (sum(cpu_seconds(p.pid) for p in self.sims) - sims0) / (t1 - t0)
+        main1 = thread_cpu_seconds(self.master.pid).get(self.master.pid, 0.0)
+        # the gevent loop's thread vs the others (report checkpoints, state file, Prometheus' server)
+        row["main_thread_cpu_pct"] = 100 * (main1 - main0) / (t1 - t0)
+        row["load_average"] = os.getloadavg()[0]
+        row["sim_cpu_pct"] = 100 * (sims_cpu_seconds(self.sims) - sims0) / (t1 - t0)
         row["master_cpu_pct"] = 100 * (cpu1 - cpu0) / (t1 - t0)
         row["cpu_ms_per_worker_s"] = 1000 * (cpu1 - cpu0) / (t1 - t0) / self.workers
         row["rss_mib"] = rss_mib(self.master.pid)
@@ -194,6 +239,11 @@ class Fleet:
                 if key and times:
                     row[key] = statistics.median(times)
             row["report_write_s"] = data.get("report_write_s")
+            writes = data.get("state_writes") or []
+            if writes:
+                row["state_writes"] = len(writes)
+                for key in ("take_cpu_ms", "ack_cpu_ms", "thread_cpu_ms", "write_wall_ms", "bytes"):
+                    row[f"state_{key}"] = statistics.median(w.get(key, 0.0) for w in writes)
         sent = 0
         for i in range(len(self.sims)):
             out = self.dir / f"sim{i}.json"
@@ -205,6 +255,8 @@ class Fleet:
             row["report_requests"] = json.loads(report.read_text())["total"]["count"]
             row["report_json_kb"] = report.stat().st_size / 1024
             row["report_html_kb"] = (self.dir / "report.html").stat().st_size / 1024
+            hour = hour_estimate(report, self.dir / "report.html")
+            row["hour_json_mb"], row["hour_html_mb"] = hour["json_mb"], hour.get("html_mb")
         return row
 
 
@@ -223,7 +275,8 @@ COLUMNS = [
     ("workers", "workers", "{}"),
     ("mode", "mode", "{}"),
     ("cpu_ms_per_worker_s", "CPU ms/worker/s", "{:.3f}"),
-    ("master_cpu_pct", "master CPU %", "{:.0f}"),
+    ("master_cpu_pct", "master CPU %", "{:.1f}"),
+    ("main_thread_cpu_pct", "of it loop thread %", "{:.1f}"),
     ("lag_p99_ms", "lag p99 ms", "{:.1f}"),
     ("missing", "missing", "{}"),
     ("all_users_s", "all users s", "{:.1f}"),
@@ -238,6 +291,14 @@ COLUMNS = [
     ("report_json_kb", "JSON report KB", "{:.0f}"),
     ("report_html_kb", "HTML report KB", "{:.0f}"),
     ("report_write_s", "report write s", "{:.2f}"),
+    ("hour_json_mb", "1 h JSON MB (est.)", "{:.1f}"),
+    ("hour_html_mb", "1 h HTML MB (est.)", "{:.1f}"),
+    ("state_take_cpu_ms", "state: loop CPU ms", "{:.1f}"),
+    ("state_ack_cpu_ms", "acks CPU ms", "{:.1f}"),
+    ("state_thread_cpu_ms", "state: thread CPU ms", "{:.1f}"),
+    ("state_write_wall_ms", "state write ms", "{:.0f}"),
+    ("state_bytes", "state bytes", "{:.0f}"),
+    ("load_average", "load avg", "{:.1f}"),
     ("sent", "requests sent", "{}"),
     ("report_requests", "in report", "{}"),
 ]
@@ -255,12 +316,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="100,300,1000", help="fleet sizes, comma-separated")
     parser.add_argument("--modes", default="plain,loadkit")
-    parser.add_argument("--processes", type=int, default=4, help="simulator processes")
+    parser.add_argument(
+        "--processes", type=int, default=0, help=f"simulator processes (default: 4, or one per {PER_PROCESS} workers)"
+    )
     parser.add_argument("--events", type=float, default=100.0, help="request events per worker per second")
     parser.add_argument("--entries", type=int, default=10, help="distinct entries (name) per worker")
     parser.add_argument("--settle", type=float, default=10.0, help="seconds after all users before the window")
     parser.add_argument("--window", type=float, default=30.0, help="seconds of the CPU window")
     parser.add_argument("--secret", action="store_true", help="a fleet secret: CURVE on every socket")
+    parser.add_argument("--state", action="store_true", help="loadkit master: write the resume state file too")
     parser.add_argument("--profile", help="directory: cProfile the loadkit master into it")
     parser.add_argument("--out", help="write the rows as JSON here")
     args = parser.parse_args(argv)

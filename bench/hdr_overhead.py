@@ -52,7 +52,8 @@ from loadkit.stats.controller import controller_for  # noqa: E402
 from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, new_histogram  # noqa: E402
 from loadkit.stats.html import to_html  # noqa: E402
 from loadkit.stats.reports import dumps_json  # noqa: E402
-from loadkit.stats.timeline import Timeline, decode_slots, encode_slots  # noqa: E402
+from loadkit.stats.slot_codec import decode_slots, encode_slots  # noqa: E402
+from loadkit.stats.timeline import Timeline  # noqa: E402
 from loadkit.targets.launcher import launch  # noqa: E402
 
 

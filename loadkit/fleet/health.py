@@ -11,7 +11,10 @@ Bounded at 1,000 workers (:mod:`loadkit.fleet.summary`): the history is kept per
 the first :data:`HISTORY_WORKERS` workers and for up to as many more that saturated (the
 outliers), and for the whole fleet as one aggregate sample (min/p50/p90/max of each
 figure) per :data:`FLEET_EVERY_S`; the first :data:`LOGGED_WARNINGS` saturations are
-logged one line each, later ones are counted and listed (at most :data:`KEPT_WARNINGS`).
+logged one line each, later ones are counted and listed (at most :data:`KEPT_WARNINGS`). A worker
+that left (quit, or missing: no heartbeat) loses its latest sample and counters at the next check
+(every :data:`PRUNE_EVERY_S`), so a fleet whose workers come and go keeps what its live workers
+need; a kept history stays (it is bounded already).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import logging
 import time
 import urllib.request
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +33,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadkit import messages
+from loadkit._locust import runners as locust_runners
 from loadkit.fleet.collectors import WORKER_COLLECTORS, Collector, LoopLag, Requests, Sample, collect_all
 from loadkit.fleet.saturation import CONSECUTIVE, WARMUP_SAMPLES, saturation
 from loadkit.fleet.summary import fleet_summary, worst
@@ -46,6 +51,8 @@ FLEET_EVERY_S = 3.0
 LOGGED_WARNINGS = 10
 KEPT_WARNINGS = 200
 LOCAL = "local"
+#: Seconds between two checks for workers that left (see the module docstring).
+PRUNE_EVERY_S = 30.0
 
 
 @dataclass
@@ -100,6 +107,16 @@ class HealthStore:
         if worker not in self.history and self.outliers < HISTORY_WORKERS:  # an outlier: keep its history
             self.outliers += 1
             self.history[worker] = deque(maxlen=HISTORY)
+
+    def forget_departed(self, live: Collection[str]) -> list[str]:
+        """Drop the latest sample, counters and saturation of workers not in ``live``; the ids dropped."""
+        gone = [w for w in self.latest if w not in live]
+        for worker in gone:
+            del self.latest[worker]
+            self.seen.pop(worker, None)
+            self.streak.pop(worker, None)
+            self.saturated.pop(worker, None)
+        return gone
 
     def summary(self) -> dict[str, Any]:
         """The fleet in a few numbers (:func:`loadkit.fleet.summary.fleet_summary` of the latest samples)."""
@@ -163,13 +180,28 @@ def install(environment: Environment, counts: Any) -> Health:
     health = Health(HealthStore(), requests, [])
     run_context(environment)[HEALTH_STATE] = health
     if isinstance(runner, MasterRunner):
-        messages.register_handler(runner, HEALTH, lambda _env, rep, node: health.store.add(node, rep.sample))
+        messages.register_handler(runner, HEALTH, _Receiver(runner, health.store))
     else:
         health.collectors = [factory(environment) for factory in WORKER_COLLECTORS] + [requests]
         health.greenlets.append(gevent.spawn(_sample_loop, environment, health, interval))
     if agents and not isinstance(runner, WorkerRunner):
         health.greenlets.append(gevent.spawn(_poll_agents, health.store, agents, interval))
     return health
+
+
+class _Receiver:
+    """The master's ``loadkit:health`` handler: keeps the sample, and forgets departed workers now and then."""
+
+    def __init__(self, runner: MasterRunner, store: HealthStore) -> None:
+        self.runner, self.store = runner, store
+        self.next_check = time.monotonic() + PRUNE_EVERY_S
+
+    def __call__(self, _environment: Environment, report: HealthReport, node: str) -> None:
+        self.store.add(node, report.sample)
+        now = time.monotonic()
+        if now >= self.next_check:
+            self.next_check = now + PRUNE_EVERY_S
+            self.store.forget_departed(locust_runners.live_workers(self.runner))
 
 
 def _sample_loop(environment: Environment, health: Health, interval: float) -> None:

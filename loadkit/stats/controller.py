@@ -46,6 +46,7 @@ from loadkit.run.context import StashKey, run_context
 from loadkit.run.stop import end_run, set_exit_code
 from loadkit.stats import checkpoint, reports
 from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, copy_histogram, distribution
+from loadkit.stats.slot_codec import decode_columns, encode_slots
 from loadkit.stats.snapshot import RunSnapshot, take_snapshot
 from loadkit.stats.thresholds import (
     Threshold,
@@ -55,7 +56,7 @@ from loadkit.stats.thresholds import (
     parse_thresholds,
     required_percentiles,
 )
-from loadkit.stats.timeline import Timeline, decode_slots, encode_slots, series_columns
+from loadkit.stats.timeline import Timeline, series_columns
 
 log = logging.getLogger("loadkit.stats")
 
@@ -138,10 +139,10 @@ class StatsController:
         try:
             if deltas and not isinstance(deltas, dict):
                 raise ValueError(f"expected a mapping, got {type(deltas).__name__}")
-            decoded = decode_slots(slots) if slots else {}  # both checked before either is merged
+            decoded = decode_columns(slots) if slots else {}  # both checked before either is merged
             if deltas:
                 self.recorder.merge_deltas(deltas)
-            self.timeline.merge(decoded, also=self.recorder.merge_target)  # one pass: slots and histograms
+            self.timeline.merge_columns(decoded, also=self.recorder.pending_columns)  # counted later, in bulk
         except ValueError as exc:
             log.warning("dropped malformed HDR report from worker %s: %s", client_id, exc)
 
@@ -174,9 +175,10 @@ class StatsController:
         }
 
     def _pump(self) -> None:
-        """Move the local runner's own slots into the timeline and settle old slots."""
+        """Move the local runner's own slots into the timeline, settle old slots, count workers' columns."""
         self.timeline.merge(self.recorder.take_slots())
         self.timeline.settle()
+        self.recorder.compact()
 
     def _pump_loop(self) -> None:
         while True:

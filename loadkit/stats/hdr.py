@@ -7,13 +7,11 @@ an `HdrHistogram <https://hdrhistogram.github.io/HdrHistogram/>`_ per entry
 see :mod:`loadkit.stats.facets`): microsecond resolution, 3 significant
 digits (relative error < 0.1 %), values up to one hour.
 
-Distributed runs stay exact: a worker sends its one-second slots (below), whose bucketed
-counts summed are what it recorded since its last report, and the master adds them
-(:meth:`HdrRecorder.merge_slots`, folded into its histograms when a figure is read). Adding
-counts is exact, so the merged percentiles equal those of one histogram fed every sample.
-(:meth:`HdrRecorder.take_deltas` / :meth:`~HdrRecorder.merge_deltas` move whole histograms in
-the package's compressed encoding: decoding and adding 20,000-bucket arrays per entry per
-report was most of a master's cost at 100 workers, so the fleet no longer sends them.)
+Distributed runs stay exact: a worker sends its one-second slots (below), whose bucketed counts
+summed are its delta; the master keeps them as they came (:meth:`HdrRecorder.pending_columns`,
+counted in C every few seconds, :meth:`~HdrRecorder.compact`) and folds them into its histograms
+when a figure is read. Adding counts is exact: the merged percentiles equal one histogram's fed
+every sample. (Whole-histogram deltas, :meth:`~HdrRecorder.take_deltas`, cost too much to merge.)
 
 Each sample also lands in a one-second slot (:meth:`HdrRecorder.take_slots`), the raw
 material of :mod:`loadkit.stats.timeline` (latency over time); the slot is chosen from the
@@ -25,13 +23,16 @@ Pure: no Locust, no gevent; :mod:`loadkit.stats.controller` wires it to the even
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from loadkit.stats.columns import Columns, count_many
 from loadkit.stats.facets import FACET_SUFFIXES, is_facet
+from loadkit.stats.hdr_cells import percentile_values
 
 #: Smallest and largest recordable values, in microseconds (1 µs .. 1 hour).
 LOWEST_US = 1
@@ -150,7 +151,7 @@ class Percentiles:
         count = histogram.get_total_count()
         if count == 0:
             return cls(0, dict.fromkeys(wanted, 0.0), 0.0)
-        by_pct = histogram.get_percentile_to_value_dict(list(wanted.values()))
+        by_pct = percentile_values(histogram, list(wanted.values()))
         values = {label: by_pct[pct] / 1000.0 for label, pct in wanted.items()}
         return cls(count, values, histogram.get_max_value() / 1000.0)
 
@@ -177,7 +178,7 @@ def distribution(histogram: HdrHistogram, ticks_per_half: int = 5) -> dict[str, 
             break
         ladder.append(round(pct, 6))
         step += 1
-    values = histogram.get_percentile_to_value_dict(ladder)
+    values = percentile_values(histogram, ladder)
     ladder = sorted(values)
     return {
         "percentile": [*ladder, 100.0],
@@ -211,9 +212,9 @@ class HdrRecorder:
         #: ``request`` listener, not two (:class:`loadkit.fleet.collectors.Requests`).
         self.requests = 0
         self.failures = 0
-        #: Counts merged from workers' slots, not yet in the histograms: entry -> {bucketed µs: count}.
-        #: Folded when a figure is read, so a report costs a dict add per bucket, not a histogram.
-        self._merged: dict[EntryKey, Counts] = {}
+        #: Workers' counts not yet in the histograms (entry -> {µs: count}), and before that their columns.
+        self._merged: dict[EntryKey, Counter[int]] = {}
+        self._columns: dict[EntryKey, list[Columns]] = {}
         #: False on a worker: its slots carry everything the master needs, so it keeps no histograms.
         self.keep_histograms = True
 
@@ -251,8 +252,12 @@ class HdrRecorder:
         self._slot_end = float(self._slot_t + SLOT_S)
 
     def _fold(self) -> None:
-        if self._merged:
+        if self._merged or self._columns:
             self._fold_merged()
+        self._fold_local()
+
+    def _fold_local(self) -> None:
+        """This node's own samples into its slots (and histograms); workers' counts wait for a read."""
         if not self._pending and not self._past:
             return
         total = self._histograms[TOTAL_KEY]
@@ -278,6 +283,7 @@ class HdrRecorder:
         self._pending, self._failures, self._past = {}, {}, []
 
     def _fold_merged(self) -> None:
+        self.compact()
         total: Counts = {}
         for key, counts in self._merged.items():
             histogram = self._histograms.get(key)
@@ -290,27 +296,40 @@ class HdrRecorder:
         self._merged = {}
 
     def merge_slots(self, slots: Mapping[int, Mapping[EntryKey, tuple[Counts, int]]]) -> None:
-        """Add a worker's slots (as :func:`loadkit.stats.timeline.decode_slots` gives them) to the histograms.
+        """Add a worker's slots (:func:`loadkit.stats.slot_codec.decode_slots`) to the histograms, on a read.
 
-        A worker's report carries its one-second slots only: their bucketed counts, summed,
-        are its histogram delta (same buckets, so the same percentiles, max and count). Master
-        side; the counts wait in a dict and reach the histograms when a figure is read.
-        (``Timeline.merge(slots, also=recorder.merge_target)`` does both in one pass.)
+        Their bucketed counts, summed, are the worker's delta (the master's own path: :meth:`pending_columns`).
         """
         for entries in slots.values():
             for key, (counts, _failures) in entries.items():
                 add_counts(self.merge_target(key), counts)
 
-    def merge_target(self, key: EntryKey) -> Counts:
-        """The dict that merged counts of ``key`` wait in (bucketed µs -> count) until a figure is read."""
+    def pending_columns(self, key: EntryKey) -> list[Columns]:  # Timeline.merge_columns(slots, also=this)
+        """The list a worker's columns of ``key`` wait in until :meth:`compact`."""
+        waiting = self._columns.get(key)
+        if waiting is None:
+            waiting = self._columns[key] = []
+        return waiting
+
+    def compact(self) -> None:
+        """Count the waiting columns (in C) into the merged counts: what waits stays a few seconds' worth."""
+        for key, columns in self._columns.items():
+            count_many(self.merge_target(key), columns)
+        self._columns = {}
+
+    def merge_target(self, key: EntryKey) -> Counter[int]:
+        """The counts of ``key`` waiting for the next read (µs -> count, values in range, maybe not bucketed)."""
         into = self._merged.get(key)
         if into is None:
-            into = self._merged[key] = {}
+            into = self._merged[key] = Counter()
         return into
 
     def take_slots(self) -> dict[int, dict[EntryKey, tuple[Counts, int]]]:
-        """The one-second slots recorded since the last call: ``{t: {entry: (counts, failures)}}``."""
-        self._fold()
+        """This node's one-second slots since the last call: ``{t: {entry: (counts, failures)}}``.
+
+        The workers' counts are not folded here (a master's pump calls this every 2 s): they wait for a read.
+        """
+        self._fold_local()
         slots = {t: {k: (v[0], v[1]) for k, v in entries.items()} for t, entries in self._slots.items()}
         self._slots = {}
         return slots
@@ -330,10 +349,7 @@ class HdrRecorder:
     def reset(self) -> None:
         """Forget every sample (Locust's reset-stats)."""
         self._histograms = {TOTAL_KEY: new_histogram()}
-        self._pending, self._failures, self._past, self._slots, self._merged = {}, {}, [], {}, {}
-
-    def _reset_histograms(self) -> None:
-        self._histograms = {TOTAL_KEY: new_histogram()}
+        self._pending, self._failures, self._past, self._slots, self._merged, self._columns = {}, {}, [], {}, {}, {}
 
     def take_deltas(self) -> dict[str, str]:
         """Encode what was recorded since the last call, then start afresh (worker side).
@@ -348,7 +364,7 @@ class HdrRecorder:
             if key != TOTAL_KEY and histogram.get_total_count()
         }
         if deltas:
-            self._reset_histograms()  # the slots are taken on their own (take_slots)
+            self._histograms = {TOTAL_KEY: new_histogram()}  # the slots are taken on their own (take_slots)
         return deltas
 
     def merge_deltas(self, deltas: Mapping[str, str]) -> None:

@@ -22,7 +22,9 @@ What it exposes (Prometheus conventions: base units, ``_total`` counters)::
     loadkit_fleet_workers, loadkit_fleet_saturated_workers, and loadkit_fleet_cpu_ratio{stat},
     loadkit_fleet_memory_bytes{stat}, ... for every worker figure above, stat = min p50 p90 max sum
     loadkit_data_rows, loadkit_data_rows_available, loadkit_data_rows_outstanding, loadkit_data_rounds_total,
+    loadkit_fleet_data_rows_{leased,used,returned}_total   over every worker
     loadkit_data_rows_{leased,used,returned}_total{worker}
+        (per worker: the WORKER_SERIES holding the most rows outstanding, then the most leased)
     loadkit_open_model_{target,achieved}_iterations_per_second, ..._iterations_{started,late,dropped}_total
 
 The quantiles are the merged HDR percentiles the reports and thresholds use, so a scrape
@@ -214,11 +216,24 @@ def _data(leasing: Any) -> Iterator[Metric]:
     rounds = CounterMetricFamily("loadkit_data_rounds", "Times the data was handed out in full (recycle, cyclic)")
     rounds.add_metric([], float(summary.get("rounds", 0)))
     yield rounds
+    workers: dict[str, dict[str, int]] = summary.get("workers", {})
+    shown = sorted(data_worst(workers, WORKER_SERIES))
     for key in ("leased", "used", "returned"):
-        per_worker = CounterMetricFamily(f"loadkit_data_rows_{key}", f"Rows {key} per worker", labels=["worker"])
-        for worker, figures in sorted(summary.get("workers", {}).items()):
-            per_worker.add_metric([worker], float(figures.get(key, 0)))
+        fleet = CounterMetricFamily(f"loadkit_fleet_data_rows_{key}", f"Rows {key}, over every worker")
+        fleet.add_metric([], float(sum(figures.get(key, 0) for figures in workers.values())))
+        yield fleet
+        per_worker = CounterMetricFamily(
+            f"loadkit_data_rows_{key}", f"Rows {key} per worker (the {WORKER_SERIES} busiest)", labels=["worker"]
+        )
+        for worker in shown:
+            per_worker.add_metric([worker], float(workers[worker].get(key, 0)))
         yield per_worker
+
+
+def data_worst(workers: Mapping[str, Mapping[str, int]], limit: int) -> list[str]:
+    """Up to ``limit`` workers with their own data series: most rows outstanding, then most leased, then by id."""
+    ranked = sorted(workers, key=lambda w: (-workers[w].get("outstanding", 0), -workers[w].get("leased", 0), w))
+    return ranked[: max(limit, 0)]
 
 
 def _open_model(load: Mapping[str, Any]) -> Iterator[Metric]:

@@ -5,10 +5,11 @@ they are recorded (:class:`~loadkit.stats.hdr.HdrRecorder`); a slot holds, per e
 sparse HDR distribution — ``{value_us: count}`` with each value replaced by the lowest
 value of its HdrHistogram bucket (:func:`bucket`, 3 significant digits, the same buckets
 as the run's histograms) — and the failures. A worker sends its slots with each report
-(:func:`encode_slots`); the master adds them into its :class:`Timeline`. Adding bucket
-counts is exact, so a slot's p50/p90/p99/max equal those of one histogram fed every
-sample of that interval on every worker (:func:`percentiles_us` follows HdrHistogram's
-own rule, value for value).
+(:func:`loadkit.stats.slot_codec.encode_slots`); the master adds them into its :class:`Timeline`
+(:meth:`Timeline.merge_columns`: kept as they came and counted in bulk every few seconds or
+when read, :mod:`loadkit.stats.columns`). Adding bucket counts is exact, so a slot's
+p50/p90/p99/max equal those of one histogram fed every sample of that interval on every
+worker (:func:`percentiles_us` follows HdrHistogram's own rule, value for value).
 
 Bounded for long runs: the master's slots widen as the run grows — 1 s for the first
 :data:`POINTS_PER_WIDTH` slots, then 2 s for as many, then 4 s, … (a one-hour run has
@@ -25,12 +26,17 @@ Slot times come from each worker's clock: workers on other hosts need synchronis
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, chain, repeat
 from typing import Any
 
+from loadkit.stats.columns import EXPAND_RATIO, EXPAND_SLACK, Columns
 from loadkit.stats.facets import is_facet
-from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, Counts, EntryKey, add_counts, bucket_highest
+from loadkit.stats.hdr import TOTAL_KEY, Counts, EntryKey, add_counts, bucket, bucket_highest
+from loadkit.stats.slot_codec import parse_key
 
 BASE_S = 1
 SETTLE_S = 20.0
@@ -38,12 +44,6 @@ POINTS_PER_WIDTH = 360
 #: The figures of a slot, per entry, in this order.
 FIGURES = ("count", "failures", "p50", "p90", "p99", "max")
 _PCTS = (50.0, 90.0, 99.0)
-# Bounds on a worker's payload (hostile input): slots per report, entries per slot, buckets per entry.
-MAX_SLOTS = 900
-MAX_ENTRIES = 2000
-MAX_BUCKETS = 24_000
-MAX_REPORT_BUCKETS = 2_000_000  # in all, per report: a worker sends a few thousand
-_CLOCK_SLACK_S = 86_400
 
 
 def percentiles_us(counts: Mapping[int, int], pcts: Iterable[float] = _PCTS) -> list[int]:
@@ -51,21 +51,22 @@ def percentiles_us(counts: Mapping[int, int], pcts: Iterable[float] = _PCTS) -> 
 
     Its rule: the target count is ``int(pct * total / 100 + 0.5)`` (at least 1); the value
     is the highest equivalent value of the first bucket whose running count reaches it.
+    ``counts`` may hold values not yet bucketed (the master adds them as workers sent them):
+    buckets are monotonic, so the first value whose running count reaches the target lies in
+    that first bucket, and its bucket's highest value is the answer. Sorted, summed and
+    searched in C (``sorted``, ``accumulate``, ``bisect``): a master computes every slot.
     """
-    total = sum(counts.values())
-    if total == 0:
-        return [0] * (len(tuple(pcts)) + 1)
-    ordered = sorted(counts.items())
+    pcts = tuple(pcts)
+    values = sorted(counts)
+    if not values:
+        return [0] * (len(pcts) + 1)
+    running = list(accumulate(map(counts.__getitem__, values)))
+    total = running[-1]
     out = []
     for pct in pcts:
         target = max(int(min(pct, 100.0) * total / 100 + 0.5), 1)
-        running = 0
-        for value, count in ordered:
-            running += count
-            if running >= target:
-                out.append(bucket_highest(value))
-                break
-    out.append(bucket_highest(ordered[-1][0]))
+        out.append(bucket_highest(bucket(values[bisect_left(running, target)])))
+    out.append(bucket_highest(bucket(values[-1])))
     return out
 
 
@@ -83,10 +84,26 @@ def slot_of(t: int, start: int) -> tuple[int, int]:
     return start + phase_start + (elapsed - phase_start) // width * width, width
 
 
+def percentiles_sorted(samples: Sequence[int], pcts: Iterable[float] = _PCTS) -> list[int]:
+    """:func:`percentiles_us` of a sorted list holding each sample's value once (the target-th is the answer)."""
+    pcts = tuple(pcts)
+    if not samples:
+        return [0] * (len(pcts) + 1)
+    total = len(samples)
+    out = [bucket_highest(bucket(samples[max(int(min(p, 100.0) * total / 100 + 0.5), 1) - 1])) for p in pcts]
+    out.append(bucket_highest(bucket(samples[-1])))
+    return out
+
+
 @dataclass
 class _Slot:
     width: int
-    counts: dict[EntryKey, Counts] = field(default_factory=dict)
+    #: Per entry, each sample's value once, as workers' columns bring them (:meth:`add_columns`, the
+    #: master's path): extending a list costs a pointer copy a sample, and sorting it when read merges
+    #: the workers' sorted runs (timsort, in C) — no dict to grow and hash into.
+    samples: dict[EntryKey, list[int]] = field(default_factory=dict)
+    #: Per entry, counts added as a mapping (a local runner's slots) or too large to expand.
+    counts: dict[EntryKey, Counter[int]] = field(default_factory=dict)
     failures: dict[EntryKey, int] = field(default_factory=dict)
     figures: dict[EntryKey, list[int]] | None = None  # once settled: FIGURES per entry
     saved: list[list[int]] | None = None  # once settled: its rows in a state file, until a late delta
@@ -94,39 +111,80 @@ class _Slot:
     def add(self, key: EntryKey, counts: Mapping[int, int], failures: int, also: Counts | None = None) -> bool:
         """Add (the bucketed counts to ``also`` too); False when settled (only count and failures could be added)."""
         if self.figures is None:
-            add_counts(self.counts.setdefault(key, {}), counts, also)
+            into = self.counts.get(key)
+            if into is None:
+                into = self.counts[key] = Counter()
+            add_counts(into, counts, also)
             self.failures[key] = self.failures.get(key, 0) + failures
             return True
         if also is not None:
             add_counts(also, counts)
+        self.add_late(key, sum(counts.values()), failures)
+        return False
+
+    def add_columns(self, key: EntryKey, columns: Columns) -> None:
+        """A worker's columns of one entry (the slot is not settled: the caller checked)."""
+        values, counts, failures = columns
+        total = sum(counts)
+        if total <= EXPAND_RATIO * len(values) + EXPAND_SLACK:
+            samples = self.samples.get(key)
+            if samples is None:
+                samples = self.samples[key] = []
+            samples.extend(values if total == len(values) else chain.from_iterable(map(repeat, values, counts)))
+        else:  # counts too large to expand (not from a loadkit worker at one-second slots)
+            into = self.counts.get(key)
+            if into is None:
+                into = self.counts[key] = Counter()
+            add_counts(into, dict(zip(values, counts, strict=True)))
+        self.failures[key] = self.failures.get(key, 0) + failures
+
+    def add_late(self, key: EntryKey, count: int, failures: int) -> None:
+        assert self.figures is not None
         self.saved = None
         row = self.figures.setdefault(key, [0, 0, 0, 0, 0, 0])
         total = self.figures.setdefault(TOTAL_KEY, [0, 0, 0, 0, 0, 0])
         for target in (row, total) if not is_facet(key[0]) else (row,):
-            target[0] += sum(counts.values())
+            target[0] += count
             target[1] += failures
-        return False
 
     def compute(self) -> dict[EntryKey, list[int]]:
         if self.figures is not None:
             return self.figures
         figures: dict[EntryKey, list[int]] = {}
-        total: Counts = {}
-        total_failures = 0
-        for key, counts in self.counts.items():
+        total_failures, in_total, mixed = 0, [], False
+        for key in dict.fromkeys([*self.samples, *self.counts]):
+            samples, counts = self.samples.get(key, []), self.counts.get(key)
             failures = self.failures.get(key, 0)
-            figures[key] = [sum(counts.values()), failures, *percentiles_us(counts)]
+            if counts:
+                merged = _merged(samples, counts)
+                figures[key] = [sum(merged.values()), failures, *percentiles_us(merged)]
+            else:
+                samples.sort()
+                figures[key] = [len(samples), failures, *percentiles_sorted(samples)]
             if not is_facet(key[0]):
-                for value, count in counts.items():
-                    total[value] = total.get(value, 0) + count
                 total_failures += failures
-        if total:
-            figures[TOTAL_KEY] = [sum(total.values()), total_failures, *percentiles_us(total)]
+                in_total.append(key)
+                mixed = mixed or bool(counts)
+        if in_total:
+            every = list(chain.from_iterable(self.samples.get(k, ()) for k in in_total))
+            if mixed:
+                merged = _merged(every, *(self.counts[k] for k in in_total if k in self.counts))
+                figures[TOTAL_KEY] = [sum(merged.values()), total_failures, *percentiles_us(merged)]
+            else:
+                every.sort()  # the entries' sorted runs merged
+                figures[TOTAL_KEY] = [len(every), total_failures, *percentiles_sorted(every)]
         return figures
 
     def settle(self) -> None:
         self.figures = self.compute()
-        self.counts, self.failures = {}, {}
+        self.samples, self.counts, self.failures = {}, {}, {}
+
+
+def _merged(samples: Iterable[int], *counts: Mapping[int, int]) -> Counter[int]:
+    out = Counter(samples)
+    for more in counts:
+        add_counts(out, more)
+    return out
 
 
 class Timeline:
@@ -163,7 +221,7 @@ class Timeline:
         slots: Mapping[int, Mapping[EntryKey, tuple[Counts, int]]],
         also: Callable[[EntryKey], Counts] | None = None,
     ) -> None:
-        """Add slots as :func:`decode_slots` (or ``HdrRecorder.take_slots``) gives them.
+        """Add slots as :func:`~loadkit.stats.slot_codec.decode_slots` (or ``HdrRecorder.take_slots``) gives them.
 
         ``also(key)``: a dict each entry's bucketed counts are added to as well, in the same
         pass (the master's histograms, ``HdrRecorder.merge_target``).
@@ -171,6 +229,33 @@ class Timeline:
         for t, entries in slots.items():
             for key, (counts, failures) in entries.items():
                 self.add(t, key, counts, failures, also(key) if also is not None else None)
+
+    def merge_columns(
+        self,
+        slots: Mapping[int, Mapping[EntryKey, Columns]],
+        also: Callable[[EntryKey], list[Columns]] | None = None,
+    ) -> None:
+        """:meth:`merge` for :func:`~loadkit.stats.slot_codec.decode_columns` output (a master, each report).
+
+        Each entry's samples join the slot's list (:meth:`_Slot.add_columns`); ``also(key)``: a list
+        the columns are appended to as well (the master's histograms, ``HdrRecorder.pending_columns``).
+        """
+        for t, entries in slots.items():
+            begin, width = slot_of(t, self.start)
+            slot = self._slots.get(begin)
+            if slot is None:
+                slot = self._slots[begin] = _Slot(width)
+            if slot.figures is not None:  # settled: counts and failures only
+                for key, columns in entries.items():
+                    slot.add_late(key, sum(columns[1]), columns[2])
+                    if also is not None:
+                        also(key).append(columns)
+                self.late += len(entries)
+                continue
+            for key, columns in entries.items():
+                slot.add_columns(key, columns)
+                if also is not None:
+                    also(key).append(columns)
 
     def settle(self, now: float | None = None) -> None:
         """Keep only the figures of slots that ended more than :data:`SETTLE_S` ago (all: ``now=inf``)."""
@@ -221,7 +306,8 @@ class Timeline:
                 slots.append([begin, slot.width, slot.saved, None])
                 continue
             open_ = []
-            for key, counts in slot.counts.items():
+            for key in dict.fromkeys([*slot.samples, *slot.counts]):
+                counts = _merged(slot.samples.get(key, ()), slot.counts.get(key, {}))
                 ordered = sorted(counts.items())
                 values, numbers = [v for v, _ in ordered], [c for _, c in ordered]
                 open_.append([ids.setdefault(key, len(ids)), values, numbers, slot.failures.get(key, 0)])
@@ -231,7 +317,7 @@ class Timeline:
     def restore(self, saved: Any) -> None:
         """Start again from :meth:`state` (at a resumed run's start); ``ValueError``, nothing kept, when malformed."""
         try:
-            keys = [_key(k) for k in saved["keys"]]
+            keys = [parse_key(k) for k in saved["keys"]]
             restored: dict[int, _Slot] = {}
             for begin, width, figures, open_ in saved["slots"]:
                 slot = restored[int(begin)] = _Slot(int(width))
@@ -241,7 +327,7 @@ class Timeline:
                         raise ValueError(f"a slot's figures are not {', '.join(FIGURES)}")
                     continue
                 for kid, values, numbers, failures in open_:
-                    slot.counts[keys[kid]] = {int(v): int(c) for v, c in zip(values, numbers, strict=True)}
+                    slot.counts[keys[kid]] = Counter({int(v): int(c) for v, c in zip(values, numbers, strict=True)})
                     slot.failures[keys[kid]] = int(failures)
             start, late = int(saved["start"]), int(saved["late"])
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
@@ -286,73 +372,3 @@ def series_columns(parts: SeriesParts) -> dict[str, Any]:
 
 def _label(key: EntryKey) -> str:
     return f"{key[0]} {key[1]}" if key[0] else key[1]
-
-
-# --- transport: a worker's slots in its report -----------------------------------------
-def encode_slots(slots: Mapping[int, Mapping[EntryKey, tuple[Counts, int]]]) -> list[list[Any]]:
-    """``[[t, {"TYPE\\tNAME": [[values], [counts], failures]}], ...]`` (msgpack-friendly)."""
-    out = []
-    for t, entries in slots.items():
-        encoded = {}
-        for (request_type, name), (counts, failures) in entries.items():
-            ordered = sorted(counts.items())
-            encoded[f"{request_type}\t{name}"] = [[v for v, _ in ordered], [c for _, c in ordered], failures]
-        out.append([t, encoded])
-    return out
-
-
-def decode_slots(payload: Any, now: float | None = None) -> dict[int, dict[EntryKey, tuple[Counts, int]]]:
-    """Check and decode :func:`encode_slots` output; ``ValueError`` (nothing merged) when malformed."""
-    now = time.time() if now is None else now
-    if not isinstance(payload, list) or len(payload) > MAX_SLOTS:
-        raise ValueError(f"timeline: expected a list of at most {MAX_SLOTS} slots")
-    slots: dict[int, dict[EntryKey, tuple[Counts, int]]] = {}
-    budget = MAX_REPORT_BUCKETS
-    for item in payload:
-        if not (isinstance(item, list | tuple) and len(item) == 2 and type(item[0]) is int):
-            raise ValueError("timeline: a slot is [epoch_seconds, {entry: [...]}]")
-        t, entries = item
-        if abs(t - now) > _CLOCK_SLACK_S or not isinstance(entries, dict) or len(entries) > MAX_ENTRIES:
-            raise ValueError(f"timeline: slot {t!r} is out of range or has too many entries")
-        decoded = slots.setdefault(t, {})
-        for raw_key, value in entries.items():
-            counts, _failures = decoded[_key(raw_key)] = _entry(raw_key, value)
-            budget -= len(counts)
-            if budget < 0:
-                raise ValueError(f"timeline: more than {MAX_REPORT_BUCKETS} buckets in one report")
-    return slots
-
-
-def _key(raw_key: Any) -> EntryKey:
-    if not isinstance(raw_key, str) or "\t" not in raw_key:
-        raise ValueError(f"timeline: bad entry key {raw_key!r}")
-    request_type, _, name = raw_key.partition("\t")
-    return request_type, name
-
-
-def _entry(raw_key: str, value: Any) -> tuple[Counts, int]:
-    if not (isinstance(value, list | tuple) and len(value) == 3):
-        raise ValueError(f"timeline: entry {raw_key!r} is not [values, counts, failures]")
-    values, counts, failures = value
-    if not (isinstance(values, list | tuple) and isinstance(counts, list | tuple)) or len(values) != len(counts):
-        raise ValueError(f"timeline: entry {raw_key!r}: values and counts differ in length")
-    if len(values) > MAX_BUCKETS:
-        raise ValueError(f"timeline: entry {raw_key!r} has more than {MAX_BUCKETS} buckets")
-    # The types and ranges checked in C (set, min, max): a master does this for every report.
-    ints = not values or (
-        set(map(type, values)) | set(map(type, counts)) <= _INT_ONLY
-        and min(values) >= 0
-        and max(values) <= HIGHEST_US
-        and min(counts) > 0
-    )
-    if not ints or type(failures) is not int or not 0 <= failures <= sum(counts):
-        raise ValueError(f"timeline: entry {raw_key!r} holds values out of range")
-    decoded = dict(zip(values, counts, strict=True))  # in C; whoever adds them buckets them (add_counts)
-    if len(decoded) != len(values):  # a value repeated (not from a loadkit worker): its counts add up
-        decoded = {}
-        for v, c in zip(values, counts, strict=True):
-            decoded[v] = decoded.get(v, 0) + c
-    return decoded, failures
-
-
-_INT_ONLY = {int}

@@ -63,3 +63,46 @@ def test_a_thousand_workers_keep_a_bounded_history_and_log(caplog: pytest.LogCap
     report = store.report()
     assert len(report["workers"]) == 40 and report["summary"]["workers"] == 1000
     assert report["warnings_total"] == 100
+
+
+class _Node:
+    def __init__(self, node_id: str, state: str) -> None:
+        self.id, self.state = node_id, state
+
+
+class _Clients:
+    def __init__(self) -> None:
+        self.all: list[_Node] = []
+
+
+class _Runner:
+    """What ``live_workers`` reads of a master: its worker table (a fake: no sockets needed here)."""
+
+    def __init__(self) -> None:
+        self.clients = _Clients()
+
+
+def test_workers_that_left_lose_their_latest_sample_so_churn_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from locust.runners import STATE_MISSING, STATE_RUNNING
+
+    from loadkit.messages import HealthReport
+
+    clock = [1000.0]
+    monkeypatch.setattr(health.time, "monotonic", lambda: clock[0])
+    runner, store = _Runner(), HealthStore()
+    receive = health._Receiver(runner, store)  # type: ignore[arg-type]
+    for wave in range(5):  # 5 waves of 100 workers, each replacing the last
+        runner.clients.all = [_Node(f"w{wave}-{i}", STATE_RUNNING) for i in range(100)]
+        for i in range(100):
+            for _ in range(3):
+                receive(None, HealthReport(sample={"cpu_percent": 99.0}), f"w{wave}-{i}")  # type: ignore[arg-type]
+        clock[0] += health.PRUNE_EVERY_S
+    receive(None, HealthReport(sample={"cpu_percent": 1.0}), "w4-0")  # type: ignore[arg-type]
+    assert len(store.latest) == 100 and set(store.latest) == {f"w4-{i}" for i in range(100)}
+    assert set(store.seen) == set(store.streak) == set(store.latest)
+    assert set(store.saturated) <= set(store.latest)
+    runner.clients.all[0].state = STATE_MISSING  # no heartbeat: counted as gone too
+    clock[0] += health.PRUNE_EVERY_S
+    receive(None, HealthReport(sample={"cpu_percent": 1.0}), "w4-1")  # type: ignore[arg-type]
+    assert "w4-0" not in store.latest and len(store.latest) == 99
+    assert len(store.history) <= 2 * health.HISTORY_WORKERS  # histories kept were bounded already

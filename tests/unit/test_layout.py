@@ -77,8 +77,6 @@ TESTED_BY_FEATURE_TESTS = {
     "run/worker_locustfile.py": "tests/e2e/test_library_mode.py",  # what LoadTest(workers=N) runs
     "run/worker_users.py": "tests/e2e/test_library_scripts.py",  # a worker process loading a LoadTest script
     "stats/controller.py": "tests/integration/test_stats_summary.py",  # a real runner's events and reports
-    "stats/prometheus.py": "tests/integration/test_prometheus_and_charts_tab.py",  # scraped over HTTP
-    "stats/prometheus_exemplars.py": "tests/integration/test_latency_exemplars_scrape.py",  # OpenMetrics scrape
     "stats/exemplar_part.py": "tests/e2e/test_traces.py",  # workers' exemplars merged on a real master
     "users/grpc_client.py": "tests/integration/test_grpc_user.py",  # calls on the real gRPC target
     "users/grpc_user.py": "tests/integration/test_grpc_user.py",

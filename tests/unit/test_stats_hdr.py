@@ -8,7 +8,7 @@ import time
 import pytest
 
 from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, bucket, ms_to_us, new_histogram, record_counts
-from loadkit.stats.timeline import decode_slots, encode_slots
+from loadkit.stats.slot_codec import decode_slots, encode_slots
 
 
 def _latencies(n: int, seed: int) -> list[float]:

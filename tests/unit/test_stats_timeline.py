@@ -10,12 +10,11 @@ import pytest
 
 from loadkit.stats import hdr
 from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, bucket, bucket_highest, new_histogram
+from loadkit.stats.slot_codec import decode_slots, encode_slots
 from loadkit.stats.timeline import (
     POINTS_PER_WIDTH,
     SETTLE_S,
     Timeline,
-    decode_slots,
-    encode_slots,
     percentiles_us,
     slot_of,
 )
@@ -129,9 +128,9 @@ def test_percentiles_of_an_empty_slot_are_none_and_inf_settles_all() -> None:
 
 
 def test_a_report_too_big_in_all_is_refused_before_anything_is_merged(monkeypatch: pytest.MonkeyPatch) -> None:
-    from loadkit.stats import timeline
+    from loadkit.stats import slot_codec
 
-    monkeypatch.setattr(timeline, "MAX_REPORT_BUCKETS", 5)
+    monkeypatch.setattr(slot_codec, "MAX_REPORT_BUCKETS", 5)
     payload = [[T0 + i, {"GET\t/a": [[1, 2], [1, 1], 0]}] for i in range(3)]
     with pytest.raises(ValueError, match="more than 5 buckets"):
         decode_slots(payload, now=T0)
