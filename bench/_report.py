@@ -34,6 +34,9 @@ REFERENCES = {
     "grpc-unary+plugin+trace": "grpc-unary+plugin",
     "grpc-bidi+trace": "grpc-bidi",
     "rest+trace": "rest",
+    # Locust's --otel on (a span per call and per iteration): reported, not budgeted (bench/_variants_otel.py)
+    "grpc-unary+otel": "grpc-unary",
+    "rest+otel": "rest",
 }
 ORDER = [
     "bare-unary",

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-from bench import _callgrind, _variants_h2ws
+from bench import _callgrind, _variants_h2ws, _variants_otel
 
 #: Messages per streaming call (client-side, server-side or both ways).
 STREAM_MESSAGES = 10
@@ -144,7 +144,7 @@ def bare_unary_event(address: str, window: Window) -> None:
     gevent.spawn(loop).get()
 
 
-def grpc_user(kind: str, address: str, window: Window, plugin: bool, trace: bool = False) -> None:
+def grpc_user(kind: str, address: str, window: Window, plugin: bool, trace: bool | str = False) -> None:
     """GrpcUser (generated stub), ``self.client.call(method, dict)`` in a task.
 
     ``trace``: with ``--trace-context`` (a traceparent per call, every one sampled; the ``+trace``
@@ -246,7 +246,7 @@ def proto_user(address: str, window: Window, plugin: bool) -> None:
 PATH = f"/health?delay_ms={DELAY_MS}"
 
 
-def http_user(flavour: str, url: str, window: Window, plugin: bool, trace: bool = False) -> None:
+def http_user(flavour: str, url: str, window: Window, plugin: bool, trace: bool | str = False) -> None:
     """GET /health of the bundled HTTP target: FastHttpUser, RestUser or HttpUser (requests).
 
     ``trace`` as for :func:`grpc_user` (only RestUser sends trace context).
@@ -372,16 +372,17 @@ def events_user(window: Window, plugin: bool) -> None:
 
 
 # --- shared ---------------------------------------------------------------------------
-def run_user(user_class: type, plugin: bool, trace: bool = False) -> None:
+def run_user(user_class: type, plugin: bool, trace: bool | str = False) -> None:
     """Run one user of ``user_class`` in a local runner's environment until its task stops it.
 
-    ``trace=True`` runs it with ``--trace-context`` (otherwise loadkit's defaults apply: off).
+    ``trace=True`` runs it with ``--trace-context``, ``"otel"`` with ``--otel`` (:mod:`bench._variants_otel`);
+    otherwise loadkit's defaults apply: both off.
     """
     from locust.env import Environment
 
     from loadkit import config
 
-    options = config.defaults(trace_context=True) if trace else None
+    options = _variants_otel.options() if trace == "otel" else (config.defaults(trace_context=True) if trace else None)
     env = Environment(user_classes=[user_class], host=getattr(user_class, "host", None), parsed_options=options)
     runner = env.create_local_runner()  # subscribes Locust's stats to the request event, as in any run
     runner.greenlet.kill(block=True)  # its CPU monitor: per second, not per call
@@ -390,6 +391,8 @@ def run_user(user_class: type, plugin: bool, trace: bool = False) -> None:
 
         loadkit.attach(env)
         _stop_periodic(env)
+    elif trace == "otel":
+        _variants_otel.install(env)
     user = user_class(env)
     user.start(runner.user_greenlets).get()
 
@@ -428,3 +431,4 @@ VARIANTS["loop"] = ("", lambda a, w: loop_user(w))
 VARIANTS["events"] = ("", lambda a, w: events_user(w, False))
 VARIANTS["events+plugin"] = ("", lambda a, w: events_user(w, True))
 _variants_h2ws.register(VARIANTS, run_user)
+_variants_otel.register(VARIANTS, grpc_user, http_user)

@@ -19,6 +19,10 @@ Part of the seam (:mod:`loadkit._locust`); contract tests in ``tests/unit/test_l
   ``_task_queue``; ``schedule_task``/``get_next_task``/``execute_task`` pick and run one; a
   nested TaskSet class is instantiated with its parent (``DefaultTaskSet``: the user); a
   user's ``_state`` is ``LOCUST_STATE_RUNNING`` while it runs tasks (:func:`run_one_task`).
+- **task iteration**: both models run each task through ``execute_task(task)`` of the TaskSet
+  that scheduled it (``TaskSet`` and ``DefaultTaskSet`` define it; Locust's closed loop in
+  ``execute_next_task``, the open model's :func:`run_one_task`), a nested TaskSet class being a
+  "task" whose ``run()`` loops over its own; :func:`wrap_execute_task` wraps both methods once.
 """
 
 from __future__ import annotations
@@ -97,3 +101,12 @@ def run_one_task(tasks: TaskStack) -> None:
             return
         except (RescheduleTask, RescheduleTaskImmediately):
             return
+
+
+# --- task iteration ------------------------------------------------------------------------
+def wrap_execute_task(wrapper: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    """Replace ``execute_task`` of ``TaskSet`` and ``DefaultTaskSet`` by ``wrapper(original)``, once per process."""
+    for cls in (TaskSet, DefaultTaskSet):
+        original = cls.__dict__["execute_task"]
+        if not patched(original):
+            cls.execute_task = mark_patched(wrapper(original), original)  # type: ignore[method-assign]

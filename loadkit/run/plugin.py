@@ -183,15 +183,20 @@ def _install_tracing(environment: Environment) -> None:
     if environment.parsed_options is not None:
         tracing.check_options(environment.parsed_options)  # a bad --trace-state: one line, before any load
     tracing.trace_context_for(environment)
+    from loadkit.run import otel
+
+    otel.install(environment)  # --otel: a span per task iteration, the parent of its calls' spans
 
 
 def _install_exemplars(environment: Environment) -> None:
     """The slowest requests' trace ids per entry, merged from workers (:mod:`loadkit.stats.exemplar_part`)."""
     from loadkit.stats import exemplar_part
     from loadkit.stats.controller import controller_for
+    from loadkit.users.spans import spans_for
     from loadkit.users.tracing import trace_context_for
 
-    exemplar_part.install(environment, record=trace_context_for(environment) is not None)
+    traced = trace_context_for(environment) is not None or spans_for(environment) is not None
+    exemplar_part.install(environment, record=traced)
     controller_for(environment).report_sections["exemplars"] = lambda: exemplar_part.report_section(environment)
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from locust.env import Environment
 
+from loadkit.users.spans import spans_for
 from loadkit.users.tracing import trace_context_for
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,7 +105,8 @@ class measure:
         def get(self): ...
 
     ``m.trace_id`` and ``m.headers`` (a fresh ``traceparent``) let the block's own call carry the
-    trace context the report names (``requests.get(url, headers=m.headers)``).
+    trace context the report names (``requests.get(url, headers=m.headers)``). With Locust's
+    ``--otel`` the block is a CLIENT span ``TYPE NAME`` and ``m.headers`` carry its context.
 
     An exception inside the block is recorded as the failure and swallowed, so the task
     goes on; pass ``reraise=True`` to re-raise it after recording.
@@ -120,8 +122,14 @@ class measure:
         environment = _environment_of(self._owner)
         fire = environment.events.request.fire
         self._fire = user_fire(self._owner, fire) if hasattr(self._owner, "context") else fire
-        tracing = trace_context_for(environment)
-        self._m = Measurement(None if tracing is None else tracing.new())
+        self._spans = spans = spans_for(environment)
+        if spans is None:
+            tracing = trace_context_for(environment)
+            self._m = Measurement(None if tracing is None else tracing.new())
+        else:  # --otel: the block is a CLIENT span; m.headers propagate it
+            attributes = {"loadkit.request_type": self._request_type, "loadkit.name": self._name}
+            self._span = spans.start(f"{self._request_type} {self._name}", attributes)
+            self._m = Measurement(spans.ids(self._span))
         self._start = perf_counter()
         return self._m
 
@@ -138,6 +146,10 @@ class measure:
             exception=m.exception,
             context=m.context,
         )
+        if self._spans is not None:
+            error = m.exception
+            failed = None if error is None else (str(error) or type(error).__qualname__)
+            self._spans.end(self._span, {} if error is None else {"error.type": type(error).__qualname__}, failed)
         return exc is not None and not self._reraise and isinstance(exc, Exception)
 
     def __call__(self, func: F) -> F:

@@ -18,6 +18,8 @@ from loadkit.users.grpc_calls import REQUEST_TYPE, WRAPPERS, Fire, GrpcCallError
 from loadkit.users.grpc_channel import ChannelSpec, open_channel, shared_channels
 from loadkit.users.grpc_dicts import DictRequests
 from loadkit.users.grpc_methods import MethodSpec
+from loadkit.users.grpc_traced import TRACED_WRAPPERS
+from loadkit.users.spans import Spans
 
 #: Produces the method specs once a channel exists (reflection needs the channel).
 SpecSource = Callable[[grpc.Channel], dict[str, MethodSpec]]
@@ -55,6 +57,7 @@ class GrpcClient:
         shared: bool = False,
         on_unknown_method: Callable[[ProtoError], Exception] | None = None,
         trace: Trace = None,
+        spans: Spans | None = None,
     ) -> None:
         self.channel_spec = spec
         self._shared = shared
@@ -66,6 +69,8 @@ class GrpcClient:
         self.metadata = metadata
         #: Makes each call's trace context (:mod:`loadkit.users.tracing`); None: none sent.
         self.trace = trace
+        #: --otel: a CLIENT span per call, propagated instead of ``trace`` (:mod:`loadkit.users.spans`).
+        self.spans = spans
         self._specs: dict[str, MethodSpec] | None = None
         #: Turns the ProtoError of an unknown method name into what to raise (GrpcUser: stop the run).
         self._on_unknown_method = on_unknown_method
@@ -99,6 +104,10 @@ class GrpcClient:
             request_serializer=spec.request_serializer,
             response_deserializer=spec.response_deserializer,
         )
+        if self.spans is not None:  # chosen once per method: the untraced wrappers stay as they are
+            wrapper: Any = TRACED_WRAPPERS[spec.kind]
+            target = self.channel_spec.target
+            return wrapper(multicallable, spec.path, self._fire, self.timeout, self.metadata, self.spans, target)
         return WRAPPERS[spec.kind](multicallable, spec.path, self._fire, self.timeout, self.metadata, self.trace)
 
     def call(self, method: str, request: Any = None, **kwargs: Any) -> Any:

@@ -23,6 +23,7 @@ from loadkit.users.grpc_channel import ChannelSpec, parse_host
 from loadkit.users.grpc_client import GrpcClient, GrpcStub, SpecSource
 from loadkit.users.grpc_methods import MethodSpec, specs_from_stub
 from loadkit.users.grpc_proto import load_proto_service, reflection_service, resolve_proto
+from loadkit.users.spans import spans_for
 from loadkit.users.tracing import trace_context_for
 
 #: Default per-call deadline (seconds) when neither the user nor --grpc-timeout sets one.
@@ -56,7 +57,8 @@ class GrpcUser(User):
     ``name=`` (the stats name). A failed call raises :class:`~loadkit.GrpcCallError`
     after it was recorded; uncaught, it just ends the task. With ``--trace-context`` every call
     sends a fresh W3C ``traceparent`` after that metadata; its trace id is the event's
-    ``context["trace_id"]`` (:mod:`loadkit.users.tracing`).
+    ``context["trace_id"]`` (:mod:`loadkit.users.tracing`). With Locust's ``--otel`` every call is a
+    CLIENT span whose context is the one sent (:mod:`loadkit.users.spans`).
     """
 
     abstract = True
@@ -87,7 +89,8 @@ class GrpcUser(User):
         shared = (
             self.shared_channel if self.shared_channel is not None else getattr(options, "grpc_shared_channel", False)
         )
-        tracing = trace_context_for(environment)
+        spans = spans_for(environment)  # --otel: a span per call, its context propagated
+        tracing = None if spans is not None else trace_context_for(environment)
         self.client = GrpcClient(
             spec,
             self._spec_source(spec.target),
@@ -98,6 +101,7 @@ class GrpcUser(User):
             shared=bool(shared),
             on_unknown_method=partial(stop_run, environment),
             trace=None if tracing is None else tracing.new,  # a traceparent on every call
+            spans=spans,
         )
         self.stub = self.client.stub
 

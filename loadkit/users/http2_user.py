@@ -33,7 +33,8 @@ from loadkit.exceptions import ConfigError
 from loadkit.users._events import user_fire
 from loadkit.users._tls import ssl_context
 from loadkit.users.rest_user import Check, RestError, RestResult, _validate
-from loadkit.users.tracing import http_headers, trace_context_for
+from loadkit.users.spans import spans_for, url_full
+from loadkit.users.tracing import Trace, http_headers, trace_context_for
 
 HTTP2 = "HTTP/2"
 
@@ -97,8 +98,9 @@ class Http2User(User):
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
         self._fire = user_fire(self, environment.events.request.fire)
-        tracing = trace_context_for(environment)  # --trace-context: a traceparent per call
-        self._trace = None if tracing is None else tracing.new
+        self._spans = spans_for(environment)  # --otel: a CLIENT span per call (loadkit.users.spans)
+        tracing = None if self._spans is not None else trace_context_for(environment)  # --trace-context
+        self._trace: Trace = None if tracing is None else tracing.new
 
     def start(self, group: Group) -> Any:
         greenlet = super().start(group)
@@ -125,7 +127,30 @@ class Http2User(User):
     ) -> RestResult:
         """Send one JSON request and validate it; returns a :class:`RestResult` (never raises for HTTP)."""
         url = path.format(**path_params) if path_params else path
-        trace_id, send_headers = http_headers(self._trace, self.headers, headers)
+        if self._spans is None:  # the one check --otel costs when off
+            return self._send(method, path, url, self._trace, json, expect, check, name, query, headers, kwargs)
+        return self._spans.http(
+            method,
+            path,
+            url_full(self.host or "", url, query),
+            lambda trace: self._send(method, path, url, trace, json, expect, check, name, query, headers, kwargs),
+        )
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        trace: Trace,
+        json: Any,
+        expect: int | Collection[int],
+        check: Check | None,
+        name: str | None,
+        query: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+        kwargs: dict[str, Any] | None,
+    ) -> RestResult:
+        trace_id, send_headers = http_headers(trace, self.headers, headers)
         response: Any
         start = perf_counter()
         try:

@@ -16,7 +16,8 @@ from gevent.pool import Group
 from locust import FastHttpUser
 
 from loadkit._locust.users import report_caught
-from loadkit.users.tracing import http_headers, trace_context_for
+from loadkit.users.spans import spans_for, url_full
+from loadkit.users.tracing import Trace, http_headers, trace_context_for
 
 _NO_KWARGS: dict[str, Any] = {}
 _decode_json = jsonlib.JSONDecoder().decode
@@ -64,6 +65,7 @@ class RestUser(FastHttpUser):
     ``self.headers`` (e.g. a bearer token after login) is sent with every call, and with
     ``--trace-context`` so is a fresh W3C ``traceparent`` whose trace id is the request event's
     ``context["trace_id"]`` (:mod:`loadkit.users.tracing`; one in ``headers=`` is sent instead, and named).
+    With Locust's ``--otel`` every call is a CLIENT span whose context is the one sent (:mod:`loadkit.users.spans`).
     Note: this ``rest`` replaces FastHttpUser's context-manager ``rest``; ``self.client``
     is Locust's FastHttpSession as usual.
     """
@@ -75,8 +77,9 @@ class RestUser(FastHttpUser):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.headers = dict(type(self).headers)
-        tracing = trace_context_for(environment)
-        self._trace = None if tracing is None else tracing.new
+        self._spans = spans_for(environment)  # --otel: a CLIENT span per call (loadkit.users.spans)
+        tracing = None if self._spans is not None else trace_context_for(environment)
+        self._trace: Trace = None if tracing is None else tracing.new
 
     def start(self, group: Group) -> Any:
         greenlet = super().start(group)
@@ -104,7 +107,30 @@ class RestUser(FastHttpUser):
     ) -> RestResult:
         """Send one JSON request and validate it; returns a :class:`RestResult` (never raises for HTTP)."""
         url = path.format(**path_params) if path_params else path
-        trace_id, send_headers = http_headers(self._trace, self.headers, headers)
+        if self._spans is None:  # the one check --otel costs when off
+            return self._send(method, path, url, self._trace, json, expect, check, name, query, headers, kwargs)
+        return self._spans.http(
+            method,
+            path,
+            url_full(self.host or "", url, query),
+            lambda trace: self._send(method, path, url, trace, json, expect, check, name, query, headers, kwargs),
+        )
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        trace: Trace,
+        json: Any,
+        expect: int | Collection[int],
+        check: Check | None,
+        name: str | None,
+        query: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+        kwargs: dict[str, Any] | None,
+    ) -> RestResult:
+        trace_id, send_headers = http_headers(trace, self.headers, headers)
         extra = {**kwargs, "params": query} if kwargs else ({"params": query} if query else _NO_KWARGS)
         response = self.client.request(
             method,

@@ -29,6 +29,9 @@ cannot take a span per request: recording them is load the service adds to itsel
 latencies being measured. An unsampled trace id still names the request in the service's logs
 (log correlation records it either way).
 
+With Locust's ``--otel`` this module's ids are not used: each call sends its OpenTelemetry span's
+context instead (:mod:`loadkit.users.spans` says why).
+
 Trace ids come from one ``random.Random`` per process, seeded from the OS and re-seeded in a
 forked child, never from the ``random`` module a locustfile may seed for reproducible data (two
 workers with the same seed would send the same trace ids).
@@ -40,6 +43,7 @@ import os
 import random
 import re
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from loadkit.exceptions import ConfigError
@@ -63,6 +67,8 @@ _MEMBER = re.compile(
 )
 
 Pairs = tuple[tuple[str, str], ...]
+#: Makes one request's trace context: ``(trace id, pairs to send)``; None: none sent.
+Trace = Callable[[], tuple[str, Pairs]] | None
 
 
 def parse_traceparent(value: str) -> tuple[str, str, bool] | None:

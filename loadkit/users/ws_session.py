@@ -34,6 +34,7 @@ import websocket
 from locust.exception import RescheduleTask
 
 from loadkit.users._tls import ssl_context
+from loadkit.users.spans import Spans, http_outcome, http_span
 
 REQUEST_TYPE = "ws"
 TTFM_REQUEST_TYPE = "ws-ttfm"
@@ -102,10 +103,13 @@ class WebSocketSession:
         headers: dict[str, str],
         verify: bool | str = True,
         trace: Callable[[], tuple[str, tuple[tuple[str, str], ...]]] | None = None,
+        spans: Spans | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         #: --trace-context: a traceparent on each handshake, its trace id on the ``connect`` event.
         self._trace = trace
+        #: --otel: each handshake is an HTTP CLIENT span whose context it sends (:mod:`loadkit.users.spans`).
+        self._spans = spans
         self.timeout = timeout
         self.headers = headers
         self._fire = fire
@@ -126,7 +130,13 @@ class WebSocketSession:
         """Open the connection to ``path`` (closing any open one); one ``connect NAME`` event."""
         self.close()
         self.path, self.name = path, name or path.partition("?")[0]
-        trace_id, pairs = self._trace() if self._trace is not None else (None, ())
+        span, spans = None, self._spans
+        trace_id: str | None
+        if spans is not None:
+            span = spans.start(*http_span("GET", self.name, self.base_url + path))
+            trace_id, pairs = spans.ids(span)
+        else:
+            trace_id, pairs = self._trace() if self._trace is not None else (None, ())
         header = [f"{k}: {v}" for k, v in {**self.headers, **dict(pairs), **(headers or {})}.items()]
         sslopt: dict[str, Any] = {}
         if self.base_url.startswith("wss://"):  # one shared context: building one costs ~150 ms of CPU
@@ -140,10 +150,14 @@ class WebSocketSession:
             error = WebSocketError(f"connect failed: {_describe(exc)}")
             context = {"status": getattr(exc, "status_code", 0), "trace_id": trace_id}
             self._record("connect " + self.name, start, 0, error, context)
+            if spans is not None:
+                spans.end(span, *http_outcome(getattr(exc, "status_code", 0) or 0, error))
             raise error from exc
         self._ws = ws
         self._first_pending = True
         self._record("connect " + self.name, start, 0, None, {"status": ws.getstatus(), "trace_id": trace_id})
+        if spans is not None:
+            spans.end(span, *http_outcome(ws.getstatus() or 0, None))
 
     def close(self, code: int = 1000) -> None:
         """Close the connection (a close frame with ``code``, when it is still up); idempotent."""

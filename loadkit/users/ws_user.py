@@ -13,6 +13,7 @@ from locust.env import Environment
 
 from loadkit.exceptions import ConfigError
 from loadkit.users._events import user_fire
+from loadkit.users.spans import spans_for
 from loadkit.users.tracing import trace_context_for
 from loadkit.users.ws_session import WebSocketSession
 
@@ -67,6 +68,7 @@ class WebSocketUser(User):
             headers=dict(self.headers),
             verify=self.verify,
             trace=None if (tracing := trace_context_for(environment)) is None else tracing.new,
+            spans=spans_for(environment),  # --otel: the handshake's span context is sent instead
         )
         self.ws.path = self.path
         self.ws.name = (self.path or "").partition("?")[0]

@@ -71,14 +71,14 @@ class TracingInterceptor(grpc.ServerInterceptor):
                 try:
                     return behavior(request, context)
                 finally:
-                    record(traceparent, method, (time.perf_counter() - start) * 1000.0)
+                    record(traceparent, method, (time.perf_counter() - start) * 1000.0, _code(context))
 
             def streaming(request: Any, context: Any) -> Iterator[Any]:
                 start = time.perf_counter()
                 try:
                     yield from behavior(request, context)
                 finally:
-                    record(traceparent, method, (time.perf_counter() - start) * 1000.0)
+                    record(traceparent, method, (time.perf_counter() - start) * 1000.0, _code(context))
 
             return streaming if streams else unary
 
@@ -123,3 +123,9 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self._counters.reset()
         self._traces.reset()
         return admin_pb2.Counters(calls={})
+
+
+def _code(context: Any) -> int:
+    """The status the handler set (``abort``/``set_code``) as a number; 0 (OK) when it set none."""
+    code = context.code()
+    return code.value[0] if isinstance(code, grpc.StatusCode) else int(code or 0)

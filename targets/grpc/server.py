@@ -29,7 +29,7 @@ from loadkit.exceptions import TargetError
 from loadkit.gen.demo.v1 import admin_pb2, admin_pb2_grpc, demo_pb2, demo_pb2_grpc
 from loadkit.targets.grpc.admin import AdminServicer, CallCounters, CountingInterceptor, TracingInterceptor
 from loadkit.targets.grpc.servicer import DemoServicer
-from loadkit.targets.traces import TraceLog
+from loadkit.targets.traces import ServerSpans, TraceLog
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, max_workers: int = MAX_WORK
     """
     _check_free(host, port)
     counters = CallCounters()
-    traces = TraceLog()
+    traces = TraceLog(spans=ServerSpans.from_env("grpc"))  # SERVER spans when OTEL_EXPORTER_OTLP_ENDPOINT is set
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="demo-grpc"),
         interceptors=[CountingInterceptor(counters), TracingInterceptor(traces)],

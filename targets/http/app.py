@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from loadkit.targets.http.protocols import ProtocolCounters
 from loadkit.targets.http.store import ItemStore, RouteCounters, Sessions
 from loadkit.targets.http.websockets import add_websocket_routes
-from loadkit.targets.traces import TraceLog
+from loadkit.targets.traces import ServerSpans, TraceLog
 
 #: Routes that serve the counters and are therefore not counted.
 UNCOUNTED = frozenset({"GET /counters", "DELETE /counters", "GET /protocols", "GET /traces", "DELETE /traces"})
@@ -69,7 +69,7 @@ def create_app() -> FastAPI:
     items = ItemStore()
     sessions = Sessions()
     counters = RouteCounters()
-    traces = TraceLog()
+    traces = TraceLog(spans=ServerSpans.from_env("http"))  # SERVER spans when OTEL_EXPORTER_OTLP_ENDPOINT is set
     protocols = ProtocolCounters()
     registry = CollectorRegistry()
     served = Counter("loadkit_target_requests", "Calls served, by route", ["method", "route"], registry=registry)
@@ -104,7 +104,8 @@ def create_app() -> FastAPI:
         route = request.scope.get("route")
         key = f"{request.method} {getattr(route, 'path', request.url.path)}"
         if key not in UNCOUNTED:
-            traces.record(request.headers.get("traceparent"), key, (time.perf_counter() - start) * 1000.0)
+            latency_ms = (time.perf_counter() - start) * 1000.0
+            traces.record(request.headers.get("traceparent"), key, latency_ms, response.status_code)
         return response
 
     @app.get("/health")

@@ -61,6 +61,11 @@ RUN_BY: dict[str, list[str]] = {
     ".venv/bin/python -m loadkit.config_doc > docs/options.md": [
         "tests/unit/test_config_doc.py::test_docs_options_is_current"
     ],
+    # docs/traces.md
+    "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 OTEL_EXPORTER_OTLP_INSECURE=true .venv/bin/locust "
+    "-f locustfile.py --headless --otel -u 2 -r 2 -t 3s": [
+        "tests/e2e/test_otel.py::test_otel_spans_of_grpc_and_rest_calls_reach_an_otlp_receiver"
+    ],
     # docs/containers.md
     "docker compose up --scale worker=8": [COMPOSE_SCALE],
     "export LOCUST_HEADLESS=true LOCUST_EXPECT_WORKERS=8 LOCUST_RUN_TIME=5m": [COMPOSE],

@@ -15,6 +15,7 @@ import locust
 import pytest
 from locust import User, task
 from locust.env import Environment
+from locust.exception import RescheduleTaskImmediately
 
 from loadkit._locust import users as locust_users
 
@@ -86,6 +87,45 @@ def test_one_task_runs_with_locusts_own_selection() -> None:
     locust_users.run_one_task(stack)  # enters Inner and runs its first task, which interrupts
     assert calls == ["inner"], "TaskSet._task_queue / schedule_task / execute_task changed"
     assert len(stack.stack) == 1, "InterruptTaskSet no longer leaves the nested TaskSet"
+
+
+def test_every_task_run_goes_through_execute_task_of_taskset_or_defaulttaskset(monkeypatch: pytest.MonkeyPatch) -> None:
+    from locust.user.task import DefaultTaskSet, TaskSet
+
+    for cls in (TaskSet, DefaultTaskSet):
+        assert "execute_task" in cls.__dict__, f"{cls.__name__}.execute_task is gone"
+        monkeypatch.setattr(cls, "execute_task", cls.__dict__["execute_task"])  # restored after the test
+    ran: list[str] = []
+    calls: list[str] = []
+
+    def wrapper(original: Any) -> Any:
+        def execute_task(taskset: Any, task_: Any) -> Any:
+            calls.append(type(taskset).__name__)
+            return original(taskset, task_)
+
+        return execute_task
+
+    class Inner(TaskSet):
+        @task
+        def inner(self) -> None:
+            ran.append("inner")
+            self.interrupt()
+
+    class Mixed(User):
+        tasks = {Inner: 1}
+
+        @task
+        def outer(self) -> None:
+            ran.append("outer")
+
+    locust_users.wrap_execute_task(wrapper)
+    locust_users.wrap_execute_task(wrapper)  # once per process: a second call wraps nothing more
+    user = Mixed(Environment(user_classes=[Mixed]))
+    root = DefaultTaskSet(user)
+    root.execute_task(Mixed.outer)  # Locust's closed loop: execute_next_task -> execute_task
+    with pytest.raises(RescheduleTaskImmediately):  # interrupt() leaves the nested TaskSet this way
+        root.execute_task(Inner)  # a nested TaskSet: its run() runs its own tasks through execute_task
+    assert ran == ["outer", "inner"] and calls == ["DefaultTaskSet", "DefaultTaskSet", "Inner"]
 
 
 # --- caught response ---------------------------------------------------------------------------
