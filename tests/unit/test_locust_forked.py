@@ -34,16 +34,23 @@ def test_a_child_whose_parent_dies_gets_sigterm() -> None:
     read, write = os.pipe()
     middle = os.fork()
     if middle == 0:  # the middle process: a forked Locust master in miniature
-        os.close(read)
-        parent = os.getpid()
-        grandchild = os.fork()
-        if grandchild == 0:
-            _forked.die_with_parent(parent, libc)
-            os.write(write, b"set\n")
-            time.sleep(30)
+        # SIGTERM's default action, not a handler inherited from the test process: a Python handler
+        # that raised would carry this fork on into pytest (holding the pipe: the reads hang).
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            os.close(read)
+            parent = os.getpid()
+            grandchild = os.fork()
+            if grandchild == 0:
+                try:
+                    _forked.die_with_parent(parent, libc)
+                    os.write(write, b"set\n")
+                    time.sleep(30)
+                finally:
+                    os._exit(0)
+            os.write(write, f"{grandchild}\n".encode())
+        finally:
             os._exit(0)
-        os.write(write, f"{grandchild}\n".encode())
-        os._exit(0)
     os.close(write)
     with os.fdopen(read) as lines:
         first, second = lines.readline().strip(), lines.readline().strip()
