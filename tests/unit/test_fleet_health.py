@@ -63,3 +63,17 @@ def test_a_thousand_workers_keep_a_bounded_history_and_log(caplog: pytest.LogCap
     report = store.report()
     assert len(report["workers"]) == 40 and report["summary"]["workers"] == 1000
     assert report["warnings_total"] == 100
+
+
+def test_ten_hours_of_samples_keep_a_bounded_history_covering_the_whole_run() -> None:
+    """A long run: each history holds at most HISTORY samples from the first one on (not the last 50 minutes)."""
+    store = HealthStore()
+    t0 = 1_700_000_000.0
+    samples = 10 * 3600 // 3  # ten hours at the default 3 s interval
+    for i in range(samples):
+        store.add("w1", {"time": t0 + 3 * i, "cpu_percent": 10.0})
+    kept, fleet = list(store.history["w1"]), list(store.fleet)
+    assert len(kept) <= health.HISTORY and len(fleet) <= health.HISTORY
+    assert kept[0]["time"] == t0 and fleet[0]["time"] == t0  # the start of the run is still there
+    assert kept[-1]["time"] > t0 + 9.9 * 3600  # and its end
+    assert store.fleet.appended == samples  # one aggregate per FLEET_EVERY_S, thinned or not
