@@ -154,3 +154,27 @@ def test_decode_sums_repeated_values_and_adding_buckets_them() -> None:
 def test_decode_refuses_values_out_of_range(entry: list[Any]) -> None:
     with pytest.raises(ValueError, match="out of range"):
         decode_slots([[T0, {"GET\t/a": entry}]], now=T0)
+
+
+def test_an_hour_of_settled_slots_keeps_packed_figures_only() -> None:
+    """Bounded for long runs: a settled slot costs < 150 bytes per entry (lists of int objects: ~500)."""
+    import tracemalloc
+
+    start = 1_700_000_000
+    entries = [("grpc", f"/svc/M{i}") for i in range(5)]
+    tracemalloc.start()
+    try:
+        timeline = Timeline(start=start)
+        base = tracemalloc.get_traced_memory()[0]
+        for t in range(start, start + 3600, 3):  # a worker's report every 3 s, decoded as the master does
+            slots = {s: {k: ({1000 + 7 * s % 5000: 2, 90_000 + s: 1}, 0) for k in entries} for s in range(t, t + 3)}
+            timeline.merge(decode_slots(encode_slots(slots), now=t))
+            timeline.settle(now=t)
+        timeline.settle(now=float("inf"))
+        used = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    series = timeline.series()
+    assert len(series["t"]) == 1215 and series["entries"]["grpc /svc/M3"]["count"][0] == 3
+    assert series["entries"]["Aggregated"]["count"][-1] == 5 * 3 * 8  # 8 s slots at the end of the hour
+    assert used / (1215 * 6) < 150, f"{used / (1215 * 6):.0f} bytes per entry and slot"
