@@ -96,6 +96,9 @@ def add_parser(sub: Any) -> None:
     check.add_argument("check_kind", choices=("http", "grpc"), metavar="KIND", help="http or grpc")
     check.add_argument("address", help="HOST:PORT of the target, e.g. 127.0.0.1:50051")
     check.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the answer (default: 2)")
+    check.add_argument(
+        "--cafile", type=Path, help="probe an HTTP target served with --certfile over TLS, trusting this PEM bundle"
+    )
     check.set_defaults(run=run_check)
 
 
@@ -209,7 +212,11 @@ def run_status(args: argparse.Namespace) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from loadkit.targets.probe import probe
 
-    problem = probe(args.check_kind, args.address, args.timeout)
+    if args.cafile is not None and args.check_kind != "http":
+        raise ConfigError("--cafile is for `check http` (a target served with --certfile): the gRPC target has no TLS")
+    if args.cafile is not None and not args.cafile.is_file():
+        raise ConfigError(f"--cafile {args.cafile} is not a readable file: pass the CA bundle's PEM path")
+    problem = probe(args.check_kind, args.address, args.timeout, str(args.cafile) if args.cafile else None)
     if problem is not None:
         print(f"loadkit target unhealthy: {problem}")
         return UNHEALTHY

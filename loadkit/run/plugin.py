@@ -26,6 +26,7 @@ from locust.runners import MasterRunner
 from loadkit import config, plain
 from loadkit._locust import console, forked, pid1, quiet
 from loadkit._locust import errors as locust_errors
+from loadkit._locust import gevent as locust_gevent
 from loadkit._locust import rpc as locust_rpc
 from loadkit._locust import runners as locust_runners
 from loadkit.exceptions import LoadkitError
@@ -58,6 +59,7 @@ def _on_init(environment: Environment, **_kw: Any) -> None:
         if getattr(environment.parsed_options, "master", False):  # its give-up line names the fix
             locust_errors.install_expect_workers_hint(environment.runner, environment.parsed_options)
         _preflight(environment)
+        locust_gevent.refresh_clock()  # last: Locust arms the -t timer next, from the loop's cached clock
     except LoadkitError as exc:
         # Before any load there is no run to end: exit now, with one line (loadkit.run.stop explains).
         _stop.exit_before_load(exc)

@@ -57,3 +57,17 @@ def test_a_bad_secret_is_one_line_and_exit_2_before_any_socket(tmp_path: Path) -
         procs.close()
     errors = [line for _, line in worker.lines if "error" in line]
     assert len(errors) == 1 and "fleet secret" in errors[0], worker.output
+
+
+def test_a_run_lasts_its_run_time_however_long_init_blocked(tmp_path: Path) -> None:
+    """``-t 3s`` is 3 s of load even when ``init`` blocked for 2 s (a stale gevent clock ended it after ~0.4 s)."""
+    locustfile = str(Path(__file__).parent / "launch_files" / "slow_init.py")
+    procs = Procs()
+    try:
+        args = [sys.executable, "-m", "locust", "-f", locustfile, "--headless", "-u", "1", "-t", "3s"]
+        run = procs.start("run", args)
+        assert run.wait(60) == 0, run.output
+    finally:
+        procs.close()
+    lasted = [float(line.split()[2]) for _, line in run.lines if line.startswith("ran for ")]
+    assert lasted and lasted[0] >= 2.9, run.output

@@ -20,6 +20,7 @@ import pytest
 
 from tests.support.procs import wait_for
 from tests.support.targets import READY, ROOT, Target
+from tests.support.tls import self_signed
 
 pytestmark = pytest.mark.e2e
 
@@ -204,6 +205,18 @@ def test_check_is_healthy_while_the_target_serves_and_unhealthy_after(
     assert down.returncode == 1, down.stdout + down.stderr
     assert down.stdout.startswith("loadkit target unhealthy: ") and target.address in down.stdout
     assert len(down.stdout.strip().splitlines()) == 1 and not down.stderr
+
+
+def test_check_over_tls_trusts_the_given_ca(tmp_path: Path, start_target: Callable[..., Target]) -> None:
+    """A target served with --certfile is probed over TLS with --cafile; plain HTTP to it is unhealthy."""
+    cert, key = self_signed(tmp_path)
+    target = start_target("http", "--certfile", str(cert), "--keyfile", str(key))
+    healthy = loadkit("target", "check", "http", target.address, "--cafile", str(cert))
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    plain = loadkit("target", "check", "http", target.address, "--timeout", "2")
+    assert plain.returncode == 1, plain.stdout + plain.stderr
+    refused = loadkit("target", "check", "grpc", target.address, "--cafile", str(cert))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "--cafile" in refused.stderr
 
 
 def test_check_of_the_wrong_kind_is_unhealthy(grpc_target: Target) -> None:

@@ -62,7 +62,6 @@ NOT_MODULES = {
 #: Modules whose behaviour is an edge (a socket, a process, a browser, a whole Locust run) with no
 #: pure part left to test alone: the feature test named here runs them for real.
 TESTED_BY_FEATURE_TESTS = {
-    "_locust/gevent.py": "tests/conftest.py",  # set up first in every test process; gRPC tests rely on it
     "_locust/pid1.py": "tests/e2e/test_pid1.py",  # needs a process that is PID 1 (a PID namespace)
     "cli/agent.py": "tests/e2e/test_agent_command.py",  # `loadkit agent` as a process: serve, SIGTERM, exit 2
     "cli/demo_users.py": "tests/e2e/test_demo_command.py",  # the demo's users against both real targets
