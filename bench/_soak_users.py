@@ -17,6 +17,10 @@ Probes, each on when its variable is set:
   default 10); a snapshot at ``SOAK_SNAP_FIRST`` seconds after the first user started
   (default 120) goes to ``DIR/<role>-first.snap`` and one every ``SOAK_SNAP_EVERY`` s
   (default 60) overwrites ``DIR/<role>-last.snap``; bench/soak.py compares the two.
+- ``SOAK_GC=DIR`` (any role): every ``SOAK_SNAP_EVERY`` s one JSON line to ``DIR/<role>-gc.jsonl``:
+  RSS, objects tracked by the garbage collector by type (the top 30), what each generation's
+  collections freed since the last line (cyclic garbage made between them), and pymalloc's
+  arena count; no ``gc.collect()`` of its own, so garbage waiting for a collection shows.
 - ``SOAK_HEARTBEATS=path`` (master): the time of each worker heartbeat the master received
   (Locust's ``heartbeat_sent`` event, fired as the master answers it), written at exit as
   ``{"gaps_ms": [...], "missing": n}``.
@@ -117,15 +121,56 @@ def _snapshots(role: str) -> None:
         os.replace(path + ".tmp", path)
 
 
+def _gc_lines(role: str) -> None:
+    directory = os.environ["SOAK_GC"]
+    freed = [0, 0, 0]
+    runs = [0, 0, 0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            freed[info["generation"]] += info["collected"]
+            runs[info["generation"]] += 1
+
+    gc.callbacks.append(on_gc)
+    every = float(os.environ.get("SOAK_SNAP_EVERY", "60"))
+    began = time.monotonic()
+    while True:
+        gevent.sleep(every)
+        types: dict[str, int] = {}
+        for obj in gc.get_objects():
+            name = type(obj).__name__
+            types[name] = types.get(name, 0) + 1
+        rss = 0.0
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+        row = {
+            "min": round((time.monotonic() - began) / 60, 2),
+            "rss_mib": rss,
+            "objects": sum(types.values()),
+            "top": dict(sorted(types.items(), key=lambda kv: -kv[1])[:30]),
+            "gc_freed": list(freed),
+            "gc_runs": list(runs),
+            "gc_count": list(gc.get_count()),
+        }
+        freed[:], runs[:] = [0, 0, 0], [0, 0, 0]
+        with open(os.path.join(directory, f"{role}-gc.jsonl"), "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
 _started: dict[str, bool] = {}
 
 
 @events.test_start.add_listener
 def _on_test_start(environment: Any, **_kw: Any) -> None:
     role = _role(environment)
-    if SNAP_DIR and not _started.get(role):
-        _started[role] = True
+    if _started.get(role):
+        return
+    _started[role] = True
+    if SNAP_DIR:
         gevent.spawn(_snapshots, role)
+    if os.environ.get("SOAK_GC"):
+        gevent.spawn(_gc_lines, role)
 
 
 @events.init.add_listener

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadkit.fleet.rejoin import KEPT, LOST_AFTER, READY_EVERY, SEQ_KEY, Rejoiner
+from loadkit.fleet.rejoin import KEPT, LATE_CHECK, LOST_AFTER, READY_EVERY, SEQ_KEY, Rejoiner
 
 
 class Clock:
@@ -45,6 +45,25 @@ def test_a_lost_master_holds_reports_and_asks_for_a_master_every_few_seconds() -
     assert [r[SEQ_KEY] for r in resend] == [2] and not part.holding
     clock.now += 1
     assert part.check() is False and not part.holding  # its answer counts as a heartbeat
+
+
+def test_a_stalled_worker_loop_is_not_a_lost_master() -> None:
+    """CPU-bound users starve the loop: the heartbeats wait unread; only an on-time check may call the master lost."""
+    clock = Clock()
+    part = Rejoiner(clock)
+    part.on_heartbeat()
+    for _ in range(3):
+        assert part.check() is False
+        clock.now += 1
+    clock.now += 2 * LOST_AFTER  # the loop stalled: no check, no heartbeat read
+    assert part.check() is False and not part.holding  # late: the silence was this worker's own
+    part.on_heartbeat()  # the queued heartbeats are read as soon as the loop gets to them
+    clock.now += 1
+    assert part.check() is False and not part.holding
+    clock.now += LOST_AFTER + LATE_CHECK  # stalled again, and this time the master is really gone
+    assert part.check() is False
+    clock.now += 1
+    assert part.check() is True and part.holding  # the first on-time check with no heartbeat
 
 
 def test_kept_reports_are_bounded() -> None:
