@@ -7,11 +7,14 @@ restarted master ignores it. loadkit's worker (the master's side is :mod:`loadki
 - numbers each stats report (``loadkit_seq`` in the payload, 1, 2, ...) and keeps a copy of
   each until the master says, after writing its state file, that it holds them
   (:data:`~loadkit.messages.CHECKPOINTED`); at most :data:`KEPT` (older ones are forgotten);
-- after :data:`LOST_AFTER` seconds without a heartbeat the master is *lost* (checked once a
-  second, and only by a check that ran on time: a worker whose own loop stalled — CPU-bound
-  users that do not yield — has not *read* the heartbeats waiting in its socket, which says
-  nothing of its master; reconnecting then made a busy master's worker say "ready" mid-run and
-  lose its goodbye at the end): the worker stops
+- after :data:`LOST_AFTER` seconds without a heartbeat the master is *lost* — provided this
+  worker's own loop ran on time all that while (checked once a second; a check more than
+  :data:`LATE_CHECK` s after the one before shows a stall). The master only answers the
+  worker's heartbeats: a worker whose loop stalls (CPU-bound users that do not yield) sends
+  none, or does not read the answers waiting in its socket, and its silence says nothing of
+  its master. (Without that rule a saturated worker reconnected mid-run, said "ready", and
+  lost its goodbye at the end; a dead master of a worker that never stops stalling is left
+  to ``--fleet-master-timeout``.) The worker stops
   sending reports (a dead master's socket would lose them, a new one would drop them before the
   worker registered) and keeps them instead; it opens a new connection and says
   ``client_ready`` (again every :data:`READY_EVERY` s until a master answers);
@@ -57,7 +60,7 @@ LOST_AFTER = 4.0
 #: While lost, a new connection and ``client_ready`` this often.
 READY_EVERY = 5.0
 #: A check this long after the one before ran late (the loop sleeps 1 s between two): the
-#: worker's own loop stalled, so a silence it sees is no evidence that the master is gone.
+#: worker's own loop stalled, so a silence around it is no evidence that the master is gone.
 LATE_CHECK = 1.5
 #: Reports kept until the master says it holds them (~5 minutes at Locust's 3 s interval).
 KEPT = 100
@@ -75,6 +78,7 @@ class Rejoiner:
         self.answered = False  # a master answered since it was lost (heartbeat)
         self.ready_sent = 0.0
         self.last_check: float | None = None
+        self.last_late: float | None = None  # the last check that ran late (a stalled loop)
         self.state_before: str | None = None  # the worker's state when the master was lost
 
     @property
@@ -106,11 +110,13 @@ class Rejoiner:
     def check(self) -> bool:
         """Once a second: True when a (new) connection and ``client_ready`` are due."""
         now = self.clock()
-        on_time = self.last_check is None or now - self.last_check <= LATE_CHECK
+        if self.last_check is not None and now - self.last_check > LATE_CHECK:
+            self.last_late = now
         self.last_check = now
         if self.last_heartbeat is None:
             return False  # never connected: Locust's own connect retries apply
-        if not self.holding and on_time and now - self.last_heartbeat > LOST_AFTER:
+        steady = self.last_late is None or now - self.last_late > LOST_AFTER
+        if not self.holding and steady and now - self.last_heartbeat > LOST_AFTER:
             self.lost_at, self.answered = self.last_heartbeat, False
         if self.holding and not self.answered and now - self.ready_sent >= READY_EVERY:
             self.ready_sent = now
