@@ -77,7 +77,7 @@ class Rejoiner:
         self.lost_at: float | None = None  # the last heartbeat before the master was lost
         self.answered = False  # a master answered since it was lost (heartbeat)
         self.ready_sent = 0.0
-        self.last_check: float | None = None
+        self.last_check = clock()  # the loop's first check may be late too (users starting)
         self.last_late: float | None = None  # the last check that ran late (a stalled loop)
         self.state_before: str | None = None  # the worker's state when the master was lost
 
@@ -110,7 +110,7 @@ class Rejoiner:
     def check(self) -> bool:
         """Once a second: True when a (new) connection and ``client_ready`` are due."""
         now = self.clock()
-        if self.last_check is not None and now - self.last_check > LATE_CHECK:
+        if now - self.last_check > LATE_CHECK:
             self.last_late = now
         self.last_check = now
         if self.last_heartbeat is None:

@@ -53,6 +53,9 @@ def test_a_stalled_worker_loop_is_not_a_lost_master() -> None:
     clock = Clock()
     part = Rejoiner(clock)
     part.on_heartbeat()
+    clock.now += 2 * LOST_AFTER  # users starting stall the loop before its first check
+    assert part.check() is False and not part.holding
+    part.on_heartbeat()
     for _ in range(3):
         assert part.check() is False
         clock.now += 1
