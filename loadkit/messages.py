@@ -352,16 +352,25 @@ class Checkpointed:
 @dataclass(frozen=True)
 class Rejoin:
     """A worker that lost its master is back: when it last heard a master (``time.time()``), the last
-    report it numbered (``seq``) and how many it holds."""
+    report it numbered (``seq``), how many it holds, and its test-data rows (:mod:`loadkit.fleet.ledger`)."""
 
     lost_at: float
     seq: int
     held: int
+    #: Test-data rows it holds (leased, not yet used up) and used since the master's last state write.
+    rows: list[int] = field(default_factory=list)
+    done: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _require(_number(self.lost_at), "lost_at must be a time")
         _require(_count(self.seq), "seq must be an int >= 0")
         _require(_count(self.held), "held must be an int >= 0")
+        for name in ("rows", "done"):
+            seqs = getattr(self, name)
+            _require(
+                isinstance(seqs, list) and len(seqs) <= MAX_SEQS_PER_REQUEST and all(_count(s) for s in seqs),
+                f"{name} must be at most {MAX_SEQS_PER_REQUEST} ints >= 0",
+            )
 
 
 def _count(value: Any) -> bool:

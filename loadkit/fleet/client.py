@@ -30,7 +30,7 @@ import gevent
 from gevent.event import Event
 
 from loadkit.exceptions import DataError
-from loadkit.messages import DataGrant, DataRequest
+from loadkit.messages import MAX_SEQS_PER_REQUEST, DataGrant, DataRequest
 from loadkit.run.context import StashKey, current, run_context
 
 Row = dict[str, Any]
@@ -47,6 +47,8 @@ NEXT_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 5.0
 #: Pause before asking again when the master says "wait" (rows are out on other workers).
 WAIT_RETRY = 0.2
+#: Acks kept per state-write interval for a master that comes back (beyond: at-least-once).
+KEPT_ACKS = 10_000
 
 
 class DataClient:
@@ -62,6 +64,9 @@ class DataClient:
         self._in_flight_since: float | None = None
         self._arrived = Event()
         self.used = 0
+        #: Acks sent since the master's last two state writes (the older first): a restarted master
+        #: may have lost them (:meth:`declaration`); the latest :data:`KEPT_ACKS` of each.
+        self._sent: tuple[deque[int], deque[int]] = (deque(maxlen=KEPT_ACKS), deque(maxlen=KEPT_ACKS))
 
     def next(self, timeout: float = NEXT_TIMEOUT) -> Row:
         """The next row for this user; raises ``StopUser`` when the pool is exhausted."""
@@ -100,7 +105,7 @@ class DataClient:
         """Send pending acknowledgements now (called every second and when the test stops)."""
         if self._acks and self._in_flight_since is None:
             acks, self._acks = self._acks, []
-            self._transport(DataRequest(want=0, acks=acks, releases=[]))
+            self._send(DataRequest(want=0, acks=acks, releases=[]))
 
     def release(self) -> None:
         """Acknowledge what was used and give unused buffered rows back (the test stops)."""
@@ -109,8 +114,24 @@ class DataClient:
         acks, self._acks = [*self._acks, *self._in_use.values()], []
         self._in_use.clear()
         if acks or releases:
-            self._transport(DataRequest(want=0, acks=acks, releases=releases))
+            self._send(DataRequest(want=0, acks=acks, releases=releases))
         self._status = "ok"
+
+    def declaration(self, limit: int = MAX_SEQS_PER_REQUEST) -> tuple[list[int], list[int]]:
+        """``(held, done)`` for a master that comes back (``loadkit:rejoin``, :mod:`loadkit.fleet.ledger`).
+
+        Held: rows buffered or in a user's hands. Done: rows used whose acknowledgement the new
+        master may lack (not yet sent, or sent since the state write before last); the latest
+        ``limit`` of them, of at most :data:`KEPT_ACKS` per interval (an older one the master
+        lacks is used again: at-least-once).
+        """
+        held = [seq for seq, _ in self._buffer] + list(self._in_use.values())
+        done = [*self._sent[0], *self._sent[1], *self._acks]
+        return held[:limit], done[-limit:] if limit else []
+
+    def on_checkpointed(self) -> None:
+        """The master wrote its state file: the acks sent before its previous write are in it."""
+        self._sent = (self._sent[1], deque(maxlen=KEPT_ACKS))
 
     @property
     def buffered(self) -> int:
@@ -123,7 +144,11 @@ class DataClient:
         self._in_flight_since = now
         self._arrived.clear()
         acks, self._acks = self._acks, []
-        self._transport(DataRequest(want=self.batch, acks=acks, releases=[]))
+        self._send(DataRequest(want=self.batch, acks=acks, releases=[]))
+
+    def _send(self, request: DataRequest) -> None:
+        self._sent[1].extend(request.acks)
+        self._transport(request)
 
 
 #: The run's data client (a worker's, or a local run's with data), in its stash: what ``loadkit.data`` uses.

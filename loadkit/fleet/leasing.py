@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 from locust.env import Environment
@@ -38,6 +38,14 @@ REAP_INTERVAL = 0.5
 FLUSH_INTERVAL = 1.0
 
 
+class Gate(Protocol):
+    """What holds leasing back on a resumed master until its ledger is reconciled (:mod:`loadkit.fleet.ledger`)."""
+
+    def intercept(self, node: str, request: DataRequest) -> bool: ...
+
+    def holding(self) -> bool: ...
+
+
 @dataclass
 class Leasing:
     """The leasing state of one run (in its stash under :data:`LEASING`)."""
@@ -49,6 +57,8 @@ class Leasing:
     requests: int = 0
     started: float | None = None
     stopping: bool = False
+    #: Set on a resumed master until its ledger is reconciled: requests wait, nothing is reaped.
+    gate: Gate | None = None
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -136,6 +146,8 @@ def _answer(environment: Environment, state: Leasing, request: DataRequest, node
             log.error("worker %s asked for test data but the master has none: run it with --loadkit-data", node)
             return DataGrant(rows=[], status="exhausted")
         return None
+    if state.gate is not None and state.gate.intercept(node, request):
+        return DataGrant(rows=[], status="wait") if request.want else None
     pool.ack(node, request.acks)
     if request.releases:
         pool.release(node, request.releases)
@@ -163,7 +175,7 @@ def _serve_local(environment: Environment, state: Leasing, request: DataRequest)
 
 def reap(runner: MasterRunner, state: Leasing) -> int:
     """Return the rows of every worker that is gone or missing; return how many rows."""
-    if state.pool is None:
+    if state.pool is None or (state.gate is not None and state.gate.holding()):
         return 0
     total = 0
     for worker in state.pool.holders():

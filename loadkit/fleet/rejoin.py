@@ -19,8 +19,9 @@ restarted master ignores it. loadkit's worker (the master's side is :mod:`loadki
   worker registered) and keeps them instead; it opens a new connection and says
   ``client_ready`` (again every :data:`READY_EVERY` s until a master answers);
 - with each ``client_ready`` it says hello again and :data:`~loadkit.messages.REJOIN` (when it
-  last heard a master, its last report's number, how many it holds); a master reads them in that order once it
-  is up. Its heartbeats say "ready" meanwhile: a new master counts only ready workers towards
+  last heard a master, its last report's number, how many it holds, the test-data rows it holds
+  and used since the master's last state writes: :mod:`loadkit.fleet.ledger`); a master reads
+  them in that order once it is up. Its heartbeats say "ready" meanwhile: a new master counts only ready workers towards
   ``--expect-workers``;
 - the master answers ``CHECKPOINTED`` once it has restored its state (when its run starts,
   before it hands out users; at once when it never went away); the worker goes back to its
@@ -48,6 +49,7 @@ from locust.runners import WorkerRunner
 
 from loadkit import _version, messages
 from loadkit._locust import runners as locust_runners
+from loadkit.fleet.client import DATA_CLIENT
 from loadkit.messages import CHECKPOINTED, HELLO, REJOIN, Checkpointed, Hello, Rejoin
 from loadkit.run.context import StashKey, run_context
 
@@ -142,6 +144,9 @@ def install(environment: Environment) -> Rejoiner | None:
 
 
 def _on_checkpointed(runner: WorkerRunner, part: Rejoiner, ack: Checkpointed) -> None:
+    client = run_context(runner.environment).get(DATA_CLIENT)
+    if client is not None:
+        client.on_checkpointed()  # acks sent before the master's previous write are in its state file
     rejoining = part.holding
     resend = part.on_checkpointed(ack.seq)
     if rejoining:
@@ -170,4 +175,7 @@ def _loop(runner: WorkerRunner, part: Rejoiner) -> None:
                 part.state_before = locust_runners.say_ready(runner, True)
             locust_runners.rejoin(runner)  # client_ready, then (in order, once a master reads them):
             messages.send(runner, HELLO, Hello(_version.__version__))
-            messages.send(runner, REJOIN, Rejoin(float(part.lost_at or 0.0), part.seq, len(part.kept)))
+            client = run_context(runner.environment).get(DATA_CLIENT)
+            held, done = client.declaration() if client is not None else ([], [])
+            rejoin = Rejoin(float(part.lost_at or 0.0), part.seq, len(part.kept), rows=held, done=done)
+            messages.send(runner, REJOIN, rejoin)

@@ -26,10 +26,13 @@ JSON report's ``master_gaps`` says when the master was gone and for how long: fr
 heartbeat a worker had from the old master (or the last state file, when no worker said) to the
 start of the new master's process.
 
-Not restored (yet): the timeline (the report's pictures start at the restart), the test-data
-lease ledger (rows are leased afresh: a row can be handed out again) and the open model's
-schedule (it starts again from the restart). The local runner and the web UI's runs have no
-workers to take back and do not resume.
+Other parts add their own sections to the state file (:attr:`Resume.state_parts`) and restore
+them (:attr:`Resume.restore_parts`, at the run's start): the timeline (the report's pictures
+cover the whole run; the gap is shaded in them: :mod:`loadkit.stats.charts`) and the test-data
+lease ledger (:mod:`loadkit.fleet.ledger`, restored at once and reconciled with what the
+rejoining workers hold), and the open model's schedule (:mod:`loadkit.load.restart`: the same
+epoch, the gap's share nobody ran counted as dropped). The local runner and the web UI's runs
+have no workers to take back and do not resume.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +62,7 @@ from loadkit.messages import CHECKPOINTED, REJOIN, Checkpointed, Rejoin
 from loadkit.run.context import StashKey, run_context
 from loadkit.stats import checkpoint, reports
 from loadkit.stats.hdr import HdrRecorder, copy_histogram
+from loadkit.stats.timeline import Timeline
 
 log = logging.getLogger("loadkit.fleet")
 
@@ -117,6 +122,12 @@ class Resume:
         self.started_at: float | None = None
         self.planned_end: float | None = None
         self.process_start = psutil.Process(os.getpid()).create_time()
+        #: Other parts' sections of the state file (name -> take, in the loop), e.g. the lease ledger.
+        self.state_parts: dict[str, Callable[[], Any]] = {}
+        #: Other parts' restore at the run's start (name -> restore(saved section)), e.g. the timeline.
+        self.restore_parts: dict[str, Callable[[Any], None]] = {}
+        #: Told of each ``loadkit:rejoin`` (node id, payload): the ledger's declarations.
+        self.rejoin_listeners: list[Callable[[str, Rejoin], None]] = []
         self._lock = Semaphore()
         self._writer: gevent.Greenlet | None = None
         self._closed = False
@@ -132,6 +143,8 @@ class Resume:
         return True
 
     def on_rejoin(self, environment: Environment, rejoin: Rejoin, node_id: str) -> None:
+        for listener in self.rejoin_listeners:
+            listener(node_id, rejoin)
         self.lost_at[node_id] = float(rejoin.lost_at)
         self.declared[node_id] = int(rejoin.seq)
         if self.started_at is not None:  # else at test_start, once the stats are restored
@@ -194,6 +207,9 @@ class Resume:
         for key, error in state.get("errors", {}).items():
             stats.errors[key] = StatsError.unserialize(error)
         self.recorder.merge_deltas(state.get("hdr", {}))
+        for name, restore in self.restore_parts.items():
+            if name in state:
+                restore(state[name])
 
     def _gap(self) -> dict[str, Any]:
         """This restart's gap: from the latest last heartbeat a worker had (or the last state file) to this process."""
@@ -238,6 +254,7 @@ class Resume:
             "errors": stats.serialize_errors(),
             "seqs": dict(self.seqs),
             "gaps": self.section(),
+            **{name: take() for name, take in self.state_parts.items()},
         }
         keys = self.recorder.keys()
         histograms = {f"{k[0]}\t{k[1]}": copy_histogram(self.recorder.histogram(k)) for k in keys}
@@ -269,9 +286,11 @@ def _write(path: Path, state: dict[str, Any], histograms: dict[str, Any]) -> str
 RESUME: StashKey[Resume] = StashKey("resume")
 
 
-def install(environment: Environment, recorder: HdrRecorder, sections: dict[str, Any]) -> Resume | None:
+def install(
+    environment: Environment, recorder: HdrRecorder, sections: dict[str, Any], timeline: Timeline | None = None
+) -> Resume | None:
     """On a master: the sequence check and rejoining workers; with a JSON report, headless, the state
-    file, and resuming from one (module docstring)."""
+    file, and resuming from one (module docstring), the ``timeline`` too when given."""
     runner, options = environment.runner, environment.parsed_options
     if not isinstance(runner, MasterRunner):
         return None
@@ -281,6 +300,9 @@ def install(environment: Environment, recorder: HdrRecorder, sections: dict[str,
     part = run_context(environment)[RESUME] = Resume(environment, recorder, path, restored)
     run_context(environment)[locust_rpc.REPORT_FILTER] = part.admit
     messages.register_handler(runner, REJOIN, part.on_rejoin)
+    if timeline is not None:
+        part.state_parts["timeline"] = timeline.state
+        part.restore_parts["timeline"] = lambda saved: _restore_timeline(timeline, saved, path)
     environment.events.test_start.add_listener(part.on_test_start)
     environment.events.quitting.add_listener(part.close)
     if restored is not None:
@@ -288,6 +310,13 @@ def install(environment: Environment, recorder: HdrRecorder, sections: dict[str,
         if isinstance(restored.get("planned_end"), int | float):
             locust_runners.keep_run_time(options, float(restored["planned_end"]), lambda: part.started_at is not None)
     return part
+
+
+def _restore_timeline(timeline: Timeline, saved: Any, path: Path | None) -> None:
+    try:
+        timeline.restore(saved)
+    except ValueError as exc:
+        log.warning("loadkit: the timeline before the restart is not in %s (%s): it starts at the restart", path, exc)
 
 
 def _read(path: Path, fp: str) -> dict[str, Any] | None:

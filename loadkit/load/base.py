@@ -113,9 +113,12 @@ class BaseModel:
     def _node_stopped(self, node: NodeScheduler) -> None:
         """This process's node has stopped (its final counts are in ``node.counters``)."""
 
-    def _merge_report(self, node_id: str, totals: Any, timeline: Any) -> None:
-        """Take a node's cumulative counts (raises ValueError/TypeError on a malformed one)."""
-        self.fleet.update(node_id, check_totals(totals), check_timeline(timeline))
+    def _merge_report(self, node_id: str, totals: Any, timeline: Any, reported: bool = False) -> None:
+        """Take a node's cumulative counts (raises ValueError/TypeError on a malformed one).
+
+        ``reported``: from a stats report, else a status message (:mod:`loadkit.load.accounting`).
+        """
+        self.fleet.update(node_id, check_totals(totals), check_timeline(timeline), reported)
 
     # --- views -----------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -136,7 +139,7 @@ class BaseModel:
         self._refresh()
         end = self.ended_at if self.ended_at is not None else min(time.time(), self.epoch + self.profile.duration)
         elapsed = max(end - self.epoch, 0.0)
-        counts = self.fleet.summary(elapsed if elapsed > 0 else None)
+        counts = self.fleet.summary(elapsed if elapsed > 0 else None, self._gap_dropped())
         target = self.profile.cumulative(elapsed)
         now_rate = None
         if len(self._samples) >= 2 and self.active:
@@ -160,7 +163,23 @@ class BaseModel:
             "resplits": list(self.resplits),
             "nodes": {node: int(totals["started"]) for node, totals in self.fleet.nodes.items()},
             "per_second": [[s, n] for s, n in self.fleet.per_second()],
+            **self._gap_summary(),
         }
+
+    def _gap_dropped(self) -> int:
+        """Iterations nobody ran while the master was gone (only a resumed master has any)."""
+        return 0
+
+    def _gap_summary(self) -> dict[str, Any]:
+        """The summary's ``master_gaps`` (only a resumed master has them)."""
+        return {}
+
+    def checkpoint(self) -> dict[str, Any] | None:
+        """The schedule for the master's state file (only a master keeps one; :mod:`loadkit.load.restart`)."""
+        return None
+
+    def restore(self, data: Any) -> None:
+        """Take back the schedule a state file kept (only a master resumes)."""
 
 
 class LeadModel(BaseModel):
@@ -193,16 +212,20 @@ class LeadModel(BaseModel):
         if self.settings is None:
             self.run = ""
             return
-        self.fleet.reset()
-        self.resplits.clear()
         self._samples.clear()
-        self.run, self.ended_at = uuid.uuid4().hex[:12], None
+        self.run, self.ended_at = self.begin_run(), None
         self.profile = self.settings.profile()
         log.info("loadkit: open model, %s, pool of %d users", self.settings.describe(), self.settings.max_users)
         self._start(self.settings)
         self._greenlets.append(gevent.spawn(self._monitor))
         if self.profile.duration != float("inf"):
             self._greenlets.append(gevent.spawn(self._end_after_profile, self.run))
+
+    def begin_run(self) -> str:
+        """The new schedule's ``run`` id; its counts start empty (a resuming master keeps its own)."""
+        self.fleet.reset()
+        self.resplits.clear()
+        return uuid.uuid4().hex[:12]
 
     def _start(self, settings: ArrivalSettings) -> None:
         """Start the new schedule ``self.run``: set its epoch and give out its iterations."""

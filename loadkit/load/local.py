@@ -23,6 +23,7 @@ class LocalModel(LeadModel):
     def _start(self, settings: ArrivalSettings) -> None:
         self.epoch = time.time() + LOCAL_LEAD_S
         self.node = self._scheduler(Assignment(0, 0, 1), settings.max_users, settings.max_lateness_s)
+        self.node.counters.channels = 1  # its counts go nowhere else: what it took is forgotten
 
     def _node_stopped(self, node: NodeScheduler) -> None:
         self._take_counts(node)

@@ -10,6 +10,11 @@ that take effect :data:`RESPLIT_LEAD_S` ahead, from one iteration index for ever
 itself never moves users to survivors (without ``--enable-rebalancing``): this split does not
 depend on it. The workers' counts arrive with their status messages and stats reports
 (cumulative, so nothing is lost or counted twice).
+
+With a state file (:mod:`loadkit.fleet.resume`) it keeps the schedule there (:meth:`MasterModel.checkpoint`);
+restarted with the same command it takes it back (:meth:`MasterModel.restore`): the same ``run``
+and epoch, a re-split from the first iteration due after the restart, and the gap's share that
+no worker ran counted as dropped (:mod:`loadkit.load.restart`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 from loadkit import messages
 from loadkit._locust.runners import connected_workers
 from loadkit.load.base import REPORT_KEY, LeadModel
+from loadkit.load.restart import Gap, ScheduleState, gap_at_resume
 from loadkit.load.settings import ArrivalSettings
 from loadkit.load.split import Share, split_fleet
 
@@ -42,6 +48,11 @@ class MasterModel(LeadModel):
         self.shares: dict[str, Share] = {}
         self._assigned_at: dict[str, float] = {}
         self._heard: dict[str, float] = {}
+        self._heard_at: dict[str, float] = {}  # wall-clock time of each worker's last counts
+        self._from_iteration = 0  # the split in force took effect from this iteration
+        self._resuming: ScheduleState | None = None
+        self.gaps: list[Gap] = []
+        self._earlier_gaps: list[dict[str, Any]] = []
 
     def busy(self) -> bool:
         return bool(self.run)
@@ -49,10 +60,86 @@ class MasterModel(LeadModel):
     def _wire(self, runner: Any) -> None:
         messages.register_handler(runner, messages.ARRIVAL_STATUS, self._on_status)
 
+    def begin_run(self) -> str:
+        if self._resuming is None:
+            self._heard_at, self.gaps, self._earlier_gaps = {}, [], []
+            return super().begin_run()
+        return self._resuming.run  # its counts were restored (and reports for it merged since)
+
     def _start(self, settings: ArrivalSettings) -> None:
-        self.epoch = time.time() + START_LEAD_S
         self.shares, self._assigned_at, self._heard = {}, {}, {}
-        self._resplit(self._live_workers(), 0)
+        state, self._resuming = self._resuming, None
+        if state is None:
+            self.epoch = time.time() + START_LEAD_S
+            self._resplit(self._live_workers(), 0)
+            return
+        assert self.profile is not None
+        self.epoch = state.epoch
+        live = self._live_workers()
+        self._resplit(live)
+        gap = gap_at_resume(self.profile, state, live, self._from_iteration, time.time() - self.epoch)
+        self.gaps.append(gap)
+        log.warning(
+            "loadkit: open model resumed: schedule %s, same epoch, from iteration %d (%.1f s); "
+            "%d worker(s) carried on, %d share(s) nobody ran since the last checkpoint: %d iterations dropped",
+            self.run,
+            self._from_iteration,
+            gap.to_s,
+            len(gap.carried_on),
+            len(gap.orphans),
+            gap.dropped(self.profile),
+        )
+
+    # --- the state file (loadkit.fleet.resume writes it; loadkit.load.restart says what is kept) ---
+    def checkpoint(self) -> dict[str, Any] | None:
+        if not self.run or self.profile is None:
+            return None
+        state = ScheduleState(
+            run=self.run,
+            epoch=self.epoch,
+            written_s=time.time() - self.epoch,
+            from_iteration=self._from_iteration,
+            shares=dict(self.shares),
+            heard={node: at - self.epoch for node, at in self._heard_at.items()},
+            nodes={node: dict(totals) for node, totals in self.fleet.nodes.items()},
+            timeline=dict(self.fleet.timeline),
+            reported=dict(self.fleet.reported),
+            resplits=list(self.resplits),
+            gaps=self._gap_summary().get("master_gaps", []),
+        )
+        return state.to_json()
+
+    def restore(self, data: Any) -> None:
+        if data is None:
+            return  # the run that wrote the file had no schedule (a closed-model run)
+        try:
+            state = ScheduleState.from_json(data)
+        except ValueError as exc:
+            log.warning("loadkit: open model: the state file's schedule is not taken (%s): it starts afresh", exc)
+            return
+        self._resuming = state
+        self.fleet.reset()
+        for node, totals in state.nodes.items():
+            self.fleet.update(node, totals)
+        self.fleet.timeline.update(state.timeline)
+        self.fleet.reported.update(state.reported)
+        self.resplits[:] = state.resplits
+        self._heard_at = {node: state.epoch + at for node, at in state.heard.items()}
+        self._earlier_gaps = list(state.gaps)
+
+    def _run_now(self) -> str:
+        """The schedule counts are taken for: this one, or before the resumed run starts, the restored one."""
+        return self.run or (self._resuming.run if self._resuming is not None else "")
+
+    def _gap_dropped(self) -> int:
+        assert self.profile is not None
+        earlier = sum(int(gap.get("iterations_dropped", 0)) for gap in self._earlier_gaps)
+        return earlier + sum(gap.dropped(self.profile) for gap in self.gaps)
+
+    def _gap_summary(self) -> dict[str, Any]:
+        if self.profile is None or not (self.gaps or self._earlier_gaps):
+            return {}
+        return {"master_gaps": [*self._earlier_gaps, *(gap.describe(self.profile) for gap in self.gaps)]}
 
     def _check_fleet(self) -> None:
         live = self._live_workers()
@@ -73,17 +160,19 @@ class MasterModel(LeadModel):
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
         part = data.get(REPORT_KEY)
-        if part is None or not self.run:
+        if part is None or not self._run_now():
             return
         try:
-            if not isinstance(part, dict) or part.get("run") != self.run:
+            if not isinstance(part, dict) or part.get("run") != self._run_now():
                 return  # another schedule's (or not a mapping: checked below)
-            self._merge_report(client_id, part.get("totals"), part.get("timeline", {}))
+            self._merge_report(client_id, part.get("totals"), part.get("timeline", {}), reported=True)
         except (ValueError, TypeError) as exc:
             log.warning("dropped malformed open-model report from worker %s: %s", client_id, exc)
+            return
+        self._counted(client_id)
 
     def _on_status(self, environment: Any, status: messages.ArrivalStatus, node_id: str) -> None:
-        if status.run != self.run:
+        if not status.run or status.run != self._run_now():
             return
         try:
             self._merge_report(node_id, status.totals, status.timeline)
@@ -91,6 +180,13 @@ class MasterModel(LeadModel):
             log.warning("dropped malformed open-model status from worker %s: %s", node_id, exc)
             return
         self._heard[node_id] = time.monotonic()
+        self._counted(node_id)
+
+    def _counted(self, node_id: str) -> None:
+        """``node_id``'s counts for this schedule arrived: when, and (after a resume) that it carried on."""
+        self._heard_at[node_id] = time.time()
+        for gap in self.gaps:
+            gap.heard(node_id)
 
     def _live_workers(self) -> list[str]:
         now = time.monotonic()
@@ -114,7 +210,7 @@ class MasterModel(LeadModel):
         for worker, share in shares.items():
             self._send_plan(worker, share, from_iteration)
             self._assigned_at.setdefault(worker, time.monotonic())
-        self.shares = shares
+        self.shares, self._from_iteration = shares, from_iteration
         self.resplits.append({"at_s": round(now_s, 3), "workers": len(shares), "from_iteration": from_iteration})
         log.info(
             "loadkit: open model split over %d worker(s) from iteration %d: pools %s",

@@ -41,7 +41,8 @@ class OpenModel(Protocol):
     messages; the ``on_*`` methods are listeners of the Locust events of the same name (a role
     ignores those that never fire for it); ``summary`` is the ``load`` section of the reports
     and the web UI's row; ``busy`` tells the stats controller to drain workers that run
-    iterations with no Locust users.
+    iterations with no Locust users; ``checkpoint``/``restore`` keep the schedule in a master's
+    state file and take it back (:mod:`loadkit.load.restart`).
     """
 
     node: NodeScheduler | None
@@ -57,6 +58,8 @@ class OpenModel(Protocol):
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None: ...
     def summary(self) -> dict[str, Any]: ...
     def busy(self) -> bool: ...
+    def checkpoint(self) -> dict[str, Any] | None: ...
+    def restore(self, data: Any) -> None: ...
 
 
 def role_for(environment: Any) -> type[BaseModel]:

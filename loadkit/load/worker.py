@@ -3,7 +3,8 @@
 A ``loadkit:arrival_plan`` starts (or, for the same ``run``, re-assigns) this process's
 :class:`~loadkit.load.node.NodeScheduler`; an inactive one stops it. The worker sends its
 counts every :data:`STATUS_INTERVAL_S` (``loadkit:arrival_status``) and with each stats
-report, cumulative, so nothing is lost or counted twice.
+report, cumulative, so nothing is lost or counted twice (per-second starts: each channel its
+own deltas, :mod:`loadkit.load.accounting`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class WorkerModel(BaseModel):
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
         node = self.node or self._finished_node
         if node is not None:
-            timeline = node.counters.take_timeline()
+            timeline = node.counters.take_timeline("report")
             data[REPORT_KEY] = {"run": node.run, "totals": node.counters.totals(), "timeline": timeline}
 
     def _on_plan(self, environment: Any, plan: messages.ArrivalPlan, node_id: str) -> None:
@@ -59,6 +60,6 @@ class WorkerModel(BaseModel):
         runner = self.environment.runner
         while self.node is not None and self.node.run == run:
             counters = self.node.counters  # a SIGKILL loses at most this interval's starts
-            status = messages.ArrivalStatus(run, counters.totals(), counters.take_timeline())
+            status = messages.ArrivalStatus(run, counters.totals(), counters.take_timeline("status"))
             messages.send(runner, messages.ARRIVAL_STATUS, status)
             gevent.sleep(STATUS_INTERVAL_S)

@@ -15,6 +15,7 @@ Library-mode scripts call :func:`install` (through ``loadkit.attach``) themselve
 from __future__ import annotations
 
 import os
+import time
 from functools import partial
 from typing import Any
 
@@ -79,6 +80,7 @@ def _one_final_table(environment: Environment) -> None:
 
 def _open_model_console(environment: Environment) -> None:
     """A ``locust`` process running the open model: no 0-user noise; rate, late, dropped as it runs."""
+    from loadkit.fleet.resume import RESUME
     from loadkit.load.runtime import open_model_for
     from loadkit.stats.controller import controller_for
     from loadkit.stats.progress import run_progress
@@ -95,7 +97,12 @@ def _open_model_console(environment: Environment) -> None:
         workers = (lambda: locust_runners.worker_count(environment.runner)) if on_master else (lambda: None)
         run_time = getattr(environment.parsed_options, "run_time", None)
         total = float(run_time) if run_time else (part.profile.duration if part.profile is not None else None)
-        greenlets.append(gevent.spawn(run_progress, stats.snapshot, workers, total))
+        already = 0.0
+        kept = run.run_context(environment).get(RESUME)
+        if kept is not None and kept.restored is not None and kept.started_at is not None:
+            already = max(time.time() - kept.started_at, 0.0)  # resumed: the run's clock, not this process's
+            total = kept.planned_end - kept.started_at if kept.planned_end else total
+        greenlets.append(gevent.spawn(run_progress, stats.snapshot, workers, total, already_s=already))
 
     def stop(**_kw: Any) -> None:
         while greenlets:
@@ -190,7 +197,7 @@ def _install_exemplars(environment: Environment) -> None:
 
 def _install_fleet(environment: Environment) -> None:
     """Test-data leasing, worker/agent health and the web UI's Fleet tab (:mod:`loadkit.fleet`)."""
-    from loadkit.fleet import health, leasing, master_watch, rejoin, resume, version
+    from loadkit.fleet import health, leasing, ledger, master_watch, rejoin, resume, version
     from loadkit.fleet.report import report_section
     from loadkit.stats.controller import controller_for
     from loadkit.web import fleet as fleet_tab
@@ -205,7 +212,8 @@ def _install_fleet(environment: Environment) -> None:
     master_watch.install(environment)  # a worker whose master is gone gives up after --fleet-master-timeout
     rejoin.install(environment)  # a worker keeps its reports and rejoins a master that comes back
     stats = controller_for(environment)
-    resume.install(environment, stats.recorder, stats.report_sections)  # after the stats part's test_start
+    resume.install(environment, stats.recorder, stats.report_sections, stats.timeline)  # after the stats' test_start
+    ledger.install(environment)  # the lease ledger in the state file; restored and reconciled on resume
     health.install(environment, controller_for(environment).recorder)  # counts: no listener of its own
     events_.quitting.add_listener(health.on_quitting)
     fleet_tab.install(environment)
@@ -214,6 +222,7 @@ def _install_fleet(environment: Environment) -> None:
 
 def _install_load(environment: Environment) -> None:
     """The open model: arrival-rate scheduling, fleet split, late/dropped counts (:mod:`loadkit.load`)."""
+    from loadkit.fleet.resume import RESUME
     from loadkit.load.runtime import open_model_for
     from loadkit.stats.controller import controller_for
     from loadkit.web import load as load_tab
@@ -228,6 +237,10 @@ def _install_load(environment: Environment) -> None:
     events_.test_stop.add_listener(part.on_test_stop)
     events_.report_to_master.add_listener(part.on_report_to_master)
     events_.worker_report.add_listener(part.on_worker_report)
+    kept = run.run_context(environment).get(RESUME)
+    if kept is not None:  # a master's state file keeps the schedule; a restarted master takes it back
+        kept.state_parts["load"] = part.checkpoint
+        kept.restore_parts["load"] = part.restore
     stats = controller_for(environment)
     stats.meta_sections["load"] = part.summary
     stats.busy_checks.append(part.busy)  # a master's schedule keeps workers busy with no users

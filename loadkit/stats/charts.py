@@ -8,13 +8,15 @@ in the HTML report (:mod:`loadkit.stats.html`) and in the web UI's Charts tab al
      "x": {"kind": "time" | "log-percentile", "label": ...}, "y": {"label": "ms"},
      "xs": [...], "series": [{"label": "p99", "values": [...]}], "bands": [[x0, x1, why], ...]}
 
-``bands`` mark stretches of x to shade (a saturated worker). Sections a run lacks (no
+``bands`` mark stretches of x to shade (a saturated worker; the time a master was gone, in a
+resumed run's latency and rate charts). Sections a run lacks (no
 workers sampled, no open model) give no chart. Pure: no Locust, no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from loadkit.fleet.saturation import CONSECUTIVE, CPU_LIMIT, LAG_LIMIT_MS, WARMUP_SAMPLES, saturation
@@ -26,10 +28,11 @@ _TIME = {"kind": "time", "label": "time"}
 def charts(document: Mapping[str, Any]) -> list[Chart]:
     """Every chart the document has data for, in display order."""
     timeline = document.get("timeline") or {}
+    gaps = gap_bands(document.get("master_gaps") or [])
     return [
         *distribution_charts(document.get("distribution") or {}),
-        *latency_charts(timeline),
-        *rate_charts(timeline),
+        *latency_charts(timeline, gaps),
+        *rate_charts(timeline, gaps),
         *health_charts(((document.get("fleet") or {}).get("health") or {}).get("workers") or {}),
         *open_model_charts((document.get("run") or {}).get("load") or document.get("load") or {}),
     ]
@@ -65,8 +68,20 @@ def distribution_charts(distribution: Mapping[str, Mapping[str, list[float]]]) -
     return out
 
 
-def latency_charts(timeline: Mapping[str, Any]) -> list[Chart]:
-    """p50/p90/p99/max per slot for each entry and the total."""
+def gap_bands(gaps: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """Bands for the stretches a master was gone (a resumed run's ``master_gaps``, ISO times)."""
+    bands: list[list[Any]] = []
+    for gap in gaps:
+        try:
+            begin, end = (datetime.fromisoformat(str(gap[k])).timestamp() for k in ("from", "to"))
+        except (KeyError, TypeError, ValueError):
+            continue
+        bands.append([begin, end, f"master gone {float(gap.get('seconds') or end - begin):.1f} s"])
+    return bands
+
+
+def latency_charts(timeline: Mapping[str, Any], gaps: Sequence[list[Any]] = ()) -> list[Chart]:
+    """p50/p90/p99/max per slot for each entry and the total; ``gaps`` (:func:`gap_bands`) shaded."""
     entries = timeline.get("entries") or {}
     xs = list(timeline.get("t") or [])
     out = []
@@ -81,14 +96,14 @@ def latency_charts(timeline: Mapping[str, Any]) -> list[Chart]:
                 "y": {"label": "ms"},
                 "xs": xs,
                 "series": [{"label": name, "values": list(columns[name])} for name in ("p50", "p90", "p99", "max")],
-                "bands": [],
+                "bands": list(gaps),
             }
         )
     return out
 
 
-def rate_charts(timeline: Mapping[str, Any]) -> list[Chart]:
-    """Requests and failures per second of the whole run (the total's counts over slot widths)."""
+def rate_charts(timeline: Mapping[str, Any], gaps: Sequence[list[Any]] = ()) -> list[Chart]:
+    """Requests and failures per second of the whole run (the total's counts over slot widths), ``gaps`` shaded."""
     total = (timeline.get("entries") or {}).get("Aggregated")
     if not total:
         return []
@@ -111,7 +126,7 @@ def rate_charts(timeline: Mapping[str, Any]) -> list[Chart]:
                     "values": [round(f / w, 3) for f, w in zip(total["failures"], widths, strict=True)],
                 },
             ],
-            "bands": [],
+            "bands": list(gaps),
         }
     ]
 

@@ -5,6 +5,7 @@ process, whose user count says nothing) print, Locust-style, one plain line per 
 
     loadkit: 10s/20s  4,210 reqs  412.3 req/s  0 failures (0.00%)  p99 12.4 ms  2 workers
     loadkit: 10s/20s  ... open model: target 100.0 it/s, achieved 99.8 it/s, late 0, dropped 0
+    loadkit: 5s/12s  ... dropped 0  (master gone 8-14s: 0 of 600 iterations dropped)
 
 Plain text with no ANSI codes or carriage returns, so a CI log stays quiet and readable.
 :func:`progress_line` is pure; :func:`run_progress` is the greenlet that prints it.
@@ -44,6 +45,11 @@ def progress_line(elapsed_s: float, total_s: float | None, snapshot: RunSnapshot
         target, achieved = _rate(load.get("target_rate_now")), _rate(load.get("achieved_rate_now"))
         late, dropped = load.get("iterations_late", 0), load.get("iterations_dropped", 0)
         parts.append(f"open model: target {target}, achieved {achieved}, late {late}, dropped {dropped}")
+        for gap in load.get("master_gaps") or []:  # a resumed master: what its absence cost the schedule
+            parts.append(
+                f"(master gone {gap.get('from_s', 0):.0f}-{gap.get('to_s', 0):.0f}s: "
+                f"{gap.get('iterations_dropped', 0)} of {gap.get('iterations_intended', 0)} iterations dropped)"
+            )
     return "  ".join(parts)
 
 
@@ -57,11 +63,16 @@ def run_progress(
     total_s: float | None,
     interval_s: float = INTERVAL_S,
     stream: IO[str] | None = None,
+    already_s: float = 0.0,
 ) -> None:
-    """Print :func:`progress_line` every ``interval_s`` until killed (run it as a greenlet)."""
+    """Print :func:`progress_line` every ``interval_s`` until killed (run it as a greenlet).
+
+    ``already_s``: the run went on that long before this line's clock (a resumed master, whose
+    counts are the whole run's).
+    """
     import gevent
 
-    start = time.monotonic()
+    start = time.monotonic() - already_s
     while True:
         gevent.sleep(interval_s)
         line = progress_line(time.monotonic() - start, total_s, snapshot(), workers())

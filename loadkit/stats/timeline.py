@@ -168,6 +168,7 @@ class Timeline:
         self._slots: dict[int, _Slot] = {}
         #: One copy of each entry key and each set of entries, shared by the settled slots.
         self._interned: dict[Any, Any] = {}
+        self._key_ids: dict[EntryKey, int] = {}  # entries numbered for the state file (it names each once)
         #: Deltas that arrived for an already settled slot (counted, percentiles unchanged).
         self.late = 0
 
@@ -239,6 +240,60 @@ class Timeline:
         begins = sorted(self._slots)
         per_slot = [dict(self._slots[b].compute()) for b in begins]
         return SeriesParts(self.start, begins, [self._slots[b].width for b in begins], self.late, per_slot)
+
+    def state(self) -> dict[str, Any]:
+        """The whole timeline, JSON-ready, for a master's state file (:mod:`loadkit.fleet.resume`).
+
+        Entries are named once (``keys``) and numbered in the slots. A settled slot keeps its
+        figures only (``[entry, count, failures, p50, p90, p99, max]`` each), made from its packed
+        figures at each call (kept as lists they cost the master as much memory again); a slot
+        still open keeps its distributions (``[entry, [values], [counts], failures]``), so the
+        reports a resumed master gets after the restart add to it exactly. Bounded as the
+        report's timeline is (the open slots are the last :data:`SETTLE_S` seconds).
+        """
+        ids = self._key_ids
+        slots: list[list[Any]] = []
+        for begin in sorted(self._slots):
+            slot = self._slots[begin]
+            if slot.packed is not None:
+                values, n = slot.packed.tolist(), len(FIGURES)
+                rows = [[ids.setdefault(k, len(ids)), *values[i * n : (i + 1) * n]] for i, k in enumerate(slot.keys)]
+                slots.append([begin, slot.width, rows, None])
+                continue
+            open_ = []
+            for key, counts in slot.counts.items():
+                ordered = sorted(counts.items())
+                values, numbers = [v for v, _ in ordered], [c for _, c in ordered]
+                open_.append([ids.setdefault(key, len(ids)), values, numbers, slot.failures.get(key, 0)])
+            slots.append([begin, slot.width, None, open_])
+        return {"start": self.start, "late": self.late, "keys": [_raw(k) for k in ids], "slots": slots}
+
+    def restore(self, saved: Any) -> None:
+        """Start again from :meth:`state` (at a resumed run's start); ``ValueError``, nothing kept, when malformed."""
+        try:
+            keys = [_key(k) for k in saved["keys"]]
+            restored: dict[int, _Slot] = {}
+            for begin, width, figures, open_ in saved["slots"]:
+                slot = restored[int(begin)] = _Slot(int(width))
+                if figures is not None:
+                    rows = {keys[row[0]]: [int(v) for v in row[1:]] for row in figures}
+                    if any(len(row) != len(FIGURES) for row in rows.values()):
+                        raise ValueError(f"a slot's figures are not {', '.join(FIGURES)}")
+                    slot.keys = tuple(rows)  # the keys list's tuples: shared between slots already
+                    slot.packed = array("q", [v for row in rows.values() for v in row])
+                    continue
+                for kid, values, numbers, failures in open_:
+                    slot.counts[keys[kid]] = {int(v): int(c) for v, c in zip(values, numbers, strict=True)}
+                    slot.failures[keys[kid]] = int(failures)
+            start, late = int(saved["start"]), int(saved["late"])
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise ValueError(f"timeline: not a saved timeline ({exc})") from exc
+        self.reset(start)
+        self._slots, self.late = restored, late
+
+
+def _raw(key: EntryKey) -> str:
+    return f"{key[0]}\t{key[1]}"
 
 
 @dataclass(frozen=True)

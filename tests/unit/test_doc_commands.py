@@ -26,16 +26,16 @@ RUN_BY: dict[str, list[str]] = {
         "tests/e2e/test_demo_command.py::test_demo_runs_every_call_kind_on_workers_and_passes"
     ],
     ".venv/bin/loadkit target grpc --daemon --pidfile grpc.pid": [f"{RECIPES}::test_your_first_locustfile"],
-    ".venv/bin/locust -f locustfiles/grpc_demo.py --headless -u 10 -t 10s": [f"{RECIPES}::test_your_first_locustfile"],
+    ".venv/bin/locust -f locustfiles/grpc_demo.py --headless -u 10 -t 5s": [f"{RECIPES}::test_your_first_locustfile"],
     ".venv/bin/loadkit target stop --pidfile grpc.pid": [f"{RECIPES}::test_your_first_locustfile"],
     ".venv/bin/locust -f locustfiles/grpc_demo.py --worker & .venv/bin/locust -f locustfiles/grpc_demo.py --worker &": [
         f"{RECIPES}::test_distributed"
     ],
-    ".venv/bin/locust -f locustfiles/grpc_demo.py --master --expect-workers 2 --headless -u 20 -t 10s": [
+    ".venv/bin/locust -f locustfiles/grpc_demo.py --master --expect-workers 2 --headless -u 20 -t 5s": [
         f"{RECIPES}::test_distributed"
     ],
     ".venv/bin/loadkit target http --daemon --pidfile http.pid": [f"{RECIPES}::test_ci_gating"],
-    ".venv/bin/locust -f locustfiles/rest_crud.py --headless -u 10 -t 10s --threshold 'p99<500ms' "
+    ".venv/bin/locust -f locustfiles/rest_crud.py --headless -u 10 -t 5s --threshold 'p99<500ms' "
     "--threshold 'fail_ratio<0.01' --report-junit out/junit.xml --report-html out/report.html": [
         f"{RECIPES}::test_ci_gating"
     ],
@@ -43,12 +43,12 @@ RUN_BY: dict[str, list[str]] = {
         f"{RECIPES}::test_ci_gating",
         f"{RECIPES}::test_http2_and_websocket",
     ],
-    ".venv/bin/locust -f locustfiles/rest_crud.py --headless -t 10s --arrival-rate 50 --max-users 20 "
+    ".venv/bin/locust -f locustfiles/rest_crud.py --headless -t 8s --arrival-rate 50 --max-users 20 "
     "--threshold 'dropped_iterations==0'": [f"{RECIPES}::test_open_model"],
     ".venv/bin/loadkit target http --daemon --pidfile http.pid --http2": [f"{RECIPES}::test_http2_and_websocket"],
-    ".venv/bin/locust -f locustfiles/http2_api.py --headless -u 10 -r 10 -t 10s "
+    ".venv/bin/locust -f locustfiles/http2_api.py --headless -u 10 -r 10 -t 5s "
     "--threshold 'GET /items/{item_id}: fail_ratio==0'": [f"{RECIPES}::test_http2_and_websocket"],
-    ".venv/bin/locust -f locustfiles/websocket_echo.py --headless -u 10 -r 10 -t 10s "
+    ".venv/bin/locust -f locustfiles/websocket_echo.py --headless -u 10 -r 10 -t 5s "
     "--threshold 'ws-ttfm /ws/echo: p99<5s'": [f"{RECIPES}::test_http2_and_websocket"],
     "echo \"LOADKIT_FLEET_SECRET=$(python3 -c 'import secrets;print(secrets.token_urlsafe(32))')\" > .env": [
         "tests/e2e/test_netns_fleet.py",

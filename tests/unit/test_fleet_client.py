@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import gevent
 import pytest
 from locust.exception import StopUser
@@ -129,3 +131,35 @@ def test_next_without_data_names_the_option_and_the_import() -> None:
     accessor = DataAccessor(lambda: None)
     with pytest.raises(DataError, match=r"--loadkit-data FILE \(or faker:COUNT\).*'import loadkit'"):
         accessor.next()
+
+
+def test_a_worker_declares_what_it_holds_and_the_acks_a_new_master_may_lack() -> None:
+    client, transport = make(20, batch=4)
+    first = client.next()["id"]
+    client.next()  # the first row is done: its ack goes with the next request or flush
+    client.flush()
+    held, done = client.declaration()
+    assert first in done and first not in held
+    assert sorted(held) == sorted(transport.pool.state()["workers"]["w"]["outstanding"])
+    client.on_checkpointed()  # one state write: the ack may still be missing from it
+    assert first in client.declaration()[1]
+    client.on_checkpointed()  # the next write has it
+    assert first not in client.declaration()[1]
+
+
+def test_a_declaration_is_bounded() -> None:
+    client, _ = make(50, batch=20)
+    for _ in range(10):
+        client.next()
+    held, done = client.declaration(limit=3)
+    assert len(held) == 3 and len(done) == 3
+    assert done == client.declaration()[1][-3:]  # the latest acks
+
+
+def test_the_ack_history_keeps_the_latest() -> None:
+    client, _ = make(40, batch=10)
+    client._sent = (client._sent[0], deque(maxlen=3))  # KEPT_ACKS of 3
+    for _ in range(8):
+        client.next()
+        client.flush()
+    assert client.declaration()[1] == list(range(4, 7))  # rows 0-6 acked (7 in use): the last three

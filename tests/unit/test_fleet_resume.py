@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from types import SimpleNamespace
+from typing import Any
 
 from locust.stats import RequestStats
 
 from loadkit._locust.runners import stats_entry
 from loadkit.fleet.resume import FORMAT, Resume, fingerprint, resumable, state_path
+from loadkit.messages import Rejoin
+from loadkit.stats.hdr import HdrRecorder
+from loadkit.stats.timeline import Timeline
 
 
 def options(**changes: object) -> argparse.Namespace:
@@ -58,3 +63,22 @@ def test_a_stats_entry_survives_json() -> None:
     back.stats = stats
     p99 = entry.get_response_time_percentile(0.99)
     assert back.num_requests == 3 and back.get_response_time_percentile(0.99) == p99
+
+
+def test_other_parts_write_their_sections_and_restore_them_at_the_start() -> None:
+    environment: Any = SimpleNamespace(runner=SimpleNamespace(stats=RequestStats()), parsed_options=None)
+    before = Timeline(1_700_000_000)
+    before.add(1_700_000_003, ("GET", "/x"), {412: 3})
+    part = Resume(environment, HdrRecorder(), None, None)
+    part.state_parts["timeline"] = before.state
+    state, _ = part._take()
+    saved = json.loads(json.dumps(state))
+    after = Timeline()
+    again = Resume(environment, HdrRecorder(), None, saved)
+    again.restore_parts["timeline"] = after.restore
+    again._restore(saved)
+    assert after.series() == before.series()
+    told: list[str] = []
+    again.rejoin_listeners.append(lambda node, rejoin: told.append(node))
+    again.on_rejoin(environment, Rejoin(1.0, 2, 0, rows=[5]), "w1")
+    assert told == ["w1"]

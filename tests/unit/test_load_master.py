@@ -8,7 +8,9 @@ on this runner instance (the worker side, over real sockets, is tests/unit/test_
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +23,7 @@ from locust.runners import STATE_INIT, MasterRunner, WorkerNode
 
 from loadkit import messages
 from loadkit.load.base import REPORT_KEY
-from loadkit.load.master import MasterModel
+from loadkit.load.master import RESPLIT_LEAD_S, MasterModel
 
 
 class Idle(User):
@@ -136,3 +138,95 @@ def test_without_a_rate_the_run_is_closed_model_and_users_are_locusts(master: Ma
     add_workers(master, "w1")
     model, sent = started_model(master)
     assert model.summary() == {"model": "closed"} and not model.busy() and sent.items == []
+
+
+# --- the schedule across a master restart (loadkit.load.restart) --------------------------------
+def test_a_restarted_master_continues_the_same_schedule(master: MasterRunner) -> None:
+    add_workers(master, "w1", "w2")
+    first, _sent = started_model(master)
+    try:
+        totals = {"started": 7, "late": 0, "dropped": 0, "max_lateness_s": 0.001}
+        first._on_status(master.environment, messages.ArrivalStatus(first.run, totals, {"0": 7}), "w1")
+        first.on_worker_report("w2", {REPORT_KEY: {"run": first.run, "totals": totals, "timeline": {"0": 7}}})
+        kept = json.loads(json.dumps(first.checkpoint()))  # through the state file
+    finally:
+        first.on_test_stop(master.environment)
+
+    again = MasterModel(master.environment)  # the master that comes back, the same command
+    # (not installed: this runner's handler is the first model's; a restarted master is a new process)
+    again.restore(kept)
+    # a kept report of the run, re-sent before the resumed run starts, is not lost
+    late = {"started": 9, "late": 0, "dropped": 0, "max_lateness_s": 0.001}
+    again.on_worker_report("w2", {REPORT_KEY: {"run": first.run, "totals": late, "timeline": {"1": 2}}})
+    gevent.sleep(0.3)  # the schedule has moved on meanwhile
+    sent = Sent(master)
+    before = time.time()
+    again.on_test_start(master.environment)
+    after = time.time()
+    try:
+        plans = sent.plans()
+        assert (again.run, again.epoch) == (first.run, first.epoch)
+        assert {(p.run, p.epoch) for p in plans.values()} == {(first.run, first.epoch)}
+        # from the first iteration due RESPLIT_LEAD_S after the resume, on the original epoch
+        due = again.profile.first_due_at_or_after  # type: ignore[union-attr]
+        resumed_from = again.resplits[-1]["from_iteration"]
+        assert {p.from_iteration for p in plans.values()} == {resumed_from}
+        lead = RESPLIT_LEAD_S - first.epoch
+        assert 0 < due(before + lead) <= resumed_from <= due(after + lead)
+        summary = again.summary()
+        assert summary["nodes"] == {"w1": 7, "w2": 9} and summary["iterations_dropped"] == 0
+        assert summary["per_second"] == [[0, 7], [1, 2]]  # the status's 7 and the reports' 7 are one second
+        (gap,) = summary["master_gaps"]
+        assert gap["carried_on"] == ["w1", "w2"] and gap["not_back"] == [] and gap["iterations_dropped"] == 0
+    finally:
+        again.on_test_stop(master.environment)
+
+
+def test_a_share_whose_worker_did_not_come_back_is_counted_as_dropped(master: MasterRunner) -> None:
+    add_workers(master, "w1", "w2")
+    first, _sent = started_model(master)
+    try:
+        kept = json.loads(json.dumps(first.checkpoint()))
+    finally:
+        first.on_test_stop(master.environment)
+    del master.clients["w2"]  # died with the master
+    again = MasterModel(master.environment)
+    again.restore(kept)
+    gevent.sleep(0.3)
+    Sent(master)
+    again.on_test_start(master.environment)
+    try:
+        (gap,) = again.summary()["master_gaps"]
+        resumed_from = again.resplits[-1]["from_iteration"]
+        # w2 held the odd iterations and was never heard: from the checkpoint to the resume, nobody ran them
+        since = max(math.ceil(kept["written_s"] * 90), 0)  # checkpointed before the epoch here: 0
+        assert gap["not_back"] == ["w2"] and gap["carried_on"] == ["w1"]
+        assert gap["iterations_dropped"] == len([k for k in range(since, resumed_from) if k % 2 == 1])
+        assert again.summary()["iterations_dropped"] == gap["iterations_dropped"] > 0
+        # it rejoins later, its counts for the schedule with it: it ran its share after all
+        totals = {"started": 30, "late": 0, "dropped": 0, "max_lateness_s": 0.0}
+        again._on_status(master.environment, messages.ArrivalStatus(again.run, totals, {}), "w2")
+        assert again.summary()["iterations_dropped"] == 0
+        assert again.summary()["master_gaps"][0]["carried_on"] == ["w1", "w2"]
+        # a second checkpoint keeps the gap's entry for a later restart
+        assert json.loads(json.dumps(again.checkpoint()))["gaps"][0]["carried_on"] == ["w1", "w2"]
+    finally:
+        again.on_test_stop(master.environment)
+
+
+def test_an_unreadable_schedule_starts_afresh_with_one_line(
+    master: MasterRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_workers(master, "w1")
+    model = MasterModel(master.environment)
+    model.install(check_users=True)
+    with caplog.at_level(logging.WARNING, "loadkit.load"):
+        model.restore({"format": 1, "run": "r"})
+    assert "the state file's schedule is not taken" in caplog.text and "it starts afresh" in caplog.text
+    Sent(master)
+    model.on_test_start(master.environment)
+    try:
+        assert model.run != "r" and "master_gaps" not in model.summary()
+    finally:
+        model.on_test_stop(master.environment)
+    assert MasterModel(master.environment).checkpoint() is None  # no schedule: nothing kept

@@ -104,3 +104,12 @@ def test_bad_status_is_refused() -> None:
         m.ARRIVAL_STATUS.decode({"run": "r", "totals": {"started": -1}})
     with pytest.raises(m.MessageError):
         m.ARRIVAL_STATUS.decode({"run": "r", "totals": {}, "timeline": {"1": -2}})
+
+
+def test_a_rejoin_declares_rows_within_bounds() -> None:
+    rejoin = m.REJOIN.decode({"lost_at": 1.0, "seq": 2, "held": 0, "rows": [1, 2], "done": [3]})
+    assert rejoin.rows == [1, 2] and rejoin.done == [3]
+    assert m.REJOIN.decode({"lost_at": 1.0, "seq": 2, "held": 0}).rows == []  # a worker that holds no data
+    for bad in ([-1], ["1"], [True], list(range(m.MAX_SEQS_PER_REQUEST + 1)), "1,2"):
+        with pytest.raises(m.MessageError):
+            m.REJOIN.decode({"lost_at": 1.0, "seq": 2, "held": 0, "rows": bad})

@@ -53,3 +53,11 @@ def test_open_model_charts_render_only_with_their_data() -> None:
     ramp = {**run_load, "arrival_rate": None, "arrival_stages": [[2.0, 20.0]], "per_second": [[0, 5], [1, 15], [2, 0]]}
     target = open_model_charts(ramp)[0]["series"][0]["values"]
     assert target == [5.0, 15.0, 0.0]  # 0 -> 20 it/s over 2 s, then the schedule ends
+
+
+def test_the_time_a_master_was_gone_is_shaded_in_the_timeline_charts() -> None:
+    gap = {"from": "2023-11-14T22:13:25+00:00", "to": "2023-11-14T22:13:28+00:00", "seconds": 3.0}
+    specs = charts({**DOC, "master_gaps": [gap, {"from": "garbage"}]})
+    timed = [c for c in specs if c["group"] in ("latency", "rates")]
+    assert timed and all(c["bands"] == [[1700000005.0, 1700000008.0, "master gone 3.0 s"]] for c in timed)
+    assert all(not c["bands"] for c in charts(DOC) if c["group"] in ("latency", "rates"))

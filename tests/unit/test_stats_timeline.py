@@ -178,3 +178,54 @@ def test_an_hour_of_settled_slots_keeps_packed_figures_only() -> None:
     assert len(series["t"]) == 1215 and series["entries"]["grpc /svc/M3"]["count"][0] == 3
     assert series["entries"]["Aggregated"]["count"][-1] == 5 * 3 * 8  # 8 s slots at the end of the hour
     assert used / (1215 * 6) < 150, f"{used / (1215 * 6):.0f} bytes per entry and slot"
+
+
+def test_a_timeline_survives_a_state_file_and_later_deltas_add_exactly() -> None:
+    import json
+
+    key = ("GET", "/items")
+    first, later = _values(400, 1), _values(400, 2)
+    whole = Timeline(T0)  # one master that never went away
+    before = Timeline(T0)  # the master that dies: its state file, then a new master
+    for i, v in enumerate(first):
+        for tl in (whole, before):
+            tl.add(T0 + i % 50, key, {bucket(v): 1}, failures=i % 7 == 0)
+    before.settle(now=T0 + 40)  # early slots settled, the last ones still open
+    saved = json.loads(json.dumps(before.state()))
+    again = Timeline()
+    again.restore(saved)
+    assert again.start == T0
+    for i, v in enumerate(later):  # the kept reports: into the open slots
+        for tl in (whole, again):
+            tl.add(T0 + 35 + i % 15, key, {bucket(v): 1})
+    whole.settle(now=T0 + 40)
+    assert again.series(now=math.inf) == whole.series(now=math.inf)
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        {},
+        {"start": T0, "late": 0, "keys": ["\tx"], "slots": [[T0, 1, [[0, 1, 2]], None]]},
+        {"keys": [], "slots": [[T0, 1, [[3]], None]]},
+        "x",
+    ],
+)
+def test_a_bad_saved_timeline_is_refused_whole(saved: Any) -> None:
+    timeline = Timeline(T0)
+    timeline.add(T0, ("GET", "/"), {100: 1})
+    with pytest.raises(ValueError, match="timeline"):
+        timeline.restore(saved)
+    assert timeline.series()["entries"]["GET /"]["count"] == [1]
+
+
+def test_a_late_delta_reaches_the_next_state_of_a_settled_slot() -> None:
+    timeline = Timeline(T0)
+    timeline.add(T0, ("GET", "/"), {100: 1})
+    timeline.settle(now=math.inf)
+    first = timeline.state()
+    assert timeline.state()["slots"][0][2] == first["slots"][0][2]  # made again from the packed figures
+    timeline.add(T0, ("GET", "/"), {100: 2})  # late: counted, percentiles kept
+    again = Timeline()
+    again.restore(timeline.state())
+    assert again.series()["entries"]["GET /"]["count"] == [3]
