@@ -165,6 +165,8 @@ class Soak:
         if not self.args.plain:
             master += ["--report-json", str(self.work / "report.json"), "--report-html", str(self.work / "report.html")]
         worker = [LOCUST, *common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+        master += self.args.classes
+        worker += self.args.classes
         for role, cmd in (("master", master), ("worker", worker)):
             log = open(self.work / f"{role}.log", "wb")  # noqa: SIM115  (closed in stop)
             self.logs.append(log)
@@ -240,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burn", type=float, default=0.0, help="CPU-bound users: ms of busy loop per task")
     parser.add_argument("--plain", action="store_true", help="with --burn: no loadkit at all")
     parser.add_argument("--health-interval", type=float, default=None, help="LOADKIT_HEALTH_INTERVAL")
+    parser.add_argument("classes", nargs="*", help="user classes to run (all by default), e.g. GrpcReader")
     parser.add_argument("--dir", default=None, help="keep logs, reports and snapshots here")
     args = parser.parse_args(argv)
     if args.plain and not args.burn:
