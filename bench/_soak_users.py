@@ -4,7 +4,8 @@
 
 - ``mixed`` (default): ``locustfiles/mixed.py``'s GrpcReader and HttpWriter, unchanged but
   for their wait time: ``constant_throughput(SOAK_RATE)`` per user, so a soak's request rate
-  is fixed (users x rate) and it does not peg a shared machine;
+  is fixed (users x rate) and it does not peg a shared machine; with ``SOAK_STEADY=1`` its POST
+  replaces one item instead of adding one (mixed.py's GET /items lists them all);
 - ``burn``: a CPU-bound user, each task a busy loop of ``SOAK_BURN_MS`` without yielding
   (then one ``request`` event, through :func:`loadkit.measure` when ``SOAK_PLAIN`` is unset),
   ``constant_throughput(SOAK_RATE)`` per user: the worker is saturated on purpose;
@@ -96,6 +97,16 @@ else:
     for _cls in (GrpcReader, HttpWriter):
         _cls.wait_time = constant_throughput(RATE)
     del _cls  # Locust collects every User class in the module's namespace: no second name
+    if os.environ.get("SOAK_STEADY"):
+        # mixed.py's writer creates a new item per POST and lists them all per GET: the target's
+        # store, and so each GET /items response, grows all run long (2.2 MB after 40 min at
+        # 200/s). Steady: every POST replaces one item, so the responses keep their size.
+        _create = HttpWriter.__dict__["create"]
+
+        def _create_one(self: Any) -> None:
+            self.rest("POST", "/items", json={"id": "soak", "name": "mixed"}, expect=201)
+
+        HttpWriter.tasks = [_create_one if t is _create else t for t in HttpWriter.tasks]
 
 
 # --- probes ------------------------------------------------------------------------------

@@ -146,6 +146,8 @@ class Soak:
             env["SOAK_PLAIN"] = "1"
         if self.args.tracemalloc:
             env.update(SOAK_TRACEMALLOC=str(self.work), SOAK_SNAP_FIRST=str(self.args.snap_first))
+        if self.args.steady:
+            env["SOAK_STEADY"] = "1"
         if self.args.gc:
             env.update(SOAK_GC=str(self.work), SOAK_SNAP_EVERY=str(self.args.every))
         if self.args.health_interval is not None:
@@ -236,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=30.0, help="seconds between two RSS samples")
     parser.add_argument("--after", type=float, default=5.0, help="growth is measured from this minute")
     parser.add_argument("--tracemalloc", action="store_true", help="trace allocations, print the top growth")
+    parser.add_argument("--steady", action="store_true", help="a POST replaces one item: GET /items keeps its size")
     parser.add_argument("--gc", action="store_true", help="log objects by type and gc activity (<role>-gc.jsonl)")
     parser.add_argument("--snap-first", type=float, default=120.0, help="seconds to the first snapshot")
     parser.add_argument("--top", type=int, default=15)
