@@ -11,10 +11,10 @@ makes that usable, in idempotent steps, each skipped when already done:
 2. ``/etc/containers/containers.conf``: ``default_ulimits = []`` under ``[containers]``, so podman
    does not ask runc for rlimits a sandboxed machine cannot grant (runc then fails to start any
    container); an existing setting is left alone;
-3. the image (``image`` action, or :func:`transfer_image`): ``loadkit:local`` as the Docker
-   engine built it (scripts/container_engine.py, tests/e2e/test_compose_engine.py) copied into
-   podman's store with ``podman pull docker-daemon:loadkit:local``, only when podman's copy is
-   not that very image (same id).
+3. the image (``image`` action, or :func:`transfer_image`): ``loadkit:local`` (or the tag the
+   tests give: their session's ``loadkit:src-KEY``, tests/support/image.py) as the Docker engine
+   built it copied into podman's store with ``podman pull docker-daemon:TAG``, only when
+   podman's copy is not that very image (same id).
 
 Standard library only, like container_engine.py, which it reuses for running commands and for the
 Docker engine (one copy of each helper); tests/e2e/test_kubernetes.py imports it through

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.bad_inputs import Ctx
+from tests.support.compose_engine import need_engine
+from tests.support.image import ensure_image
 from tests.support.procs import Procs
 from tests.support.targets import Target
 
@@ -32,3 +34,13 @@ def bad_input_ctx(
         yield context
     finally:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def loadkit_image() -> str:
+    """The repository's Dockerfile built once per session, tagged by its sources' content
+    (tests/support/image.py), for the compose and the Kubernetes tests; skips without an engine."""
+    module = need_engine()
+    tag, seconds = ensure_image(module.base_image())
+    print(f"\nimage {tag}: " + (f"built in {seconds:.1f} s" if seconds else "already built from these sources"))
+    return tag

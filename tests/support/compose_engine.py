@@ -4,7 +4,8 @@
 (v2 or Debian's v1, whichever this machine has), with three things of its own, all in a
 temporary folder: a project name (so containers and networks never meet a developer's
 fleet), an env file (the settings a user would put in ``.env``: add yours to
-:attr:`ComposeFleet.settings`, e.g. a fleet secret) and an override file mapping the
+:attr:`ComposeFleet.settings`, e.g. a fleet secret; ``FLEET_IMAGE`` names the session's image,
+tests/support/image.py) and an override file mapping the
 master's reports to a folder made the way the README says (``install -d -m 777``).
 :meth:`ComposeFleet.down` removes every container and network it made.
 
@@ -31,7 +32,7 @@ from tests.support.requirements import require
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 #: Variables the compose file reads: the test's env file sets them, the caller's shell must not.
-_FILE_VARIABLES = ("LOCUST_", "LOADKIT_", "DEMO_", "WEB_UI_", "COMPOSE_")
+_FILE_VARIABLES = ("LOCUST_", "LOADKIT_", "DEMO_", "WEB_UI_", "COMPOSE_", "FLEET_IMAGE")
 
 
 def engine() -> ModuleType:
@@ -73,6 +74,8 @@ class ComposeFleet:
     workdir: Path
     project: str
     settings: dict[str, str] = field(default_factory=dict)
+    #: The image every service runs (``FLEET_IMAGE``): the session's, built from this checkout.
+    image: str = "loadkit:local"
 
     @property
     def reports(self) -> Path:
@@ -82,7 +85,11 @@ class ComposeFleet:
         if not self.reports.exists():  # README: `install -d -m 777 loadkit-reports`, whoever runs it
             subprocess.run(["install", "-d", "-m", "777", str(self.reports)], check=True)
         env_file = self.workdir / ".env"
-        settings = {"LOADKIT_FLEET_SECRET": FLEET_SECRET, **self.settings}  # what the README's one-liner writes
+        settings = {
+            "LOADKIT_FLEET_SECRET": FLEET_SECRET,
+            "FLEET_IMAGE": self.image,
+            **self.settings,
+        }  # what the README's one-liner writes
         env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         override = self.workdir / "override.yml"
         reports = json.dumps(f"{self.reports}:/app/loadkit-reports")

@@ -46,6 +46,9 @@ OVERLAYS = ("headless", "webui")
 KUBERNETES_VERSION = "1.32.0"
 #: The fleet secret the test's Secret holds (what `kubectl create secret generic` would make).
 FLEET_SECRET = "kube-e2e-fleet-secret-0123456789"
+#: Prefix of each fleet's own network: one per test process, so two sessions on one machine never
+#: share (or remove) a network, and a network left broken by a killed session is never reused
+#: (podman 4.3's DNS, aardvark, keeps answering a removed network's old gateway until restarted).
 NETWORK = "loadkit-kube-e2e"
 
 Doc = dict[str, Any]
@@ -62,8 +65,12 @@ def render(path: Path) -> list[Doc]:
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
-def overlay(workdir: Path, base: str, settings: dict[str, str], workers: int | None = None) -> Path:
-    """A user's overlay of ``deploy/kubernetes/<base>``: ``settings`` merged into the master's ConfigMap."""
+def overlay(
+    workdir: Path, base: str, settings: dict[str, str], workers: int | None = None, image: str | None = None
+) -> Path:
+    """A user's overlay of ``deploy/kubernetes/<base>``: ``settings`` merged into the master's ConfigMap,
+    the worker Job's parallelism, and ``image`` (``NAME:TAG``) for ``loadkit:local`` as
+    ``kustomize edit set image`` writes it (docs/kubernetes.md)."""
     workdir.mkdir(parents=True, exist_ok=True)
     kustomization: Doc = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -78,6 +85,9 @@ def overlay(workdir: Path, base: str, settings: dict[str, str], workers: int | N
             }
         ],
     }
+    if image is not None:
+        name, _, tag = image.partition(":")
+        kustomization["images"] = [{"name": "loadkit", "newName": name, "newTag": tag}]
     if workers is not None:
         patch = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "loadkit-worker"}}
         patch["spec"] = {"parallelism": workers}
@@ -124,19 +134,13 @@ def engine() -> ModuleType:
     return module
 
 
-def need_kube_engine() -> ModuleType:
-    """podman set up, loadkit:local built by Docker from this checkout and copied into podman; else skip/fail."""
+def need_kube_engine(image: str) -> ModuleType:
+    """podman set up and ``image`` (the session's, built by Docker: tests/support/image.py) copied into
+    podman unless it has that very image; else skip/fail."""
     module = engine()
     try:
         report = module.ensure(install=False)
-        module.container_engine.ensure(install=False)
-        started = time.monotonic()
-        built = subprocess.run(
-            ["docker", "build", "-q", "-t", module.IMAGE, str(ROOT)], capture_output=True, text=True, timeout=900
-        )
-        assert built.returncode == 0, built.stderr[-3000:]
-        report.timed("docker build", started)
-        module.transfer_image(report)
+        module.transfer_image(report, image)
     except module.EngineUnavailable as exc:
         require(f"needs podman and a Docker engine: {exc}")
     print(f"\nkube engine: {report.steps}")
@@ -150,16 +154,41 @@ def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.C
     return done
 
 
+def job_retries(job: Doc, exit_code: int) -> bool:
+    """Whether Kubernetes starts another pod of ``job`` after one failed with ``exit_code`` (pure).
+
+    The first ``podFailurePolicy`` rule whose ``onExitCodes`` matches decides (``FailJob``: no;
+    ``Ignore``, ``Count``: yes); without one, a pod is retried while ``backoffLimit`` allows (> 0).
+    """
+    spec = job["spec"]
+    containers = [c["name"] for c in spec["template"]["spec"]["containers"]]
+    for rule in (spec.get("podFailurePolicy") or {}).get("rules", []):
+        codes = rule.get("onExitCodes")
+        if codes is None or codes.get("containerName", containers[0]) not in containers:
+            continue
+        listed = exit_code in codes["values"]
+        if listed if codes["operator"] == "In" else not listed:
+            return bool(rule["action"] != "FailJob")
+    return int(spec.get("backoffLimit", 6)) > 0
+
+
 @dataclass
 class KubeFleet:
     """Rendered manifests played on podman, on a network of their own; :meth:`down` removes it all."""
 
     workdir: Path
+    #: The image for ``loadkit:local`` in :meth:`render`'s overlays (the session's: tests/support/image.py).
+    image: str | None = None
+    network: str = field(default_factory=lambda: f"{NETWORK}-{os.getpid()}")
     pods: list[str] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
     #: Volumes there before the first play; any other is this fleet's (ConfigMaps, Secrets,
     #: claims and emptyDirs: podman 4.3 makes each a named volume).
     volumes_before: set[str] | None = None
+
+    def render(self, name: str, base: str, settings: dict[str, str], workers: int | None = None) -> list[Doc]:
+        """A user's overlay of ``base`` (:func:`overlay`, with this fleet's image), rendered."""
+        return render(overlay(self.workdir / name, base, settings, workers, self.image))
 
     def play(self, docs: list[Doc], only: set[str] | None = None) -> list[Doc]:
         """``podman kube play`` of :func:`for_podman` (the pods named in ``only``, if given); the pods played."""
@@ -168,16 +197,16 @@ class KubeFleet:
             played = [d for d in played if d["kind"] in ("Pod", "ConfigMap")]
         if self.volumes_before is None:
             self.volumes_before = set(podman("volume", "ls", "-q").stdout.split())
-            podman("network", "create", NETWORK, check=False)
+            podman("network", "create", self.network, check=False)
         for doc in played:
             kind, name = doc["kind"], doc["metadata"]["name"]
-            if kind == "Pod":
+            if kind == "Pod" and name not in self.pods:
                 self.pods.append(name)
             elif kind == "Secret":
                 self.secrets.add(name)
         path = self.workdir / f"play-{len(self.pods)}-{time.monotonic_ns()}.yaml"
         path.write_text(yaml.safe_dump_all(played))
-        podman("kube", "play", "--network", NETWORK, str(path), timeout=300)
+        podman("kube", "play", "--network", self.network, str(path), timeout=300)
         return [d for d in played if d["kind"] == "Pod"]
 
     @staticmethod
@@ -188,7 +217,8 @@ class KubeFleet:
         podman("volume", "rm", "-f", "loadkit-reports", check=False)
         for name in ("loadkit-fleet", "loadkit-fleet-other"):
             podman("secret", "rm", name, check=False)
-        podman("network", "rm", "-f", NETWORK, check=False)
+        for network in podman("network", "ls", "-q", "--filter", f"name=^{NETWORK}", check=False).stdout.split():
+            podman("network", "rm", network, check=False)  # not forced: one in use is another session's
 
     def container(self, pod: str) -> str:
         """The pod's (only) container: podman names it ``<pod>-<container>``."""
@@ -221,6 +251,30 @@ class KubeFleet:
         code = podman("inspect", self.container(pod), "--format", "{{.State.ExitCode}}").stdout.strip()
         return seconds, int(code)
 
+    def kill(self, pod: str) -> int:
+        """SIGKILL to the pod's container (what the OOM killer or a lost node does): its exit code."""
+        podman("kill", self.container(pod))
+        return self.wait(pod, timeout=30)
+
+    def start_again(self, pod: str) -> None:
+        """The master's replacement, as podman can show it: its container started again from the
+        same spec, in the same pod, on the same volumes (the reports claim).
+
+        Kubernetes' Job makes a new pod with a new address, but workers reach it through the
+        Service, whose name always resolves. podman has no Service: a new pod here would leave
+        the name unresolvable until it is up (a worker's lookup then waits ~40 s on the DNS
+        server's upstream), so the pod, its address and its name are kept, as a Service keeps them.
+        """
+        podman("start", self.container(pod), timeout=120)
+
+    def python(self, pod: str, code: str) -> Any:
+        """``code`` run by the image's python in the pod's container; its stdout as JSON (None on failure)."""
+        done = podman("exec", self.container(pod), "python", "-c", code, check=False, timeout=60)
+        return json.loads(done.stdout) if done.returncode == 0 and done.stdout.strip() else None
+
+    def reports_folder(self) -> Path:
+        return Path(podman("volume", "inspect", "loadkit-reports", "--format", "{{.Mountpoint}}").stdout.strip())
+
     def report(self) -> Any:
         mount = podman("volume", "inspect", "loadkit-reports", "--format", "{{.Mountpoint}}").stdout.strip()
         return json.loads(Path(mount, "fleet.json").read_text())
@@ -238,12 +292,14 @@ class KubeFleet:
 
     def down(self) -> list[str]:
         """Remove every pod, volume, secret and the network; returns the pods still there (should be none)."""
-        for pod in self.pods:
-            podman("pod", "rm", "-f", "-t", "0", pod, check=False, timeout=120)
-        for volume in set(podman("volume", "ls", "-q", check=False).stdout.split()) - (self.volumes_before or set()):
-            podman("volume", "rm", "-f", volume, check=False)
+        # One command each (a podman process per pod or volume took ~13 s for 8 pods and their volumes).
+        if self.pods:
+            podman("pod", "rm", "--ignore", "-f", "-t", "0", *self.pods, check=False, timeout=180)
+        volumes = set(podman("volume", "ls", "-q", check=False).stdout.split()) - (self.volumes_before or set())
+        if volumes:
+            podman("volume", "rm", "-f", *sorted(volumes), check=False, timeout=180)
         for name in self.secrets:
             podman("secret", "rm", name, check=False)
-        podman("network", "rm", "-f", NETWORK, check=False)
+        podman("network", "rm", "-f", self.network, check=False)
         left = podman("pod", "ps", "--format", "{{.Name}}", check=False).stdout.split()
         return [pod for pod in left if pod in self.pods]

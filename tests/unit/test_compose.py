@@ -71,7 +71,8 @@ SECRET = {"LOADKIT_FLEET_SECRET": "s" * 43}
 def test_every_role_is_a_service_of_one_image_built_once(svc: dict[str, Service]) -> None:
     assert set(svc) == SERVICES
     for service in svc.values():
-        assert service.spec["image"] == "loadkit:local", service.name
+        assert interpolate(service.spec["image"], {}) == "loadkit:local", service.name
+        assert interpolate(service.spec["image"], {"FLEET_IMAGE": "r/loadkit:1"}) == "r/loadkit:1"
         assert "init" not in service.spec, (
             f"{service.name}: every role handles SIGTERM as PID 1 (Kubernetes has no init)"
         )

@@ -13,10 +13,10 @@ from pathlib import Path
 from tests.support.doc_commands import ROOT, commands, doc_files
 
 RECIPES = "tests/e2e/test_readme_recipes.py"
-COMPOSE = "tests/e2e/test_compose_engine.py::test_headless_fleet_passes_and_reports_both_workers"
+COMPOSE = "tests/e2e/test_compose_engine.py::test_headless_fleet_resumes_after_docker_kill_of_its_master_and_passes"
 COMPOSE_SCALE = "tests/e2e/test_compose_engine.py::test_scaled_mid_run_targets_restarted_and_a_failing_threshold"
-KUBE = "tests/e2e/test_kubernetes.py::test_headless_fleet_passes_with_both_workers"
-KUBE_SCALE = "tests/e2e/test_kubernetes.py::test_workers_scaled_mid_run_join_and_a_failing_threshold_exits_99"
+KUBE = "tests/e2e/test_kubernetes.py::test_killed_headless_master_is_replaced_resumes_takes_more_workers_and_passes"
+KUBE_SCALE = KUBE  # the resumed run takes 2 more workers
 KUBE_NAMES = "tests/unit/test_kubernetes_manifests.py::test_readme_kubectl_commands_name_what_the_manifests_hold"
 SECRET = "tests/unit/test_compose.py::test_every_variable_is_one_locust_or_loadkit_reads"
 

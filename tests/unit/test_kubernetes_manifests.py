@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.support import ROOT
-from tests.support.kube import KUBE_DIR, KUBERNETES_VERSION, OVERLAYS, render
+from tests.support.kube import KUBE_DIR, KUBERNETES_VERSION, OVERLAYS, job_retries, render
 from tests.support.requirements import need_command
 
 LABELS = {"app.kubernetes.io/name": "loadkit", "app.kubernetes.io/instance": "loadkit"}
@@ -67,12 +67,16 @@ def test_names_and_labels_follow_the_operator(rendered: list[dict[str, Any]]) ->
     assert {"loadkit-target-http", "loadkit-target-grpc"} <= services.keys()
 
 
-def test_headless_master_is_a_job_whose_exit_code_is_the_verdict() -> None:
+def test_headless_master_is_a_job_whose_exit_code_is_the_verdict_and_a_killed_one_is_replaced() -> None:
     need_command("kubectl", "kubernetes-client")
     docs = render(KUBE_DIR / "headless")
     jobs = by_kind(docs, "Job")
-    assert jobs["loadkit-master"]["spec"]["backoffLimit"] == 0
-    assert jobs["loadkit-master"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    master = next(d for d in docs if d["kind"] == "Job" and d["metadata"]["name"] == "loadkit-master")
+    # The verdict (1 failures, 2 bad input, 99 thresholds) fails the Job; a kill gets another pod, which resumes.
+    assert not any(job_retries(master, code) for code in (1, 2, 99))
+    assert job_retries(master, 137) and job_retries(master, 143)
+    assert 1 <= jobs["loadkit-master"]["spec"]["backoffLimit"] <= 6
+    assert jobs["loadkit-master"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"  # podFailurePolicy's rule
     workers = jobs["loadkit-worker"]["spec"]
     settings = next(d["data"] for d in docs if d["metadata"]["name"].startswith("loadkit-master-settings-"))
     assert settings["LOCUST_HEADLESS"] == "true"
@@ -143,3 +147,28 @@ def test_readme_kubectl_commands_name_what_the_manifests_hold() -> None:
     names.add(("pod", yaml.safe_load((KUBE_DIR / "fetch-reports.yaml").read_text())["metadata"]["name"]))
     for kind, name in re.findall(r"\b(job|pod|service|deployment)[/ ](loadkit-[\w-]+)", text):
         assert (kind, name) in names, f"docs/kubernetes.md names {kind}/{name}, which no manifest holds"
+
+
+@pytest.mark.parametrize(
+    ("rules", "backoff", "code", "retried"),
+    [
+        ([], 0, 137, False),  # no policy: backoffLimit decides
+        ([], 3, 99, True),
+        ([{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [99]}}], 3, 99, False),
+        ([{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [99]}}], 3, 137, True),
+        ([{"action": "FailJob", "onExitCodes": {"operator": "NotIn", "values": [137]}}], 3, 2, False),
+        ([{"action": "Ignore", "onExitCodes": {"operator": "In", "values": [137]}}], 0, 137, True),
+        (
+            [{"action": "FailJob", "onExitCodes": {"containerName": "other", "operator": "In", "values": [99]}}],
+            3,
+            99,
+            True,
+        ),
+    ],
+)
+def test_job_retries_reads_the_pod_failure_policy_as_kubernetes_does(
+    rules: list[dict[str, Any]], backoff: int, code: int, retried: bool
+) -> None:
+    template = {"spec": {"containers": [{"name": "master"}]}}
+    job = {"spec": {"backoffLimit": backoff, "podFailurePolicy": {"rules": rules}, "template": template}}
+    assert job_retries(job, code) is retried
