@@ -10,11 +10,15 @@ counting it at the first sample that is not. It also polls the ``loadkit agent``
 Bounded at 1,000 workers (:mod:`loadkit.fleet.summary`): the history is kept per worker for
 the first :data:`HISTORY_WORKERS` workers and for up to as many more that saturated (the
 outliers), and for the whole fleet as one aggregate sample (min/p50/p90/max of each
-figure) per :data:`FLEET_EVERY_S`; the first :data:`LOGGED_WARNINGS` saturations are
-logged one line each, later ones are counted and listed (at most :data:`KEPT_WARNINGS`). A worker
-that left (quit, or missing: no heartbeat) loses its latest sample and counters at the next check
-(every :data:`PRUNE_EVERY_S`), so a fleet whose workers come and go keeps what its live workers
-need; a kept history stays (it is bounded already).
+figure) per :data:`FLEET_EVERY_S`. Bounded over a long run too: each history holds at most
+:data:`HISTORY` samples spread over the whole run (:class:`~loadkit.fleet.history.Thinned`:
+full after 20 minutes at the default 3 s interval, then one sample in 2, 4, … is kept), so
+the master's memory stops growing early and the report of a long run covers all of it; the
+first :data:`LOGGED_WARNINGS` saturations are logged one line each, later ones are counted and
+listed (at most :data:`KEPT_WARNINGS`). A worker that left (quit, or missing: no heartbeat)
+loses its latest sample and counters at the next check (every :data:`PRUNE_EVERY_S`), so a
+fleet whose workers come and go keeps what its live workers need; a kept history stays (it is
+bounded already).
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import json
 import logging
 import time
 import urllib.request
-from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +38,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from loadkit import messages
 from loadkit._locust import runners as locust_runners
 from loadkit.fleet.collectors import WORKER_COLLECTORS, Collector, LoopLag, Requests, Sample, collect_all
+from loadkit.fleet.history import Thinned
 from loadkit.fleet.saturation import CONSECUTIVE, WARMUP_SAMPLES, saturation
 from loadkit.fleet.summary import fleet_summary, worst
 from loadkit.messages import HEALTH, HealthReport
@@ -42,7 +46,8 @@ from loadkit.run.context import StashKey, run_context
 
 log = logging.getLogger("loadkit.fleet")
 
-HISTORY = 1000
+#: Samples kept per history (each thins itself as it fills: see the module docstring).
+HISTORY = 400
 #: Workers whose own history is kept (the first to report), and as many again for saturated ones.
 HISTORY_WORKERS = 20
 #: Seconds between two fleet aggregates in the history.
@@ -60,7 +65,7 @@ class HealthStore:
     """Latest sample and history per worker; saturation episodes (pure, no I/O)."""
 
     latest: dict[str, Sample] = field(default_factory=dict)
-    history: dict[str, deque[Sample]] = field(default_factory=dict)
+    history: dict[str, Thinned[Sample]] = field(default_factory=dict)
     saturated: dict[str, str] = field(default_factory=dict)
     warnings: list[tuple[str, str]] = field(default_factory=list)
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -68,7 +73,9 @@ class HealthStore:
     seen: dict[str, int] = field(default_factory=dict)
     streak: dict[str, int] = field(default_factory=dict)
     #: One aggregate over the fleet's latest samples per :data:`FLEET_EVERY_S` (``time`` + summary).
-    fleet: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    fleet: Thinned[dict[str, Any]] = field(default_factory=lambda: Thinned(HISTORY))
+    #: When the last aggregate was made (kept or thinned away).
+    fleet_at: float = 0.0
     #: Saturation episodes in all (``warnings`` keeps the first :data:`KEPT_WARNINGS`).
     warnings_total: int = 0
     outliers: int = 0
@@ -77,11 +84,12 @@ class HealthStore:
         self.latest[worker] = sample
         history = self.history.get(worker)
         if history is None and len(self.history) < HISTORY_WORKERS:
-            history = self.history[worker] = deque(maxlen=HISTORY)
+            history = self.history[worker] = Thinned(HISTORY)
         if history is not None:
             history.append(sample)
         now = float(sample.get("time", 0.0)) or time.time()
-        if not self.fleet or now - self.fleet[-1]["time"] >= FLEET_EVERY_S:
+        if now - self.fleet_at >= FLEET_EVERY_S:
+            self.fleet_at = now
             self.fleet.append({"time": now, **fleet_summary(self.latest, self.saturated)})
         self.seen[worker] = seen = self.seen.get(worker, 0) + 1
         reason = saturation(sample) if seen > WARMUP_SAMPLES else None
@@ -106,7 +114,7 @@ class HealthStore:
             self.warnings.append((worker, reason))
         if worker not in self.history and self.outliers < HISTORY_WORKERS:  # an outlier: keep its history
             self.outliers += 1
-            self.history[worker] = deque(maxlen=HISTORY)
+            self.history[worker] = Thinned(HISTORY)
 
     def forget_departed(self, live: Collection[str]) -> list[str]:
         """Drop the latest sample, counters and saturation of workers not in ``live``; the ids dropped."""

@@ -7,7 +7,14 @@ restarted master ignores it. loadkit's worker (the master's side is :mod:`loadki
 - numbers each stats report (``loadkit_seq`` in the payload, 1, 2, ...) and keeps a copy of
   each until the master says, after writing its state file, that it holds them
   (:data:`~loadkit.messages.CHECKPOINTED`); at most :data:`KEPT` (older ones are forgotten);
-- after :data:`LOST_AFTER` seconds without a heartbeat the master is *lost*: the worker stops
+- after :data:`LOST_AFTER` seconds without a heartbeat the master is *lost* — provided this
+  worker's own loop ran on time all that while (checked once a second; a check more than
+  :data:`LATE_CHECK` s after the one before shows a stall). The master only answers the
+  worker's heartbeats: a worker whose loop stalls (CPU-bound users that do not yield) sends
+  none, or does not read the answers waiting in its socket, and its silence says nothing of
+  its master. (Without that rule a saturated worker reconnected mid-run, said "ready", and
+  lost its goodbye at the end; a dead master of a worker that never stops stalling is left
+  to ``--fleet-master-timeout``.) The worker stops
   sending reports (a dead master's socket would lose them, a new one would drop them before the
   worker registered) and keeps them instead; it opens a new connection and says
   ``client_ready`` (again every :data:`READY_EVERY` s until a master answers);
@@ -54,6 +61,9 @@ SEQ_KEY = "loadkit_seq"
 LOST_AFTER = 4.0
 #: While lost, a new connection and ``client_ready`` this often.
 READY_EVERY = 5.0
+#: A check this long after the one before ran late (the loop sleeps 1 s between two): the
+#: worker's own loop stalled, so a silence around it is no evidence that the master is gone.
+LATE_CHECK = 1.5
 #: Reports kept until the master says it holds them (~5 minutes at Locust's 3 s interval).
 KEPT = 100
 
@@ -69,6 +79,8 @@ class Rejoiner:
         self.lost_at: float | None = None  # the last heartbeat before the master was lost
         self.answered = False  # a master answered since it was lost (heartbeat)
         self.ready_sent = 0.0
+        self.last_check = clock()  # the loop's first check may be late too (users starting)
+        self.last_late: float | None = None  # the last check that ran late (a stalled loop)
         self.state_before: str | None = None  # the worker's state when the master was lost
 
     @property
@@ -100,9 +112,13 @@ class Rejoiner:
     def check(self) -> bool:
         """Once a second: True when a (new) connection and ``client_ready`` are due."""
         now = self.clock()
+        if now - self.last_check > LATE_CHECK:
+            self.last_late = now
+        self.last_check = now
         if self.last_heartbeat is None:
             return False  # never connected: Locust's own connect retries apply
-        if not self.holding and now - self.last_heartbeat > LOST_AFTER:
+        steady = self.last_late is None or now - self.last_late > LOST_AFTER
+        if not self.holding and steady and now - self.last_heartbeat > LOST_AFTER:
             self.lost_at, self.answered = self.last_heartbeat, False
         if self.holding and not self.answered and now - self.ready_sent >= READY_EVERY:
             self.ready_sent = now

@@ -106,3 +106,18 @@ def test_workers_that_left_lose_their_latest_sample_so_churn_stays_bounded(monke
     receive(None, HealthReport(sample={"cpu_percent": 1.0}), "w4-1")  # type: ignore[arg-type]
     assert "w4-0" not in store.latest and len(store.latest) == 99
     assert len(store.history) <= 2 * health.HISTORY_WORKERS  # histories kept were bounded already
+
+
+def test_ten_hours_of_samples_keep_a_bounded_history_covering_the_whole_run() -> None:
+    """A long run: each history holds at most HISTORY samples from the first one on (not the last 50 minutes)."""
+    store = HealthStore()
+    t0 = 1_700_000_000.0
+    samples = 10 * 3600 // 3  # ten hours at the default 3 s interval
+    for i in range(samples):
+        store.add("w1", {"time": t0 + 3 * i, "cpu_percent": 10.0})
+    kept, fleet = list(store.history["w1"]), list(store.fleet)
+    assert len(kept) <= health.HISTORY and len(fleet) <= health.HISTORY
+    assert kept[0]["time"] == t0 and fleet[0]["time"] == t0  # the start of the run is still there
+    assert kept[-1]["time"] > t0 + 9.9 * 3600  # and its end
+    assert store.fleet.appended == samples  # one aggregate per FLEET_EVERY_S, thinned or not
+

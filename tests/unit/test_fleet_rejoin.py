@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadkit.fleet.rejoin import KEPT, LOST_AFTER, READY_EVERY, SEQ_KEY, Rejoiner
+from loadkit.fleet.rejoin import KEPT, LATE_CHECK, LOST_AFTER, READY_EVERY, SEQ_KEY, Rejoiner
 
 
 class Clock:
@@ -30,8 +30,9 @@ def test_a_lost_master_holds_reports_and_asks_for_a_master_every_few_seconds() -
     assert part.check() is False  # never connected: Locust's own retries
     part.on_heartbeat()
     part.on_report({})
-    clock.now += LOST_AFTER - 0.5
-    assert part.check() is False and not part.holding
+    for _ in range(int(LOST_AFTER)):  # the loop checks once a second
+        clock.now += 1
+        assert part.check() is False and not part.holding
     clock.now += 1
     assert part.check() is True and part.holding and part.lost_at == 1000.0
     assert part.on_report({}) is True  # held
@@ -45,6 +46,32 @@ def test_a_lost_master_holds_reports_and_asks_for_a_master_every_few_seconds() -
     assert [r[SEQ_KEY] for r in resend] == [2] and not part.holding
     clock.now += 1
     assert part.check() is False and not part.holding  # its answer counts as a heartbeat
+
+
+def test_a_stalled_worker_loop_is_not_a_lost_master() -> None:
+    """CPU-bound users stall the loop: no heartbeat sent, none read; the master is lost only after a steady spell."""
+    clock = Clock()
+    part = Rejoiner(clock)
+    part.on_heartbeat()
+    clock.now += 2 * LOST_AFTER  # users starting stall the loop before its first check
+    assert part.check() is False and not part.holding
+    part.on_heartbeat()
+    for _ in range(3):
+        assert part.check() is False
+        clock.now += 1
+    clock.now += 2 * LOST_AFTER  # the loop stalled: no check, no heartbeat read
+    assert part.check() is False and not part.holding  # late: the silence was this worker's own
+    for _ in range(int(LOST_AFTER)):  # steady again, still silent: the stall is too recent to tell
+        clock.now += 1
+        assert part.check() is False and not part.holding
+    part.on_heartbeat()  # the master answers the worker's first heartbeat after the stall
+    clock.now += LOST_AFTER + LATE_CHECK  # stalled again, and this time the master is really gone
+    assert part.check() is False
+    checks = 0
+    while not part.check() and checks < 20:
+        checks += 1
+        clock.now += 1
+    assert part.holding and checks == int(LOST_AFTER) + 1  # a steady spell of LOST_AFTER seconds first
 
 
 def test_kept_reports_are_bounded() -> None:
