@@ -120,4 +120,3 @@ def test_ten_hours_of_samples_keep_a_bounded_history_covering_the_whole_run() ->
     assert kept[0]["time"] == t0 and fleet[0]["time"] == t0  # the start of the run is still there
     assert kept[-1]["time"] > t0 + 9.9 * 3600  # and its end
     assert store.fleet.appended == samples  # one aggregate per FLEET_EVERY_S, thinned or not
-
