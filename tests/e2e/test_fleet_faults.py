@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -56,7 +57,13 @@ def test_master_signal_stops_every_worker_within_5s(sig: signal.Signals, procs: 
     master.popen.send_signal(sig)
     exits = []
     for worker in workers:
-        worker.wait(timeout=30)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"a worker still ran 30 s after the master's {sig.name}\n--- master\n{master.output[-4000:]}"
+                f"\n--- worker\n{worker.output[-4000:]}"
+            )
         exits.append(time.monotonic() - signalled)
     print(f"\n{sig.name}: workers exited {', '.join(f'{s:.2f}' for s in exits)} s after the signal")
     assert max(exits) <= WORKER_EXIT_BOUND, (exits, [w.output[-1500:] for w in workers])

@@ -139,7 +139,9 @@ def test_killed_headless_master_is_replaced_resumes_takes_more_workers_and_passe
     assert report["complete"] is True and report["thresholds_passed"] is True
     assert report["total"]["failures"] == 0, report["total"]
     assert abs(report["total"]["count"] - served) <= users, (report["total"]["count"], served)  # ± in flight
-    assert len(gaps) == 1 and 0.5 <= gaps[0]["seconds"] <= 30, gaps
+    # The master's own absence (kill -> its container started again: 0.3-1.4 s here), not the workers'
+    # time to reconnect (up to ~40 s with podman's DNS, above).
+    assert len(gaps) == 1 and 0 < gaps[0]["seconds"] <= 30, gaps
     assert run_s - 1 <= ended - start <= run_s + 15, f"ended {ended - start:.1f} s after its start"
     assert not (fleet.reports_folder() / "fleet.json.state").exists(), "the state file was left behind"
     counts = {e["key"]: e["count"] for e in report["entries"]}
