@@ -47,37 +47,3 @@ def refresh_clock() -> None:
     import gevent
 
     gevent.get_hub().loop.update_now()
-
-
-def install_sigint() -> bool:
-    """Ctrl-C (SIGINT) interrupts the main greenlet, not whatever greenlet the signal lands in.
-
-    Python raises ``KeyboardInterrupt`` at whichever bytecode runs when SIGINT arrives: under
-    gevent that may be a greenlet in the middle of a ZeroMQ send or a report write, which then
-    may die holding its socket or lock before Locust's ``except KeyboardInterrupt: shutdown()``
-    in the main greenlet runs. The suspected cause (not proven) of workers still running 30 s
-    after a master's SIGINT in 2 full-suite runs, when SIGTERM — which Locust handles in a
-    greenlet of its own — never failed. This handler raises in the main greenlet when it is the
-    one running (as the default does), else throws into it from the hub's next callback, as gevent
-    itself passes a ``KeyboardInterrupt`` on: Locust's own ``shutdown()`` path, as for SIGTERM.
-    Installed only in the main thread and over Python's default handler.
-    """
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return False
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        return False
-    signal.signal(signal.SIGINT, _interrupt_main)
-    return True
-
-
-def _interrupt_main(_signum: int, _frame: object) -> None:
-    import gevent
-
-    hub = gevent.get_hub()
-    main = hub.parent
-    if gevent.getcurrent() is main:
-        raise KeyboardInterrupt
-    hub.loop.run_callback(main.throw, KeyboardInterrupt)

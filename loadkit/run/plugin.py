@@ -48,7 +48,6 @@ def _on_init_command_line_parser(parser: Any, **_kw: Any) -> None:
     locust_rpc.CLI["on"] = True  # a bad fleet secret ends this process with one line (loadkit._locust.rpc)
     locust_errors.install_excepthook()  # a `locust` process: its master-bind failure becomes one line
     pid1.install()  # as PID 1 (a container without init) SIGTERM ends it before Locust's handler exists
-    locust_gevent.install_sigint()  # Ctrl-C reaches Locust's shutdown in the main greenlet, not a random one
     forked.install()  # workers forked by --processes end with the process that forked them
 
 
