@@ -15,7 +15,8 @@ Bounded for long runs: the master's slots widen as the run grows — 1 s for the
 :data:`POINTS_PER_WIDTH` slots, then 2 s for as many, then 4 s, … (a one-hour run has
 1,215 slots; the report's ``timeline`` of 50 entries stays near 2 MB, see
 ``bench/hdr_overhead.py``) — and a slot that ended more than :data:`SETTLE_S` ago keeps
-only its figures (count, failures, p50, p90, p99, max), not its distribution. A delta that
+only its figures (count, failures, p50, p90, p99, max), not its distribution, packed
+(:mod:`loadkit.stats.slot`: ~75 bytes per entry and slot, what a long run's master grows by). A delta that
 arrives for a settled slot (a worker stalled longer than that) still adds to its count
 and failures and is counted in :attr:`Timeline.late`; its percentiles stay as they were.
 
@@ -26,48 +27,23 @@ Slot times come from each worker's clock: workers on other hosts need synchronis
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from itertools import accumulate, chain, repeat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from loadkit.stats.columns import EXPAND_RATIO, EXPAND_SLACK, Columns
-from loadkit.stats.facets import is_facet
-from loadkit.stats.hdr import TOTAL_KEY, Counts, EntryKey, add_counts, bucket, bucket_highest
+from loadkit.stats.columns import Columns
+from loadkit.stats.hdr import TOTAL_KEY, Counts, EntryKey
+from loadkit.stats.slot import FIGURES, Slot, percentiles_sorted, percentiles_us
 from loadkit.stats.slot_codec import parse_key
+
+__all__ = ["FIGURES", "Timeline", "percentiles_sorted", "percentiles_us", "series_columns", "slot_of"]
 
 BASE_S = 1
 SETTLE_S = 20.0
 POINTS_PER_WIDTH = 360
-#: The figures of a slot, per entry, in this order.
-FIGURES = ("count", "failures", "p50", "p90", "p99", "max")
-_PCTS = (50.0, 90.0, 99.0)
-
-
-def percentiles_us(counts: Mapping[int, int], pcts: Iterable[float] = _PCTS) -> list[int]:
-    """Values at ``pcts`` and the max, as HdrHistogram's ``get_value_at_percentile`` gives them.
-
-    Its rule: the target count is ``int(pct * total / 100 + 0.5)`` (at least 1); the value
-    is the highest equivalent value of the first bucket whose running count reaches it.
-    ``counts`` may hold values not yet bucketed (the master adds them as workers sent them):
-    buckets are monotonic, so the first value whose running count reaches the target lies in
-    that first bucket, and its bucket's highest value is the answer. Sorted, summed and
-    searched in C (``sorted``, ``accumulate``, ``bisect``): a master computes every slot.
-    """
-    pcts = tuple(pcts)
-    values = sorted(counts)
-    if not values:
-        return [0] * (len(pcts) + 1)
-    running = list(accumulate(map(counts.__getitem__, values)))
-    total = running[-1]
-    out = []
-    for pct in pcts:
-        target = max(int(min(pct, 100.0) * total / 100 + 0.5), 1)
-        out.append(bucket_highest(bucket(values[bisect_left(running, target)])))
-    out.append(bucket_highest(bucket(values[-1])))
-    return out
+#: Distinct sets of entries a timeline shares between its settled slots; beyond that each keeps its own.
+_MAX_INTERNED = 1_000
 
 
 def slot_of(t: int, start: int) -> tuple[int, int]:
@@ -84,109 +60,6 @@ def slot_of(t: int, start: int) -> tuple[int, int]:
     return start + phase_start + (elapsed - phase_start) // width * width, width
 
 
-def percentiles_sorted(samples: Sequence[int], pcts: Iterable[float] = _PCTS) -> list[int]:
-    """:func:`percentiles_us` of a sorted list holding each sample's value once (the target-th is the answer)."""
-    pcts = tuple(pcts)
-    if not samples:
-        return [0] * (len(pcts) + 1)
-    total = len(samples)
-    out = [bucket_highest(bucket(samples[max(int(min(p, 100.0) * total / 100 + 0.5), 1) - 1])) for p in pcts]
-    out.append(bucket_highest(bucket(samples[-1])))
-    return out
-
-
-@dataclass
-class _Slot:
-    width: int
-    #: Per entry, each sample's value once, as workers' columns bring them (:meth:`add_columns`, the
-    #: master's path): extending a list costs a pointer copy a sample, and sorting it when read merges
-    #: the workers' sorted runs (timsort, in C) — no dict to grow and hash into.
-    samples: dict[EntryKey, list[int]] = field(default_factory=dict)
-    #: Per entry, counts added as a mapping (a local runner's slots) or too large to expand.
-    counts: dict[EntryKey, Counter[int]] = field(default_factory=dict)
-    failures: dict[EntryKey, int] = field(default_factory=dict)
-    figures: dict[EntryKey, list[int]] | None = None  # once settled: FIGURES per entry
-    saved: list[list[int]] | None = None  # once settled: its rows in a state file, until a late delta
-
-    def add(self, key: EntryKey, counts: Mapping[int, int], failures: int, also: Counts | None = None) -> bool:
-        """Add (the bucketed counts to ``also`` too); False when settled (only count and failures could be added)."""
-        if self.figures is None:
-            into = self.counts.get(key)
-            if into is None:
-                into = self.counts[key] = Counter()
-            add_counts(into, counts, also)
-            self.failures[key] = self.failures.get(key, 0) + failures
-            return True
-        if also is not None:
-            add_counts(also, counts)
-        self.add_late(key, sum(counts.values()), failures)
-        return False
-
-    def add_columns(self, key: EntryKey, columns: Columns) -> None:
-        """A worker's columns of one entry (the slot is not settled: the caller checked)."""
-        values, counts, failures = columns
-        total = sum(counts)
-        if total <= EXPAND_RATIO * len(values) + EXPAND_SLACK:
-            samples = self.samples.get(key)
-            if samples is None:
-                samples = self.samples[key] = []
-            samples.extend(values if total == len(values) else chain.from_iterable(map(repeat, values, counts)))
-        else:  # counts too large to expand (not from a loadkit worker at one-second slots)
-            into = self.counts.get(key)
-            if into is None:
-                into = self.counts[key] = Counter()
-            add_counts(into, dict(zip(values, counts, strict=True)))
-        self.failures[key] = self.failures.get(key, 0) + failures
-
-    def add_late(self, key: EntryKey, count: int, failures: int) -> None:
-        assert self.figures is not None
-        self.saved = None
-        row = self.figures.setdefault(key, [0, 0, 0, 0, 0, 0])
-        total = self.figures.setdefault(TOTAL_KEY, [0, 0, 0, 0, 0, 0])
-        for target in (row, total) if not is_facet(key[0]) else (row,):
-            target[0] += count
-            target[1] += failures
-
-    def compute(self) -> dict[EntryKey, list[int]]:
-        if self.figures is not None:
-            return self.figures
-        figures: dict[EntryKey, list[int]] = {}
-        total_failures, in_total, mixed = 0, [], False
-        for key in dict.fromkeys([*self.samples, *self.counts]):
-            samples, counts = self.samples.get(key, []), self.counts.get(key)
-            failures = self.failures.get(key, 0)
-            if counts:
-                merged = _merged(samples, counts)
-                figures[key] = [sum(merged.values()), failures, *percentiles_us(merged)]
-            else:
-                samples.sort()
-                figures[key] = [len(samples), failures, *percentiles_sorted(samples)]
-            if not is_facet(key[0]):
-                total_failures += failures
-                in_total.append(key)
-                mixed = mixed or bool(counts)
-        if in_total:
-            every = list(chain.from_iterable(self.samples.get(k, ()) for k in in_total))
-            if mixed:
-                merged = _merged(every, *(self.counts[k] for k in in_total if k in self.counts))
-                figures[TOTAL_KEY] = [sum(merged.values()), total_failures, *percentiles_us(merged)]
-            else:
-                every.sort()  # the entries' sorted runs merged
-                figures[TOTAL_KEY] = [len(every), total_failures, *percentiles_sorted(every)]
-        return figures
-
-    def settle(self) -> None:
-        self.figures = self.compute()
-        self.samples, self.counts, self.failures = {}, {}, {}
-
-
-def _merged(samples: Iterable[int], *counts: Mapping[int, int]) -> Counter[int]:
-    out = Counter(samples)
-    for more in counts:
-        add_counts(out, more)
-    return out
-
-
 class Timeline:
     """The master's (or local runner's) slots; see the module docstring::
 
@@ -197,8 +70,10 @@ class Timeline:
 
     def __init__(self, start: float | None = None) -> None:
         self.start = int(start if start is not None else time.time())
-        self._slots: dict[int, _Slot] = {}
+        self._slots: dict[int, Slot] = {}
         self._key_ids: dict[EntryKey, int] = {}  # entries numbered for the state file (it names each once)
+        #: One copy of each set of entries (and of each entry key), shared by the settled slots.
+        self._interned: dict[Any, Any] = {}
         #: Deltas that arrived for an already settled slot (counted, percentiles unchanged).
         self.late = 0
 
@@ -212,7 +87,7 @@ class Timeline:
         begin, width = slot_of(t, self.start)
         slot = self._slots.get(begin)
         if slot is None:
-            slot = self._slots[begin] = _Slot(width)
+            slot = self._slots[begin] = Slot(width)
         if not slot.add(key, counts, failures, also):
             self.late += 1
 
@@ -244,8 +119,8 @@ class Timeline:
             begin, width = slot_of(t, self.start)
             slot = self._slots.get(begin)
             if slot is None:
-                slot = self._slots[begin] = _Slot(width)
-            if slot.figures is not None:  # settled: counts and failures only
+                slot = self._slots[begin] = Slot(width)
+            if slot.packed is not None:  # settled: counts and failures only
                 for key, columns in entries.items():
                     slot.add_late(key, sum(columns[1]), columns[2])
                     if also is not None:
@@ -261,8 +136,20 @@ class Timeline:
         """Keep only the figures of slots that ended more than :data:`SETTLE_S` ago (all: ``now=inf``)."""
         now = time.time() if now is None else now
         for begin, slot in self._slots.items():
-            if slot.figures is None and begin + slot.width + SETTLE_S < now:
-                slot.settle()
+            if slot.packed is None and begin + slot.width + SETTLE_S < now:
+                slot.settle(self._intern)
+
+    def _intern(self, keys: tuple[EntryKey, ...]) -> tuple[EntryKey, ...]:
+        """The shared copy of ``keys`` (and of each key in it): a settled slot holds no tuples of its own."""
+        interned = self._interned
+        found = interned.get(keys)
+        if found is not None:
+            return found
+        if len(interned) >= _MAX_INTERNED:
+            return keys
+        shared = tuple(interned.setdefault(key, key) for key in keys)
+        interned[keys] = shared
+        return shared
 
     def series(self, now: float | None = None) -> dict[str, Any]:
         """Columns for charts and reports, ms with µs precision::
@@ -283,7 +170,7 @@ class Timeline:
         """
         self.settle(now)
         begins = sorted(self._slots)
-        per_slot = [dict(self._slots[b].compute()) for b in begins]
+        per_slot = [self._slots[b].compute() for b in begins]
         return SeriesParts(self.start, begins, [self._slots[b].width for b in begins], self.late, per_slot)
 
     def state(self) -> dict[str, Any]:
@@ -291,7 +178,8 @@ class Timeline:
 
         Entries are named once (``keys``) and numbered in the slots. A settled slot keeps its
         figures only (``[entry, count, failures, p50, p90, p99, max]`` each), made once and kept
-        until a late delta changes them (an hour's timeline is rewritten every interval); a slot
+        (made again from the packed figures at each write: kept beside them they would double what a
+        settled slot costs); a slot
         still open keeps its distributions (``[entry, [values], [counts], failures]``), so the
         reports a resumed master gets after the restart add to it exactly. Bounded as the
         report's timeline is (the open slots are the last :data:`SETTLE_S` seconds).
@@ -300,17 +188,11 @@ class Timeline:
         slots: list[list[Any]] = []
         for begin in sorted(self._slots):
             slot = self._slots[begin]
-            if slot.figures is not None:
-                if slot.saved is None:
-                    slot.saved = [[ids.setdefault(k, len(ids)), *row] for k, row in slot.figures.items()]
-                slots.append([begin, slot.width, slot.saved, None])
+            if slot.packed is not None:
+                rows = [[ids.setdefault(k, len(ids)), *row] for k, row in slot.compute().items()]
+                slots.append([begin, slot.width, rows, None])
                 continue
-            open_ = []
-            for key in dict.fromkeys([*slot.samples, *slot.counts]):
-                counts = _merged(slot.samples.get(key, ()), slot.counts.get(key, {}))
-                ordered = sorted(counts.items())
-                values, numbers = [v for v, _ in ordered], [c for _, c in ordered]
-                open_.append([ids.setdefault(key, len(ids)), values, numbers, slot.failures.get(key, 0)])
+            open_ = [[ids.setdefault(k, len(ids)), v, c, f] for k, v, c, f in slot.open_rows()]
             slots.append([begin, slot.width, None, open_])
         return {"start": self.start, "late": self.late, "keys": [_raw(k) for k in ids], "slots": slots}
 
@@ -318,13 +200,11 @@ class Timeline:
         """Start again from :meth:`state` (at a resumed run's start); ``ValueError``, nothing kept, when malformed."""
         try:
             keys = [parse_key(k) for k in saved["keys"]]
-            restored: dict[int, _Slot] = {}
+            restored: dict[int, Slot] = {}
             for begin, width, figures, open_ in saved["slots"]:
-                slot = restored[int(begin)] = _Slot(int(width))
+                slot = restored[int(begin)] = Slot(int(width))
                 if figures is not None:
-                    slot.figures = {keys[row[0]]: [int(v) for v in row[1:]] for row in figures}
-                    if any(len(row) != len(FIGURES) for row in slot.figures.values()):
-                        raise ValueError(f"a slot's figures are not {', '.join(FIGURES)}")
+                    slot.restore_figures({keys[row[0]]: row[1:] for row in figures}, self._intern)
                     continue
                 for kid, values, numbers, failures in open_:
                     slot.counts[keys[kid]] = Counter({int(v): int(c) for v, c in zip(values, numbers, strict=True)})
@@ -332,8 +212,9 @@ class Timeline:
             start, late = int(saved["start"]), int(saved["late"])
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"timeline: not a saved timeline ({exc})") from exc
+        interned = self._interned  # the restored slots share its tuples
         self.reset(start)
-        self._slots, self.late = restored, late
+        self._slots, self.late, self._interned = restored, late, interned
 
 
 def _raw(key: EntryKey) -> str:

@@ -204,3 +204,27 @@ def test_a_late_delta_reaches_the_next_state_of_a_settled_slot() -> None:
     again = Timeline()
     again.restore(timeline.state())
     assert again.series()["entries"]["GET /"]["count"] == [3]
+
+
+def test_an_hour_of_settled_slots_keeps_packed_figures_only() -> None:
+    """Bounded for long runs: a settled slot costs < 150 bytes per entry (lists of int objects: ~500)."""
+    import tracemalloc
+
+    start = 1_700_000_000
+    entries = [("grpc", f"/svc/M{i}") for i in range(5)]
+    tracemalloc.start()
+    try:
+        timeline = Timeline(start=start)
+        base = tracemalloc.get_traced_memory()[0]
+        for t in range(start, start + 3600, 3):  # a worker's report every 3 s, decoded as the master does
+            slots = {s: {k: ({1000 + 7 * s % 5000: 2, 90_000 + s: 1}, 0) for k in entries} for s in range(t, t + 3)}
+            timeline.merge(decode_slots(encode_slots(slots), now=t))
+            timeline.settle(now=t)
+        timeline.settle(now=float("inf"))
+        used = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    series = timeline.series()
+    assert len(series["t"]) == 1215 and series["entries"]["grpc /svc/M3"]["count"][0] == 3
+    assert series["entries"]["Aggregated"]["count"][-1] == 5 * 3 * 8  # 8 s slots at the end of the hour
+    assert used / (1215 * 6) < 150, f"{used / (1215 * 6):.0f} bytes per entry and slot"
