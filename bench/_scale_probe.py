@@ -92,7 +92,7 @@ def _lag_loop() -> None:
     while True:
         start = time.perf_counter()
         gevent.sleep(LAG_INTERVAL)
-        samples.append((time.perf_counter() - start - LAG_INTERVAL) * 1e3)
+        samples.append((time.time(), (time.perf_counter() - start - LAG_INTERVAL) * 1e3))
         if len(samples) > 200_000:  # bounded: an hour at 20 Hz is 72,000
             del samples[:100_000]
 
@@ -117,8 +117,9 @@ def _write_probe(path: str, profiler: Any) -> None:
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(os.environ["SCALE_PROFILE"])
-    lags = sorted(PROBE["lag_ms"])
+    lags = sorted(lag for _, lag in PROBE["lag_ms"])
     out = {k: v for k, v in PROBE.items() if k != "lag_ms"}
+    out["lag"] = [[round(t, 3), round(lag, 2)] for t, lag in PROBE["lag_ms"]]  # the bench cuts its window
     if lags:
         out["lag_p99_ms"] = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
         out["lag_max_ms"] = lags[-1]
