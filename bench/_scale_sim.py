@@ -5,7 +5,12 @@ ZeroMQ DEALER socket and identity (CURVE when ``LOADKIT_FLEET_SECRET`` is set), 
 ``--mode loadkit`` — loadkit's plugin installed on it by :func:`loadkit.run.plugin.install`, as
 ``locust --worker`` does at ``init``. So every message (client_ready, hello, heartbeats,
 stats with HDR deltas and timeline slots, health, data-lease requests, open-model status,
-quit) is made by the code a real worker runs, never by a copy of the formats.
+quit) is made by the code a real worker runs, never by a copy of the formats. Open-model status
+is sent when the master runs the open model (``--arrival-rate``; ``bench/fleet_scale.py --open``):
+each worker's own ``WorkerModel`` (in its ``Environment``'s run stash) takes its plan and runs its
+share on its own ``NodeScheduler``. The one module-level table of the worker-side open model,
+``loadkit.load.node.LATENESS_MS``, is keyed by the pool user's greenlet, and a greenlet belongs
+to one worker's node, so many workers on one loop keep their iterations and lateness apart.
 
 Two departures, for the process's sake. Locust's worker rebuilds its whole argument parser
 once per option on every ``spawn`` message (``argument_parser.default_args_dict()`` inside a

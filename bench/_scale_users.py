@@ -3,7 +3,9 @@
 Each user fires ``SCALE_EVENTS`` request events a second (default 100) over
 ``SCALE_ENTRIES`` entries (default 10), 1 % of them failures, with log-normal response
 times — no network: the cost measured is the master's, per worker. The simulated workers
-(bench/_scale_sim.py) import the same class, so master and workers agree on it.
+(bench/_scale_sim.py) import the same class, so master and workers agree on it. In loadkit's
+open model (``bench/fleet_scale.py --open``) one iteration is one ``burst`` (``wait_time`` does
+not apply): the master's arrival rate sets how many bursts a worker runs.
 """
 
 from __future__ import annotations

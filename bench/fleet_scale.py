@@ -24,6 +24,12 @@ events a second over ``SCALE_ENTRIES`` entries), waits until every worker has it
   thread CPU (encoded, written), wall time and size (bench/_scale_probe.py);
 - the load average at the end of the window (a shared machine: wall-clock figures wait for a core).
 
+With ``--open`` (loadkit only) the master runs loadkit's open model instead: ``--arrival-rate`` of
+workers x ``--events`` / ``--entries`` iterations a second, ``--max-users`` one per worker, so each
+worker runs its plan's share (one burst of the same request events per iteration: the same events a
+second as a closed-model worker) and sends what a real open-model worker sends (``loadkit:arrival_status``
+every 0.5 s, its counts in each stats report); "has its user" is then "has started iterations".
+
 The modes run one after the other in one invocation, so a ratio compares one machine state. The
 simulator processes run at ``nice`` ``--sim-nice`` (default 10): they stand for other machines, so on
 a small one the master's loop lag is its own work's, not a wait for a core the simulators hold.
@@ -150,7 +156,7 @@ class Fleet:
         locustfile = ROOT / "bench" / ("_scale_loadkit.py" if self.mode == "loadkit" else "_scale_users.py")
         cmd = [LOCUST, "-f", str(locustfile), "--master", "--master-bind-host", "127.0.0.1"]
         cmd += ["--master-bind-port", str(self.port), "--web-host", "127.0.0.1", "--web-port", str(self.web)]
-        cmd += ["--autostart", "--autoquit", "1", "-u", str(self.workers), "-r", str(max(self.workers // 4, 1))]
+        cmd += ["--autostart", "--autoquit", "1", *self.load_options()]
         cmd += ["--expect-workers", str(self.workers), "--loglevel", "INFO"]
         if self.mode == "loadkit":
             cmd += ["--report-json", str(self.dir / "report.json"), "--report-html", str(self.dir / "report.html")]
@@ -174,7 +180,18 @@ class Fleet:
                 subprocess.Popen([*niced, *sim], cwd=ROOT, env=self.env, stdout=err, stderr=subprocess.STDOUT)
             )
 
+    def load_options(self) -> list[str]:
+        """One user per worker (closed), or the rate that gives each worker as many events (``--open``)."""
+        if not self.args.open:
+            return ["-u", str(self.workers), "-r", str(max(self.workers // 4, 1))]
+        rate = self.workers * self.args.events / self.args.entries  # one iteration = one burst of --entries
+        return ["--arrival-rate", f"{rate:g}", "--max-users", str(self.workers)]
+
     def users(self) -> int:
+        """Workers with their load: Locust's user count, or (open model) workers that started iterations."""
+        if self.args.open:
+            _, body = get_json(f"http://127.0.0.1:{self.web}/loadkit/load")
+            return sum(1 for started in (body.get("nodes") or {}).values() if started > 0)
         _, body = get_json(f"http://127.0.0.1:{self.web}/stats/requests")
         return int(body.get("user_count", 0))
 
@@ -184,6 +201,7 @@ class Fleet:
         began = time.monotonic()
         wait_for(lambda: self.users() >= self.workers, 120 + self.workers * 0.3, "every worker's user", procs)
         row: dict[str, Any] = {"workers": self.workers, "mode": self.mode, "all_users_s": time.monotonic() - began}
+        row["model"] = "open" if self.args.open else "closed"
         time.sleep(self.args.settle)
         self.window_wall = [time.time(), 0.0]
         cpu0, t0 = cpu_seconds(self.master.pid), time.monotonic()
@@ -265,7 +283,11 @@ class Fleet:
         row["sent"] = sent
         report = self.dir / "report.json"
         if report.exists():
-            row["report_requests"] = json.loads(report.read_text())["total"]["count"]
+            data = json.loads(report.read_text())
+            row["report_requests"] = data["total"]["count"]
+            load = data["run"].get("load") or {}
+            if load.get("model") == "open":
+                row["iterations_dropped"], row["resplits"] = load["iterations_dropped"], len(load["resplits"])
             row["report_json_kb"] = report.stat().st_size / 1024
             row["report_html_kb"] = (self.dir / "report.html").stat().st_size / 1024
             hour = hour_estimate(report, self.dir / "report.html")
@@ -287,6 +309,7 @@ def run_one(workers: int, mode: str, args: argparse.Namespace, work: Path) -> di
 COLUMNS = [
     ("workers", "workers", "{}"),
     ("mode", "mode", "{}"),
+    ("model", "model", "{}"),
     ("cpu_ms_per_worker_s", "CPU ms/worker/s", "{:.3f}"),
     ("master_cpu_pct", "master CPU %", "{:.1f}"),
     ("main_thread_cpu_pct", "of it loop thread %", "{:.1f}"),
@@ -316,6 +339,8 @@ COLUMNS = [
     ("load_average", "load avg", "{:.1f}"),
     ("sent", "requests sent", "{}"),
     ("report_requests", "in report", "{}"),
+    ("iterations_dropped", "iterations dropped", "{}"),
+    ("resplits", "re-splits", "{}"),
 ]
 
 
@@ -342,8 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", action="store_true", help="loadkit master: write the resume state file too")
     parser.add_argument("--profile", help="directory: cProfile the loadkit master into it")
     parser.add_argument("--sim-nice", type=int, default=10, help="nice value of the simulator processes (0: none)")
+    parser.add_argument("--open", action="store_true", help="loadkit's open model (arrival rate), loadkit mode only")
     parser.add_argument("--out", help="write the rows as JSON here")
     args = parser.parse_args(argv)
+    if args.open and "plain" in args.modes.split(","):
+        parser.error(f"--open with --modes {args.modes}: plain Locust has no open model; add --modes loadkit")
     work = Path(tempfile.mkdtemp(prefix="fleet-scale-"))
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
 """The simulated fleet (bench/fleet_scale.py) against a real loadkit master.
 
 - its messages are a real worker's: one real ``locust --worker`` and simulated workers on one
-  master, each recording what it sends; same message types, same payload fields;
+  master, each recording what it sends; same message types, same payload fields — in the closed
+  model (one user per worker) and in the open model (``--arrival-rate``: each worker runs its
+  plan's share of the iterations and sends ``loadkit:arrival_status`` and its counts in ``stats``);
 - 200 simulated workers for ~30 s: none declared missing, and the report's merged counts
   equal the sum of what the simulated workers sent (exact), the report's size bounded.
 """
@@ -32,6 +34,12 @@ def _sim(procs: Procs, port: int, workers: int, out: Path, *extra: str) -> Any:
 HEX = set("0123456789abcdef")
 
 
+def _key(key: str) -> str:
+    if len(key) == 64 and set(key) <= HEX:
+        return "<hash>"
+    return "<second>" if key.isdigit() else key
+
+
 def _fields(shapes: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, set[str]]]:
     """Message type -> payload field -> kinds of value (a mapping by its keys; numbers as one kind)."""
     out: dict[str, dict[str, set[str]]] = {}
@@ -40,30 +48,30 @@ def _fields(shapes: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, set[
             kinds = out.setdefault(kind, {}).setdefault(field, set())
             for text in seen:
                 value = json.loads(text)
-                if isinstance(value, dict):  # Locust keys errors by a hash of the error: data, not shape
-                    keys = {"<hash>" if len(k) == 64 and set(k) <= HEX else k for k in value}
+                if isinstance(value, dict):  # keys that are data, not shape: Locust's error hashes,
+                    # the open model's per-second starts (keyed by the schedule's second)
+                    keys = {_key(k) for k in value}
                     kinds.add("mapping:" + ",".join(sorted(keys)))
                 else:
                     kinds.add({"int": "number", "float": "number"}.get(value, value))
     return out
 
 
-def test_simulated_workers_send_what_a_real_worker_sends(procs: Procs, tmp_path: Path) -> None:
+#: The master's load options per model: 3 workers, 20 request events a second each (2 bursts of
+#: 10 entries) either way — one user each (closed), or 6 iterations a second over the fleet (open).
+MODELS = {
+    "closed": ("-u", "3", "-r", "3"),
+    "open": ("--arrival-rate", "6", "--max-users", "3"),
+}
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_simulated_workers_send_what_a_real_worker_sends(procs: Procs, tmp_path: Path, model: str) -> None:
     master, port = procs.master(
         LOCUSTFILE,
         3,
-        *(
-            "-u",
-            "3",
-            "-r",
-            "3",
-            "-t",
-            "12s",
-            "--loadkit-data",
-            "faker:100000",
-            "--report-json",
-            str(tmp_path / "r.json"),
-        ),
+        *MODELS[model],
+        *("-t", "12s", "--loadkit-data", "faker:100000", "--report-json", str(tmp_path / "r.json")),
     )
     real = procs.worker(LOCUSTFILE, port, env={**ENV, "SCALE_RECORD": str(tmp_path / "real.json")})
     _sim(procs, port, 2, tmp_path / "sim.json", "--record")
@@ -90,9 +98,15 @@ def test_simulated_workers_send_what_a_real_worker_sends(procs: Procs, tmp_path:
     # every kind a loadkit worker sends in such a run: slots in stats, health, hello, leases
     assert {"loadkit:hello", "loadkit:health", "loadkit:data_request", "heartbeat", "stats"} <= set(recorded["types"])
     assert "loadkit_timeline" in recorded["shapes"]["stats"]  # the slots: HDR-exact, the whole delta
+    if model == "open":  # the open model's status and its counts in each stats report, from both
+        assert "loadkit:arrival_status" in recorded["types"] and "loadkit:arrival_status" in shapes
+        assert "loadkit_load" in recorded["shapes"]["stats"] and "loadkit_load" in shapes["stats"]
     report = json.loads((tmp_path / "r.json").read_text())
     sent = recorded["requests"] + sum(w["requests"] for w in sim["workers"])
     assert report["total"]["count"] == report["total"]["hdr_count"] == sent
+    assert report["run"]["load"]["model"] == model
+    if model == "open":  # each worker ran its own share, the two simulated ones on one loop among them
+        assert len(report["run"]["load"]["nodes"]) == 3 and all(report["run"]["load"]["nodes"].values())
 
 
 WORKERS = 200
