@@ -274,7 +274,8 @@ class ArrivalPlan:
     runs iterations ``k % slots == slot`` (``slot`` -1: none) on a pool of ``pool`` users.
     ``active`` False: stop. ``run`` names the schedule, so a stale plan never mixes in.
     ``host`` is the master's ``--host``: pool users are created before Locust's own spawn
-    message (which carries it) reaches the worker, so the plan brings it.
+    message (which carries it) reaches the worker, so the plan brings it. ``status_interval_s``:
+    how often the worker sends its ``loadkit:arrival_status`` (the master widens it for big fleets).
     """
 
     run: str
@@ -288,9 +289,12 @@ class ArrivalPlan:
     slots: int = 0
     pool: int = 0
     host: str = ""
+    status_interval_s: float = 0.5
 
     def __post_init__(self) -> None:
         _require(isinstance(self.run, str) and 0 < len(self.run) <= 64, "run must be a short string")
+        ok = _number(self.status_interval_s) and 0.1 <= self.status_interval_s <= 60
+        _require(ok, "status_interval_s must be a number in [0.1, 60]")
         _require(isinstance(self.host, str) and len(self.host) <= 2048, "host must be a URL string")
         _require(isinstance(self.active, bool), "active must be a bool")
         _require(_number(self.epoch), "epoch must be a time")

@@ -36,8 +36,28 @@ log = logging.getLogger("loadkit.load")
 START_LEAD_S = 0.5
 #: A re-split takes effect this far ahead (s): the workers' new plans arrive first.
 RESPLIT_LEAD_S = 0.3
-#: A worker given a share and silent this long (s) is left out of the next split.
+#: A worker given a share and silent this long (s) is left out of the next split (4 status intervals in big fleets).
 STALE_AFTER_S = 2.0
+#: Status messages a second the whole fleet sends at most: beyond 200 workers each sends less often.
+FLEET_STATUS_PER_S = 400.0
+
+
+def status_interval(workers: int) -> float:
+    """Seconds between a worker's ``loadkit:arrival_status`` in a fleet of ``workers``.
+
+    Every 0.5 s a worker (:data:`loadkit.load.worker.STATUS_INTERVAL_S`) up to 200 workers; beyond,
+    the fleet's :data:`FLEET_STATUS_PER_S` shared out (1,000 workers: 2.5 s), so the master's message
+    load stops growing with the fleet — at 0.5 s the status was two thirds of the messages a
+    master got from an open-model fleet and its CPU per worker 1.8x the closed model's
+    (``bench/fleet_scale.py --open``). The price: a worker's death is noticed after 4 intervals
+    (:func:`stale_after`), and a SIGKILL loses up to one interval of its starts from the counts.
+    """
+    return min(max(0.5, workers / FLEET_STATUS_PER_S), 30.0)
+
+
+def stale_after(interval_s: float) -> float:
+    """Seconds of silence after which a worker with a share is left out of the next split."""
+    return max(STALE_AFTER_S, 4 * interval_s)
 
 
 class MasterModel(LeadModel):
@@ -53,6 +73,8 @@ class MasterModel(LeadModel):
         self._resuming: ScheduleState | None = None
         self.gaps: list[Gap] = []
         self._earlier_gaps: list[dict[str, Any]] = []
+        self._interval = status_interval(0)  # the status interval of the plans in force
+        self._silent_s = STALE_AFTER_S  # silence that leaves a worker out (see _resplit)
 
     def busy(self) -> bool:
         return bool(self.run)
@@ -191,9 +213,10 @@ class MasterModel(LeadModel):
     def _live_workers(self) -> list[str]:
         now = time.monotonic()
         live = []
+        silent = self._silent_s
         for node in connected_workers(self.environment.runner):
             since = self._assigned_at.get(node.id)
-            if since is not None and now - max(self._heard.get(node.id, since), since) > STALE_AFTER_S:
+            if since is not None and now - max(self._heard.get(node.id, since), since) > silent:
                 continue  # given a share but silent since: dead or stuck (Locust notices only after ~4 s)
             live.append(node.id)
         return live
@@ -205,10 +228,13 @@ class MasterModel(LeadModel):
             from_iteration = self.profile.first_due_at_or_after(max(now_s + RESPLIT_LEAD_S, 0.0))
         shares = split_fleet(live, self.settings.max_users)
         gone = [w for w in self.shares if w not in shares]
+        interval = status_interval(len(shares))
+        # a worker may sleep out its old plan's interval before it sends at the new one
+        self._silent_s, self._interval = stale_after(max(interval, self._interval)), interval
         for worker in gone:
-            self._send_plan(worker, Share(None, 0, 0), from_iteration)
+            self._send_plan(worker, Share(None, 0, 0), from_iteration, interval)
         for worker, share in shares.items():
-            self._send_plan(worker, share, from_iteration)
+            self._send_plan(worker, share, from_iteration, interval)
             self._assigned_at.setdefault(worker, time.monotonic())
         self.shares, self._from_iteration = shares, from_iteration
         self.resplits.append({"at_s": round(now_s, 3), "workers": len(shares), "from_iteration": from_iteration})
@@ -219,7 +245,7 @@ class MasterModel(LeadModel):
             sorted(s.pool for s in shares.values()),
         )
 
-    def _send_plan(self, worker: str, share: Share, from_iteration: int) -> None:
+    def _send_plan(self, worker: str, share: Share, from_iteration: int, status_interval_s: float) -> None:
         assert self.settings is not None
         settings = self.settings
         plan = messages.ArrivalPlan(
@@ -234,5 +260,6 @@ class MasterModel(LeadModel):
             slots=share.slots,
             pool=share.pool,
             host=self.environment.host or "",
+            status_interval_s=status_interval_s,
         )
         messages.send(self.environment.runner, messages.ARRIVAL_PLAN, plan, worker)

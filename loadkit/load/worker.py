@@ -2,7 +2,8 @@
 
 A ``loadkit:arrival_plan`` starts (or, for the same ``run``, re-assigns) this process's
 :class:`~loadkit.load.node.NodeScheduler`; an inactive one stops it. The worker sends its
-counts every :data:`STATUS_INTERVAL_S` (``loadkit:arrival_status``) and with each stats
+counts every ``status_interval_s`` of its plan (``loadkit:arrival_status``; :data:`STATUS_INTERVAL_S`
+unless the master widened it for a big fleet, :func:`loadkit.load.master.status_interval`) and with each stats
 report, cumulative, so nothing is lost or counted twice (per-second starts: each channel its
 own deltas, :mod:`loadkit.load.accounting`).
 """
@@ -18,12 +19,16 @@ from loadkit.load.base import REPORT_KEY, BaseModel
 from loadkit.load.profile import RateProfile, Stage
 from loadkit.load.schedule import Assignment
 
-#: How often a worker sends its counts to the master (s); a SIGKILL loses at most this much.
+#: How often a worker sends its counts to the master (s) when its plan does not say; a SIGKILL loses at most this much.
 STATUS_INTERVAL_S = 0.5
 
 
 class WorkerModel(BaseModel):
     """A worker's open model: its plan's share of the iterations, its counts to the master."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.status_interval_s = STATUS_INTERVAL_S  # the plan's, once one came
 
     def install(self, check_users: bool) -> None:
         runner = self.environment.runner
@@ -42,6 +47,7 @@ class WorkerModel(BaseModel):
                 self._stop_all()
             return
         assignment = Assignment(plan.from_iteration, plan.slot if plan.slot >= 0 else None, plan.slots)
+        self.status_interval_s = plan.status_interval_s
         if self.node is not None and self.node.run == plan.run:
             self.node.reassign(assignment, plan.pool)
             return
@@ -62,4 +68,4 @@ class WorkerModel(BaseModel):
             counters = self.node.counters  # a SIGKILL loses at most this interval's starts
             status = messages.ArrivalStatus(run, counters.totals(), counters.take_timeline("status"))
             messages.send(runner, messages.ARRIVAL_STATUS, status)
-            gevent.sleep(STATUS_INTERVAL_S)
+            gevent.sleep(self.status_interval_s)

@@ -23,7 +23,7 @@ from locust.runners import STATE_INIT, MasterRunner, WorkerNode
 
 from loadkit import messages
 from loadkit.load.base import REPORT_KEY
-from loadkit.load.master import RESPLIT_LEAD_S, MasterModel
+from loadkit.load.master import RESPLIT_LEAD_S, STALE_AFTER_S, MasterModel, stale_after, status_interval
 
 
 class Idle(User):
@@ -230,3 +230,27 @@ def test_an_unreadable_schedule_starts_afresh_with_one_line(
     finally:
         model.on_test_stop(master.environment)
     assert MasterModel(master.environment).checkpoint() is None  # no schedule: nothing kept
+
+
+def test_big_fleets_send_their_status_less_often_and_are_given_longer_to_speak() -> None:
+    """200 workers or fewer: every 0.5 s; beyond, 400 status messages a second for the whole fleet."""
+    assert status_interval(1) == status_interval(200) == 0.5
+    assert status_interval(1000) == 2.5 and status_interval(2000) == 5.0
+    assert status_interval(10**6) == 30.0  # bounded
+    assert stale_after(0.5) == STALE_AFTER_S and stale_after(2.5) == 10.0
+
+
+def test_the_plans_carry_the_fleets_status_interval(master: MasterRunner) -> None:
+    add_workers(master, *(f"w{i}" for i in range(3)))
+    model, sent = started_model(master)
+    try:
+        assert {p.status_interval_s for p in sent.plans().values()} == {0.5}
+        model._resplit([f"w{i}" for i in range(1000)])  # as a re-check finds a grown fleet
+        assert {p.status_interval_s for p in sent.plans().values()} == {2.5}
+        assert model._silent_s == 10.0
+        model._resplit(["w0", "w1"])  # shrunk: workers may still sleep out the 2.5 s interval once
+        assert sent.plans()["w0"].status_interval_s == 0.5 and model._silent_s == 10.0
+        model._resplit(["w0", "w1"])
+        assert model._silent_s == STALE_AFTER_S
+    finally:
+        model.on_test_stop(master.environment)

@@ -63,6 +63,7 @@ def test_a_plan_starts_the_node_its_counts_reach_the_master_and_a_stop_ends_it(
     try:
         messages.send(master, messages.ARRIVAL_PLAN, plan("r1", host="http://127.0.0.1:1"), worker.client_id)
         poll(lambda: any(s.totals.get("started", 0) >= 10 for s in statuses), "no status with started iterations")
+        assert model.status_interval_s == 0.5  # the plan's (a big fleet's master widens it)
         assert model.node is not None and model.node.run == "r1" and model.run == "r1"
         assert set(Tick.hosts) == {"http://127.0.0.1:1"}  # the master's --host, before any user existed
         report: dict[str, Any] = {}
@@ -86,3 +87,23 @@ def test_a_plan_starts_the_node_its_counts_reach_the_master_and_a_stop_ends_it(
     finally:
         model.on_test_stop(worker.environment)
     assert model.summary() == {"model": "closed"}  # a worker reports no run of its own
+
+
+def test_the_worker_sends_its_status_at_the_plans_interval(pair: tuple[MasterRunner, WorkerRunner]) -> None:
+    master, worker = pair
+    model = WorkerModel(worker.environment)
+    model.install(check_users=False)
+    arrived: list[float] = []
+    messages.register_handler(master, messages.ARRIVAL_STATUS, lambda *_a: arrived.append(time.monotonic()))
+    try:
+        messages.send(master, messages.ARRIVAL_PLAN, plan("r2", status_interval_s=0.2), worker.client_id)
+        poll(lambda: len(arrived) >= 6, "no status at the plan's interval", seconds=10)
+        assert model.status_interval_s == 0.2
+        messages.send(master, messages.ARRIVAL_PLAN, plan("r2", status_interval_s=5.0), worker.client_id)
+        poll(lambda: model.status_interval_s == 5.0, "the second plan did not set the interval")
+        gevent.sleep(0.5)  # the status greenlet's current 0.2 s sleep ends, then it sleeps 5 s
+        before = len(arrived)
+        gevent.sleep(1.5)
+        assert len(arrived) - before <= 1, f"{len(arrived) - before} statuses in 1.5 s at a 5 s interval"
+    finally:
+        model.on_test_stop(worker.environment)

@@ -92,6 +92,8 @@ def test_plan_round_trip() -> None:
         {"run": "r", "active": False, "evil": 1},
         {"run": "r", "active": True, "rate": 1.0, "host": 5},
         {"run": "r", "active": True, "rate": 1.0, "host": "h" * 3000},
+        {"run": "r", "active": True, "rate": 1.0, "status_interval_s": 0.0},  # would flood the master
+        {"run": "r", "active": True, "rate": 1.0, "status_interval_s": "1"},
     ],
 )
 def test_bad_plans_are_refused(data: dict[str, object]) -> None:
