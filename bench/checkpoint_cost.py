@@ -25,7 +25,7 @@ from typing import Any
 import gevent
 import locust  # noqa: F401  # as in a master: gevent's monkey-patching first
 
-from loadkit.stats import checkpoint, hdr
+from loadkit.stats import checkpoint, hdr_cells
 from loadkit.stats.checkpoint import Checkpointer, report_files
 from loadkit.stats.hdr import HdrRecorder, Percentiles, copy_histogram
 from loadkit.stats.reports import to_json_dict
@@ -63,7 +63,7 @@ def take(timeline: Timeline, recorder: HdrRecorder, folder: Path) -> Any:
     def build() -> dict[str, Any]:
         pictures = {
             "timeline": series_columns(parts),
-            "distribution": {k: hdr.distribution(h) for k, h in copies.items()},
+            "distribution": {k: hdr_cells.distribution(h) for k, h in copies.items()},
         }
         return to_json_dict(snapshot, [], {**pictures, **extra})
 

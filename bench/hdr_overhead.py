@@ -47,7 +47,7 @@ from locust.user import task  # noqa: E402
 from locust.user.wait_time import constant  # noqa: E402
 
 import loadkit  # noqa: E402
-from loadkit.stats import hdr  # noqa: E402
+from loadkit.stats import hdr_cells  # noqa: E402
 from loadkit.stats.controller import controller_for  # noqa: E402
 from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, new_histogram  # noqa: E402
 from loadkit.stats.html import to_html  # noqa: E402
@@ -203,7 +203,7 @@ def long_run_report(entries: int = 50, seconds: int = 3600, workers: int = 4) ->
     histogram = new_histogram()
     for value, count in shapes[0].items():
         histogram.record_value(value, count * 100_000)
-    dist = hdr.distribution(histogram)
+    dist = hdr_cells.distribution(histogram)
     rows = [
         {"type": "GET", "name": k, "key": k, "count": 1, "failures": 0, "rps": 1.0, "percentiles_ms": {}}
         for k in series["entries"]

@@ -45,7 +45,8 @@ from loadkit.exceptions import EXIT_THRESHOLDS
 from loadkit.run.context import StashKey, run_context
 from loadkit.run.stop import end_run, set_exit_code
 from loadkit.stats import checkpoint, reports
-from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, copy_histogram, distribution
+from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, copy_histogram
+from loadkit.stats.hdr_cells import distribution
 from loadkit.stats.slot_codec import decode_columns, encode_slots
 from loadkit.stats.snapshot import RunSnapshot, take_snapshot
 from loadkit.stats.thresholds import (

@@ -160,32 +160,6 @@ class Percentiles:
         return {**self.values, "max": self.max}
 
 
-def distribution(histogram: HdrHistogram, ticks_per_half: int = 5) -> dict[str, list[float]]:
-    """The percentile distribution HdrHistogram plots: ``{"percentile": [...], "ms": [...]}``.
-
-    Percentiles step as HdrHistogram's own output does (``ticks_per_half`` per halving of
-    the distance to 100 %: 0, 10, …, 50, 55, …, 75, 77.5, …) up to the one of the last
-    sample, ``100 * (1 - 1/count)``; then 100 (the max). Plotted against ``1/(1 - p/100)``
-    on a log axis, the tail gets as much room as the body.
-    """
-    count = histogram.get_total_count()
-    if count == 0:
-        return {"percentile": [], "ms": []}
-    ladder, step = [], 0
-    while True:
-        pct = 100.0 * (1.0 - 0.5 ** (step / ticks_per_half))
-        if 1.0 / (1.0 - pct / 100.0) > count:
-            break
-        ladder.append(round(pct, 6))
-        step += 1
-    values = percentile_values(histogram, ladder)
-    ladder = sorted(values)
-    return {
-        "percentile": [*ladder, 100.0],
-        "ms": [*(values[p] / 1000.0 for p in ladder), histogram.get_max_value() / 1000.0],
-    }
-
-
 class HdrRecorder:
     """Histograms per entry and for the total, e.g.::
 
@@ -195,7 +169,8 @@ class HdrRecorder:
     """
 
     def __init__(self) -> None:
-        self._histograms: dict[EntryKey, HdrHistogram] = {TOTAL_KEY: new_histogram()}
+        self._histograms: dict[EntryKey, HdrHistogram] = {}  # per entry; the total is made when read
+        self._total: HdrHistogram | None = None
         # Samples not yet folded into the histograms: entry -> {µs: count}. A dict
         # increment costs a fraction of HdrHistogram.record_value (pure Python, ~3 µs),
         # and latencies repeat at µs resolution, so folding in batches is much cheaper.
@@ -260,7 +235,6 @@ class HdrRecorder:
         """This node's own samples into its slots (and histograms); workers' counts wait for a read."""
         if not self._pending and not self._past:
             return
-        total = self._histograms[TOTAL_KEY]
         keep = self.keep_histograms
         for t, pending, failures in [*self._past, (self._slot_t, self._pending, self._failures)]:
             slot = self._slots.setdefault(t, {})
@@ -269,12 +243,9 @@ class HdrRecorder:
                     histogram = self._histograms.get(key)
                     if histogram is None:
                         histogram = self._histograms[key] = new_histogram()
-                    in_total = not is_facet(key[0])  # a facet is part of a request counted elsewhere
                     for value, count in counts.items():
-                        clamped = min(max(value, 0), HIGHEST_US)
-                        histogram.record_value(clamped, count)
-                        if in_total:
-                            total.record_value(clamped, count)
+                        histogram.record_value(min(max(value, 0), HIGHEST_US), count)
+                    self._total = None
                 entry = slot.get(key)
                 if entry is None:
                     entry = slot[key] = [{}, 0]
@@ -284,16 +255,25 @@ class HdrRecorder:
 
     def _fold_merged(self) -> None:
         self.compact()
-        total: Counts = {}
         for key, counts in self._merged.items():
             histogram = self._histograms.get(key)
             if histogram is None:
                 histogram = self._histograms[key] = new_histogram()
             record_counts(histogram, counts)
-            if not is_facet(key[0]):
-                add_counts(total, counts)
-        record_counts(self._histograms[TOTAL_KEY], total)  # the entries' buckets summed first: one add per bucket
-        self._merged = {}
+        self._merged, self._total = {}, None
+
+    def _total_histogram(self) -> HdrHistogram:
+        """The total: the entries' histograms added (in C, ``add_array``), facets left out, made when read.
+
+        Kept apart it cost a second Python pass over every bucket a master folds (a third of the fold).
+        """
+        if self._total is None:
+            total = new_histogram()
+            for key, histogram in self._histograms.items():
+                if not is_facet(key[0]) and histogram.get_total_count():
+                    total.add(histogram)
+            self._total = total
+        return self._total
 
     def merge_slots(self, slots: Mapping[int, Mapping[EntryKey, tuple[Counts, int]]]) -> None:
         """Add a worker's slots (:func:`loadkit.stats.slot_codec.decode_slots`) to the histograms, on a read.
@@ -337,10 +317,12 @@ class HdrRecorder:
     def keys(self) -> list[EntryKey]:
         """Entry keys with at least one sample (the total excluded), sorted."""
         self._fold()
-        return sorted(k for k, h in self._histograms.items() if k != TOTAL_KEY and h.get_total_count())
+        return sorted(k for k, h in self._histograms.items() if h.get_total_count())
 
     def histogram(self, key: EntryKey) -> HdrHistogram:
         self._fold()
+        if key == TOTAL_KEY:
+            return self._total_histogram()
         return self._histograms.get(key) or new_histogram()
 
     def percentiles(self, key: EntryKey = TOTAL_KEY, extra: Iterable[float] = ()) -> Percentiles:
@@ -348,7 +330,7 @@ class HdrRecorder:
 
     def reset(self) -> None:
         """Forget every sample (Locust's reset-stats)."""
-        self._histograms = {TOTAL_KEY: new_histogram()}
+        self._histograms, self._total = {}, None
         self._pending, self._failures, self._past, self._slots, self._merged, self._columns = {}, {}, [], {}, {}, {}
 
     def take_deltas(self) -> dict[str, str]:
@@ -361,10 +343,10 @@ class HdrRecorder:
         deltas = {
             f"{key[0]}\t{key[1]}": histogram.encode()
             for key, histogram in self._histograms.items()
-            if key != TOTAL_KEY and histogram.get_total_count()
+            if histogram.get_total_count()
         }
         if deltas:
-            self._histograms = {TOTAL_KEY: new_histogram()}  # the slots are taken on their own (take_slots)
+            self._histograms, self._total = {}, None  # the slots are taken on their own (take_slots)
         return deltas
 
     def merge_deltas(self, deltas: Mapping[str, str]) -> None:
@@ -393,8 +375,7 @@ class HdrRecorder:
             if histogram is None:
                 histogram = self._histograms[key] = new_histogram()
             histogram.add(other)
-            if not is_facet(key[0]):
-                self._histograms[TOTAL_KEY].add(other)
+        self._total = None
 
 
 _clock = time.time

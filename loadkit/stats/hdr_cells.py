@@ -45,3 +45,29 @@ def percentile_values(histogram: HdrHistogram, percentiles: Iterable[float]) -> 
             histogram.get_highest_equivalent_value(value) if pct else histogram.get_lowest_equivalent_value(value)
         )
     return out
+
+
+def distribution(histogram: HdrHistogram, ticks_per_half: int = 5) -> dict[str, list[float]]:
+    """The percentile distribution HdrHistogram plots: ``{"percentile": [...], "ms": [...]}``.
+
+    Percentiles step as HdrHistogram's own output does (``ticks_per_half`` per halving of
+    the distance to 100 %: 0, 10, …, 50, 55, …, 75, 77.5, …) up to the one of the last
+    sample, ``100 * (1 - 1/count)``; then 100 (the max). Plotted against ``1/(1 - p/100)``
+    on a log axis, the tail gets as much room as the body.
+    """
+    count = histogram.get_total_count()
+    if count == 0:
+        return {"percentile": [], "ms": []}
+    ladder, step = [], 0
+    while True:
+        pct = 100.0 * (1.0 - 0.5 ** (step / ticks_per_half))
+        if 1.0 / (1.0 - pct / 100.0) > count:
+            break
+        ladder.append(round(pct, 6))
+        step += 1
+    values = percentile_values(histogram, ladder)
+    ladder = sorted(values)
+    return {
+        "percentile": [*ladder, 100.0],
+        "ms": [*(values[p] / 1000.0 for p in ladder), histogram.get_max_value() / 1000.0],
+    }
