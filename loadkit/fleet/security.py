@@ -248,10 +248,13 @@ class HandshakeWatch:
             timeout = None
             if self.connected_at is not None and not self.succeeded:
                 timeout = max(self.connected_at + self.deadline - time.monotonic(), 0.0)
-            if not monitor.poll(None if timeout is None else timeout * 1000):
+            # gevent waits on the socket's descriptor (epoll): Socket.poll would use select(), which
+            # fails past descriptor 1024 (seen with 125 workers in one process, bench/_scale_sim.py).
+            raw = gevent.with_timeout(timeout, monitor.recv_multipart, timeout_value=None)
+            if raw is None:
                 self.exit(self.line())  # connected, but no handshake within the deadline
                 return
-            event = parse_monitor_message(monitor.recv_multipart())["event"]
+            event = parse_monitor_message(raw)["event"]
             if event == zmq.EVENT_CONNECTED and self.connected_at is None:
                 self.connected_at = time.monotonic()
             elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:

@@ -94,3 +94,56 @@ def test_zap_refuses_a_curve_key_that_is_not_the_fleets(server: tuple[int, secur
     assert not watch.succeeded and len(lines) == 1
     assert sum(server[1].refused.values()) >= 1  # each refused address is logged once
     socket.close(linger=0)
+
+
+@pytest.fixture
+def past_descriptor_1024() -> Iterator[None]:
+    """This process holds descriptors past 1024, as a simulator process of 125 workers does."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip(f"needs 2048 open files (hard limit {hard}): raise it with ulimit -Hn")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_watch_works_past_descriptor_1024(
+    server: tuple[int, security.ZapHandler], past_descriptor_1024: None
+) -> None:
+    """select() fails past descriptor 1024 (ValueError): the watch must wait another way."""
+    socket, watch, lines = watched_client(server[0], SECRET)
+    assert socket.get(zmq.FD) > 1024
+    settle(watch, lines)
+    assert watch.succeeded and lines == [] and not watch.greenlet.dead
+    socket.close(linger=0)
+
+
+def test_a_master_that_never_completes_the_handshake_is_named_after_the_deadline(past_descriptor_1024: None) -> None:
+    """A TCP peer that accepts and says nothing (not a ZeroMQ master): one line after the deadline."""
+    import socket as plain
+
+    listener = plain.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = zmq.Context().socket(zmq.DEALER)
+    client.linger = 0
+    security.secure_client(client, security.derive_keys(SECRET))
+    watch = security.HandshakeWatch(client, f"127.0.0.1:{port}", True, deadline=0.5)
+    lines: list[str] = []
+    watch.exit = lines.append
+    client.connect(f"tcp://127.0.0.1:{port}")
+    try:
+        settle(watch, lines)
+        assert not watch.succeeded and len(lines) == 1 and "fleet secret" in lines[0]
+    finally:
+        client.close(linger=0)
+        listener.close()
