@@ -61,7 +61,6 @@ from loadkit.fleet.rejoin import SEQ_KEY
 from loadkit.messages import CHECKPOINTED, REJOIN, Checkpointed, Rejoin
 from loadkit.run.context import StashKey, run_context
 from loadkit.stats import checkpoint, reports
-from loadkit.stats.checkpoint import trim_heap
 from loadkit.stats.hdr import HdrRecorder, copy_histogram
 from loadkit.stats.timeline import Timeline
 
@@ -280,8 +279,6 @@ def _write(path: Path, state: dict[str, Any], histograms: dict[str, Any]) -> str
         reports.write_report(str(path), json.dumps(state))
     except OSError as exc:
         return exc.strerror or str(exc)
-    finally:
-        trim_heap()  # as after a report checkpoint: the encoded state's pages go back
     return None
 
 

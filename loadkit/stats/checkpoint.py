@@ -26,10 +26,8 @@ report.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import logging
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -214,32 +212,4 @@ def _render_and_write(
         if was_enabled:
             gc.enable()
     done = write(rendered)
-    del rendered
-    trim_heap()
     return done, time.perf_counter() - started, size
-
-
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim`` (None elsewhere: musl, macOS)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-_TRIM = _malloc_trim()
-
-
-def trim_heap() -> bool:
-    """Give the heap's free pages back to the system (glibc); True if it could.
-
-    A checkpoint renders megabytes of short-lived strings in a pool thread, whose glibc arena
-    keeps the freed pages: over a long run the master's RSS crept although its Python objects
-    did not (``bench/soak.py``). ctypes releases the GIL for the call, so the loop goes on.
-    """
-    if _TRIM is None:
-        return False
-    _TRIM(0)
-    return True

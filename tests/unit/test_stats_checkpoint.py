@@ -131,19 +131,3 @@ def test_a_checkpoint_that_cannot_be_written_is_one_error_line_until_it_changes(
     assert len(lines) == 1, [r.getMessage() for r in caplog.records]
     (tmp_path / "r.json").rmdir()
     assert writer.write_once() is not None and json.loads((tmp_path / "r.json").read_text())["complete"] is False
-
-
-def test_the_heap_is_trimmed_after_each_checkpoint_in_its_thread(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Freed pages go back to the system after each checkpoint (glibc's malloc_trim, off the loop)."""
-    import sys
-
-    if sys.platform.startswith("linux"):
-        assert checkpoint._TRIM is not None  # glibc has it (CI's machine, this one)
-    calls: list[int] = []
-    monkeypatch.setattr(checkpoint, "_TRIM", lambda pad: calls.append(threading.get_ident()) or 1)
-    run = _Run(report_files({"report_json": str(tmp_path / "r.json")}.get))
-    writer = Checkpointer(3600, run.take)
-    assert writer.write_once() is not None and writer.write_once() is not None
-    assert len(calls) == 2 and threading.get_ident() not in calls
