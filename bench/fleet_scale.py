@@ -24,11 +24,10 @@ events a second over ``SCALE_ENTRIES`` entries), waits until every worker has it
   thread CPU (encoded, written), wall time and size (bench/_scale_probe.py);
 - the load average at the end of the window (a shared machine: wall-clock figures wait for a core).
 
-With ``--open`` (loadkit only) the master runs loadkit's open model instead: ``--arrival-rate`` of
-workers x ``--events`` / ``--entries`` iterations a second, ``--max-users`` one per worker, so each
-worker runs its plan's share (one burst of the same request events per iteration: the same events a
-second as a closed-model worker) and sends what a real open-model worker sends (``loadkit:arrival_status``
-every 0.5 s, its counts in each stats report); "has its user" is then "has started iterations".
+With ``--open`` (loadkit only) the master runs loadkit's open model: ``--arrival-rate`` of workers x
+``--events`` / ``--entries``, ``--max-users`` one per worker; each worker runs its share (one burst of the
+same events per iteration) and sends a real open-model worker's messages (``loadkit:arrival_status`` at
+its plan's interval, counts in each stats report); "has its user" means "has started iterations".
 
 The modes run one after the other in one invocation, so a ratio compares one machine state. The
 simulator processes run at ``nice`` ``--sim-nice`` (default 10): they stand for other machines, so on
@@ -151,6 +150,7 @@ class Fleet:
             self.env["SCALE_STATE"] = "1"
         self.master: subprocess.Popen[bytes] | None = None
         self.sims: list[subprocess.Popen[bytes]] = []
+        self.window_wall = [0.0, 0.0]  # the CPU window's wall-clock start and end (the lag samples' clock)
 
     def start(self) -> None:
         locustfile = ROOT / "bench" / ("_scale_loadkit.py" if self.mode == "loadkit" else "_scale_users.py")
@@ -203,7 +203,7 @@ class Fleet:
         row: dict[str, Any] = {"workers": self.workers, "mode": self.mode, "all_users_s": time.monotonic() - began}
         row["model"] = "open" if self.args.open else "closed"
         time.sleep(self.args.settle)
-        self.window_wall = [time.time(), 0.0]
+        self.window_wall[0] = time.time()
         cpu0, t0 = cpu_seconds(self.master.pid), time.monotonic()
         main0 = thread_cpu_seconds(self.master.pid).get(self.master.pid, 0.0)
         sims0 = sims_cpu_seconds(self.sims)
@@ -260,7 +260,7 @@ class Fleet:
         if probe.exists():
             data = json.loads(probe.read_text())
             row["lag_p99_run_ms"] = data.get("lag_p99_ms")
-            begin, end = getattr(self, "window_wall", (0.0, 0.0))
+            begin, end = self.window_wall
             window = sorted(lag for t, lag in data.get("lag") or [] if begin <= t <= end)
             if window:
                 row["lag_p99_ms"] = window[min(len(window) - 1, int(len(window) * 0.99))]

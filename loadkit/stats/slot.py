@@ -25,6 +25,12 @@ from loadkit.stats.hdr import TOTAL_KEY, Counts, EntryKey, add_counts, bucket, b
 FIGURES = ("count", "failures", "p50", "p90", "p99", "max")
 _PCTS = (50.0, 90.0, 99.0)
 _N = len(FIGURES)
+#: Makes the shared copy of a slot's tuple of entry keys (:meth:`Slot.settle`); by default the tuple itself.
+Intern = Callable[[tuple[EntryKey, ...]], tuple[EntryKey, ...]]
+
+
+def _own(keys: tuple[EntryKey, ...]) -> tuple[EntryKey, ...]:
+    return keys
 
 
 def percentiles_us(counts: Mapping[int, int], pcts: Iterable[float] = _PCTS) -> list[int]:
@@ -170,14 +176,14 @@ class Slot:
                 figures[TOTAL_KEY] = [len(every), total_failures, *percentiles_sorted(every)]
         return figures
 
-    def settle(self, intern: Callable[[tuple[EntryKey, ...]], tuple[EntryKey, ...]] = lambda keys: keys) -> None:
+    def settle(self, intern: Intern = _own) -> None:
         """Keep only the figures, packed (``intern``: the shared copy of a tuple of entry keys)."""
         self.restore_figures(self.compute(), intern)
 
     def restore_figures(
         self,
         figures: Mapping[EntryKey, Sequence[int]],
-        intern: Callable[[tuple[EntryKey, ...]], tuple[EntryKey, ...]] = lambda keys: keys,
+        intern: Intern = _own,
     ) -> None:
         """Become a settled slot with these FIGURES per entry (``ValueError`` when a row is not FIGURES long)."""
         if any(len(row) != _N for row in figures.values()):

@@ -120,7 +120,7 @@ class Timeline:
             slot = self._slots.get(begin)
             if slot is None:
                 slot = self._slots[begin] = Slot(width)
-            if slot.packed is not None:  # settled: counts and failures only
+            if slot.settled:  # counts and failures only
                 for key, columns in entries.items():
                     slot.add_late(key, sum(columns[1]), columns[2])
                     if also is not None:
@@ -136,7 +136,7 @@ class Timeline:
         """Keep only the figures of slots that ended more than :data:`SETTLE_S` ago (all: ``now=inf``)."""
         now = time.time() if now is None else now
         for begin, slot in self._slots.items():
-            if slot.packed is None and begin + slot.width + SETTLE_S < now:
+            if not slot.settled and begin + slot.width + SETTLE_S < now:
                 slot.settle(self._intern)
 
     def _intern(self, keys: tuple[EntryKey, ...]) -> tuple[EntryKey, ...]:
@@ -188,7 +188,7 @@ class Timeline:
         slots: list[list[Any]] = []
         for begin in sorted(self._slots):
             slot = self._slots[begin]
-            if slot.packed is not None:
+            if slot.settled:
                 rows = [[ids.setdefault(k, len(ids)), *row] for k, row in slot.compute().items()]
                 slots.append([begin, slot.width, rows, None])
                 continue
