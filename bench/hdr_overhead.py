@@ -48,8 +48,9 @@ from locust.user.wait_time import constant  # noqa: E402
 
 import loadkit  # noqa: E402
 from loadkit.stats import hdr_cells  # noqa: E402
+from loadkit.stats.buckets import HIGHEST_US  # noqa: E402
 from loadkit.stats.controller import controller_for  # noqa: E402
-from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, new_histogram  # noqa: E402
+from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, new_histogram  # noqa: E402
 from loadkit.stats.html import to_html  # noqa: E402
 from loadkit.stats.reports import dumps_json  # noqa: E402
 from loadkit.stats.slot_codec import decode_slots, encode_slots  # noqa: E402

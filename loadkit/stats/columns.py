@@ -1,52 +1,85 @@
-"""Distributions as columns, ``values`` and ``counts``, added to a ``Counter`` mostly in C.
+"""A distribution as two packed columns, ``values`` and ``counts``: what a worker sends, what a master keeps.
 
-A worker's report carries each slot's distribution of each entry as two lists
-(:func:`loadkit.stats.slot_codec.encode_slots`); the master adds every one of them to the timeline's
-slot (a list of samples, :class:`loadkit.stats.timeline.Timeline`) and to its histograms' counts. A
-Python loop that buckets and adds each pair (~0.5 µs a value), called once per entry per slot per
-report, was most of what loadkit added to a master's CPU per worker. So for the histograms the
-master keeps the columns as they came, in a list per entry, and adds them in bulk when a figure is
-read or every couple of seconds (:func:`count_many`):
-every value once with one ``Counter.update`` over all of them (counted in C,
-``_count_elements``), then only the extra of the counts above 1, picked in C too
-(``itertools.compress``): at one-second, microsecond resolution nearly every count is 1.
+A worker's report carries each one-second slot's distribution of each entry
+(:func:`loadkit.stats.slot_codec.encode_slots`). As lists of msgpack ints, every sample cost the
+master an object to unpack, then several Python-level passes to check, count and sort it — most
+of what loadkit added to a master's CPU per worker (~0.8 µs a sample). So a distribution travels
+as two byte strings of little-endian ``uint32`` (:func:`pack`): the values (bucketed µs, sorted)
+and their counts, ``b""`` when every count is 1 (nearly always, at one-second, µs resolution);
+an entry's :data:`Columns` are ``(values, counts, failures)``. msgpack hands the master a bytes
+object per column, not an object per sample; the master keeps them as they came and does the
+arithmetic over many at once in numpy (:mod:`loadkit.stats.column_math`: checks, histogram
+counts, percentiles), a few ns a sample.
 
-    >>> from collections import Counter
-    >>> into = Counter({100: 1})
-    >>> count_many(into, [([100, 250], [2, 1], 0), ([250], [1], 0)])
-    >>> dict(into)
-    {100: 3, 250: 2}
+This module is numpy-free on purpose: workers and local runners pack and unpack with the
+standard library (``array``) and never import numpy; only a master's merge path does.
 
-Values are added as they came (a loadkit worker sends them bucketed; the decoder checked their
-range); whoever reads percentiles buckets them (:func:`loadkit.stats.timeline.percentiles_us`,
-HdrHistogram's index arithmetic in :func:`loadkit.stats.hdr.record_counts`), so the figures stay
-HDR-exact. Pure.
+    >>> values, counts = pack({250: 1, 100: 2})
+    >>> unpack(values, counts)
+    {100: 2, 250: 1}
+    >>> pack({7: 1})[1]   # every count 1: no counts column
+    b''
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from itertools import chain, compress, repeat
-from operator import gt
+import sys
+from array import array
+from collections.abc import Mapping
 
-#: One entry's distribution as it came in a report: ``(values, counts, failures)``.
-Columns = tuple[Sequence[int], Sequence[int], int]
-#: Expand counts into repeated values (the timeline's sample lists) while they add up to at most
-#: this many times the values, plus a little: one-second slots at µs resolution have counts near 1.
-EXPAND_RATIO = 4
-EXPAND_SLACK = 256
+from loadkit.stats.buckets import HIGHEST_US, Columns
+
+__all__ = ["WIDTH", "Columns", "ones", "pack", "unpack"]
+#: Bytes per packed number.
+WIDTH = 4
+_SWAP = sys.byteorder != "little"
 
 
-def count_many(into: Counter[int], columns: Iterable[Columns]) -> None:
-    """``into[v] += c`` for every pair of every columns (equal lengths, counts > 0: the decoder checked)."""
-    batch = list(columns)
-    into.update(chain.from_iterable([c[0] for c in batch]))  # + 1 each, in C
-    counts = list(chain.from_iterable([c[1] for c in batch]))
-    if sum(counts) == len(counts):  # every count is 1 (each is at least 1)
-        return
-    many = list(map(gt, counts, repeat(1)))
-    values = chain.from_iterable([c[0] for c in batch])
-    get = into.get
-    for value, count in zip(compress(values, many), compress(counts, many), strict=True):
-        into[value] = get(value, 0) + count - 1
+def _bytes(numbers: list[int]) -> bytes:
+    packed = array("I", numbers)
+    if _SWAP:
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _numbers(data: bytes) -> list[int]:
+    packed = array("I")
+    packed.frombytes(data)
+    if _SWAP:
+        packed.byteswap()
+    return packed.tolist()
+
+
+def pack(counts: Mapping[int, int]) -> tuple[bytes, bytes]:
+    """``(values, counts)`` of ``{µs: count}``, values sorted; counts ``b""`` when all are 1.
+
+    Values are clamped to loadkit's range (0 .. one hour): a request that took longer than the
+    histograms can hold is counted at their highest value, not a reason to drop a whole report.
+    """
+    ordered = sorted(counts.items())
+    if ordered and (ordered[0][0] < 0 or ordered[-1][0] > HIGHEST_US):
+        clamped: dict[int, int] = {}
+        for value, count in ordered:
+            value = min(max(value, 0), HIGHEST_US)
+            clamped[value] = clamped.get(value, 0) + count
+        ordered = sorted(clamped.items())
+    values = _bytes([v for v, _ in ordered])
+    ones = all(c == 1 for _, c in ordered)
+    return values, b"" if ones else _bytes([c for _, c in ordered])
+
+
+def unpack(values: bytes, counts: bytes) -> dict[int, int]:
+    """``{µs: count}`` of :func:`pack`'s columns (a value repeated: its counts added)."""
+    numbers = _numbers(values)
+    out: dict[int, int] = {}
+    for value, count in zip(numbers, _numbers(counts) if counts else [1] * len(numbers), strict=True):
+        out[value] = out.get(value, 0) + count
+    return out
+
+
+def ones(size: int) -> bytes:
+    """A counts column of ``size`` ones (to join columns with and without counts)."""
+    return _ONE * size
+
+
+_ONE = (1).to_bytes(WIDTH, "little")

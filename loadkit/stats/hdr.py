@@ -8,10 +8,11 @@ see :mod:`loadkit.stats.facets`): microsecond resolution, 3 significant
 digits (relative error < 0.1 %), values up to one hour.
 
 Distributed runs stay exact: a worker sends its one-second slots (below), whose bucketed counts
-summed are its delta; the master keeps them as they came (:meth:`HdrRecorder.pending_columns`,
-counted in C every few seconds, :meth:`~HdrRecorder.compact`) and folds them into its histograms
-when a figure is read. Adding counts is exact: the merged percentiles equal one histogram's fed
-every sample. (Whole-histogram deltas, :meth:`~HdrRecorder.take_deltas`, cost too much to merge.)
+summed are its delta; the master keeps their packed columns as they came
+(:meth:`HdrRecorder.pending_columns`) and counts them into its histograms in numpy every few
+seconds and when a figure is read (:meth:`~HdrRecorder.compact`). Adding counts is exact: the
+merged percentiles equal one histogram's fed every sample. (Whole-histogram deltas,
+:meth:`~HdrRecorder.take_deltas`, cost too much to merge.)
 
 Each sample also lands in a one-second slot (:meth:`HdrRecorder.take_slots`), the raw
 material of :mod:`loadkit.stats.timeline` (latency over time); the slot is chosen from the
@@ -30,14 +31,15 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from loadkit.stats.columns import Columns, count_many
+from loadkit.stats.buckets import (
+    HIGHEST_US,
+    LOWEST_US,
+    SIGNIFICANT_DIGITS,
+    SUB_BUCKET_BITS,
+    Columns,
+)
 from loadkit.stats.facets import FACET_SUFFIXES, is_facet
 from loadkit.stats.hdr_cells import percentile_values
-
-#: Smallest and largest recordable values, in microseconds (1 µs .. 1 hour).
-LOWEST_US = 1
-HIGHEST_US = 3_600 * 1_000_000
-SIGNIFICANT_DIGITS = 3
 
 #: The percentiles loadkit reports, by label.
 PERCENTILES: dict[str, float] = {
@@ -56,20 +58,6 @@ TOTAL_KEY: EntryKey = ("", "Aggregated")
 Counts = dict[int, int]
 #: Width of the slots every node cuts its samples into, in seconds.
 SLOT_S = 1
-#: 3 significant digits: HdrHistogram's 2048 sub-buckets; values below 2048 µs are exact.
-_SUB_BUCKET_BITS = 11
-
-
-def bucket(value_us: int) -> int:
-    """The lowest value of ``value_us``'s HdrHistogram bucket (loadkit's range and precision)."""
-    shift = value_us.bit_length() - _SUB_BUCKET_BITS
-    return value_us if shift <= 0 else (value_us >> shift) << shift
-
-
-def bucket_highest(bucketed_us: int) -> int:
-    """The highest value of the bucket whose lowest value is ``bucketed_us`` (HdrHistogram reports that)."""
-    shift = bucketed_us.bit_length() - _SUB_BUCKET_BITS
-    return bucketed_us if shift <= 0 else bucketed_us + (1 << shift) - 1
 
 
 def add_counts(into: Counts, counts: Mapping[int, int], also: Counts | None = None) -> None:
@@ -82,7 +70,7 @@ def add_counts(into: Counts, counts: Mapping[int, int], also: Counts | None = No
         for value, count in counts.items():  # bucket() inlined
             if not 0 <= value <= HIGHEST_US:
                 value = min(max(value, 0), HIGHEST_US)
-            shift = value.bit_length() - _SUB_BUCKET_BITS
+            shift = value.bit_length() - SUB_BUCKET_BITS
             if shift > 0:
                 value = (value >> shift) << shift
             into[value] = get(value, 0) + count
@@ -91,7 +79,7 @@ def add_counts(into: Counts, counts: Mapping[int, int], also: Counts | None = No
     for value, count in counts.items():
         if not 0 <= value <= HIGHEST_US:
             value = min(max(value, 0), HIGHEST_US)
-        shift = value.bit_length() - _SUB_BUCKET_BITS
+        shift = value.bit_length() - SUB_BUCKET_BITS
         if shift > 0:
             value = (value >> shift) << shift
         into[value] = get(value, 0) + count
@@ -292,10 +280,17 @@ class HdrRecorder:
         return waiting
 
     def compact(self) -> None:
-        """Count the waiting columns (in C) into the merged counts: what waits stays a few seconds' worth."""
+        """Count the waiting columns into the histograms (numpy): what waits stays a few seconds' worth."""
+        if not self._columns:
+            return
+        from loadkit.stats.column_math import count_into  # numpy: workers' columns reach a master only
+
         for key, columns in self._columns.items():
-            count_many(self.merge_target(key), columns)
-        self._columns = {}
+            histogram = self._histograms.get(key)
+            if histogram is None:
+                histogram = self._histograms[key] = new_histogram()
+            count_into(histogram, columns)
+        self._columns, self._total = {}, None
 
     def merge_target(self, key: EntryKey) -> Counter[int]:
         """The counts of ``key`` waiting for the next read (µs -> count, values in range, maybe not bucketed)."""

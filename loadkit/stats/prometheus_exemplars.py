@@ -24,8 +24,8 @@ from hdrh.histogram import HdrHistogram
 from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.samples import Exemplar as PromExemplar
 
+from loadkit.stats.buckets import bucket_highest
 from loadkit.stats.exemplars import Exemplar, ExemplarSet
-from loadkit.stats.hdr import bucket_highest
 
 #: Bucket upper bounds in µs: 4**4 (256 µs) to 4**13 (67 s).
 EDGES_US = tuple(4**b for b in range(4, 14))

@@ -15,11 +15,12 @@ from array import array
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import accumulate, chain, repeat
+from itertools import accumulate
 
-from loadkit.stats.columns import EXPAND_RATIO, EXPAND_SLACK, Columns
+from loadkit.stats.buckets import bucket, bucket_highest
+from loadkit.stats.columns import Columns, pack
 from loadkit.stats.facets import is_facet
-from loadkit.stats.hdr import TOTAL_KEY, Counts, EntryKey, add_counts, bucket, bucket_highest
+from loadkit.stats.hdr import TOTAL_KEY, Counts, EntryKey, add_counts
 
 #: The figures of a slot, per entry, in this order.
 FIGURES = ("count", "failures", "p50", "p90", "p99", "max")
@@ -57,17 +58,6 @@ def percentiles_us(counts: Mapping[int, int], pcts: Iterable[float] = _PCTS) -> 
     return out
 
 
-def percentiles_sorted(samples: Sequence[int], pcts: Iterable[float] = _PCTS) -> list[int]:
-    """:func:`percentiles_us` of a sorted list holding each sample's value once (the target-th is the answer)."""
-    pcts = tuple(pcts)
-    if not samples:
-        return [0] * (len(pcts) + 1)
-    total = len(samples)
-    out = [bucket_highest(bucket(samples[max(int(min(p, 100.0) * total / 100 + 0.5), 1) - 1])) for p in pcts]
-    out.append(bucket_highest(bucket(samples[-1])))
-    return out
-
-
 def merged(samples: Iterable[int], *counts: Mapping[int, int]) -> Counter[int]:
     """Samples (each value once per sample) and counts added into one ``{value: count}``."""
     out = Counter(samples)
@@ -79,15 +69,14 @@ def merged(samples: Iterable[int], *counts: Mapping[int, int]) -> Counter[int]:
 class Slot:
     """One slot of a timeline; see the module docstring."""
 
-    __slots__ = ("counts", "failures", "keys", "packed", "samples", "width")
+    __slots__ = ("counts", "failures", "keys", "packed", "parts", "width")
 
     def __init__(self, width: int) -> None:
         self.width = width
-        #: Per entry, each sample's value once, as workers' columns bring them (:meth:`add_columns`, the
-        #: master's path): extending a list costs a pointer copy a sample, and sorting it when read merges
-        #: the workers' sorted runs (timsort, in C) — no dict to grow and hash into.
-        self.samples: dict[EntryKey, list[int]] = {}
-        #: Per entry, counts added as a mapping (a local runner's slots) or too large to expand.
+        #: Per entry, workers' packed columns as they came (:meth:`add_columns`, the master's path):
+        #: appending costs nothing a sample; they are read together, in numpy, when the slot is computed.
+        self.parts: dict[EntryKey, list[Columns]] = {}
+        #: Per entry, counts added as a mapping (a local runner's slots, a restored open slot).
         self.counts: dict[EntryKey, Counter[int]] = {}
         self.failures: dict[EntryKey, int] = {}
         #: Once settled: its entries (a tuple shared with other slots) and their FIGURES one after the other.
@@ -114,19 +103,11 @@ class Slot:
 
     def add_columns(self, key: EntryKey, columns: Columns) -> None:
         """A worker's columns of one entry (the slot is not settled: the caller checked)."""
-        values, counts, failures = columns
-        total = sum(counts)
-        if total <= EXPAND_RATIO * len(values) + EXPAND_SLACK:
-            samples = self.samples.get(key)
-            if samples is None:
-                samples = self.samples[key] = []
-            samples.extend(values if total == len(values) else chain.from_iterable(map(repeat, values, counts)))
-        else:  # counts too large to expand (not from a loadkit worker at one-second slots)
-            into = self.counts.get(key)
-            if into is None:
-                into = self.counts[key] = Counter()
-            add_counts(into, dict(zip(values, counts, strict=True)))
-        self.failures[key] = self.failures.get(key, 0) + failures
+        parts = self.parts.get(key)
+        if parts is None:
+            parts = self.parts[key] = []
+        parts.append(columns)
+        self.failures[key] = self.failures.get(key, 0) + columns[2]
 
     def add_late(self, key: EntryKey, count: int, failures: int) -> None:
         """A settled slot's count and failures grow (a worker's delta arrived late); percentiles stay."""
@@ -152,29 +133,35 @@ class Slot:
         if packed is not None:
             return {key: packed[i * _N : (i + 1) * _N].tolist() for i, key in enumerate(self.keys)}
         figures: dict[EntryKey, list[int]] = {}
-        total_failures, in_total, mixed = 0, [], False
-        for key in dict.fromkeys([*self.samples, *self.counts]):
-            samples, counts = self.samples.get(key, []), self.counts.get(key)
+        total_failures, in_total = 0, []
+        for key in dict.fromkeys([*self.parts, *self.counts]):
             failures = self.failures.get(key, 0)
-            if counts:
-                both = merged(samples, counts)
-                figures[key] = [sum(both.values()), failures, *percentiles_us(both)]
-            else:
-                samples.sort()
-                figures[key] = [len(samples), failures, *percentiles_sorted(samples)]
+            count, *values = self._figures([key])
+            figures[key] = [count, failures, *values]
             if not is_facet(key[0]):
                 total_failures += failures
                 in_total.append(key)
-                mixed = mixed or bool(counts)
         if in_total:
-            every = list(chain.from_iterable(self.samples.get(k, ()) for k in in_total))
-            if mixed:
-                both = merged(every, *(self.counts[k] for k in in_total if k in self.counts))
-                figures[TOTAL_KEY] = [sum(both.values()), total_failures, *percentiles_us(both)]
-            else:
-                every.sort()  # the entries' sorted runs merged
-                figures[TOTAL_KEY] = [len(every), total_failures, *percentiles_sorted(every)]
+            count, *values = self._figures(in_total)
+            figures[TOTAL_KEY] = [count, total_failures, *values]
         return figures
+
+    def _figures(self, keys: list[EntryKey]) -> list[int]:
+        """``[count, p50, p90, p99, max]`` of these entries' samples together."""
+        if not any(key in self.parts for key in keys):  # a local runner's slot: no numpy
+            both = merged((), *(self.counts[k] for k in keys))
+            return [sum(both.values()), *percentiles_us(both)]
+        from loadkit.stats import column_math  # numpy: workers' columns reach a master only
+
+        return column_math.figures(self._columns(keys))
+
+    def _columns(self, keys: Iterable[EntryKey]) -> list[Columns]:
+        """Every sample of these entries as columns (counts added as a mapping packed too)."""
+        columns = [c for key in keys for c in self.parts.get(key, ())]
+        for key in keys:
+            if self.counts.get(key):
+                columns.append((*pack(self.counts[key]), 0))
+        return columns
 
     def settle(self, intern: Intern = _own) -> None:
         """Keep only the figures, packed (``intern``: the shared copy of a tuple of entry keys)."""
@@ -190,12 +177,18 @@ class Slot:
             raise ValueError(f"a slot's figures are not {', '.join(FIGURES)}")
         self.keys = intern(tuple(figures))
         self.packed = array("q", [int(value) for key in self.keys for value in figures[key]])
-        self.samples, self.counts, self.failures = {}, {}, {}
+        self.parts, self.counts, self.failures = {}, {}, {}
 
     def open_rows(self) -> list[tuple[EntryKey, list[int], list[int], int]]:
         """An open slot's distributions: ``(entry, values, counts, failures)`` each (for a state file)."""
         rows = []
-        for key in dict.fromkeys([*self.samples, *self.counts]):
-            ordered = sorted(merged(self.samples.get(key, ()), self.counts.get(key, {})).items())
-            rows.append((key, [v for v, _ in ordered], [c for _, c in ordered], self.failures.get(key, 0)))
+        for key in dict.fromkeys([*self.parts, *self.counts]):
+            if key in self.parts:
+                from loadkit.stats import column_math
+
+                values, counts = column_math.distribution(self._columns([key]))
+            else:
+                ordered = sorted(self.counts[key].items())
+                values, counts = [v for v, _ in ordered], [c for _, c in ordered]
+            rows.append((key, values, counts, self.failures.get(key, 0)))
         return rows

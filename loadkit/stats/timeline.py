@@ -34,10 +34,10 @@ from typing import Any
 
 from loadkit.stats.columns import Columns
 from loadkit.stats.hdr import TOTAL_KEY, Counts, EntryKey
-from loadkit.stats.slot import FIGURES, Slot, percentiles_sorted, percentiles_us
+from loadkit.stats.slot import FIGURES, Slot, percentiles_us
 from loadkit.stats.slot_codec import parse_key
 
-__all__ = ["FIGURES", "Timeline", "percentiles_sorted", "percentiles_us", "series_columns", "slot_of"]
+__all__ = ["FIGURES", "Timeline", "percentiles_us", "series_columns", "slot_of"]
 
 BASE_S = 1
 SETTLE_S = 20.0
@@ -121,8 +121,10 @@ class Timeline:
             if slot is None:
                 slot = self._slots[begin] = Slot(width)
             if slot.settled:  # counts and failures only
+                from loadkit.stats.column_math import count_of  # numpy: a master's path (rare: a late report)
+
                 for key, columns in entries.items():
-                    slot.add_late(key, sum(columns[1]), columns[2])
+                    slot.add_late(key, count_of(columns), columns[2])
                     if also is not None:
                         also(key).append(columns)
                 self.late += len(entries)

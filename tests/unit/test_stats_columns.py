@@ -1,42 +1,45 @@
-"""Columns counted in bulk (pure): the same counts as a loop over the pairs, whatever the counts."""
+"""Packed columns (pure, no numpy): what a worker sends for a distribution, and back."""
 
 from __future__ import annotations
 
 import random
-from collections import Counter
+import subprocess
+import sys
 
-from loadkit.stats.columns import count_many
-
-
-def _loop(columns: list[tuple[list[int], list[int], int]]) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for values, counts, _ in columns:
-        for v, c in zip(values, counts, strict=True):
-            out[v] = out.get(v, 0) + c
-    return out
+from loadkit.stats.buckets import HIGHEST_US
+from loadkit.stats.columns import WIDTH, ones, pack, unpack
 
 
-def test_count_many_equals_a_loop_for_ones_repeats_and_huge_counts() -> None:
-    rng = random.Random(5)
-    columns = []
-    for i in range(50):
-        values = [rng.randrange(0, 5000) for _ in range(rng.randrange(0, 40))]  # repeats across and within
-        if i % 3 == 0:
-            counts = [1] * len(values)
-        elif i % 3 == 1:
-            counts = [rng.randint(1, 4) for _ in values]
-        else:
-            counts = [rng.choice([1, 10**12]) for _ in values]  # a huge count is added, never expanded
-        columns.append((values, counts, min(len(values), 2)))
-    into: Counter[int] = Counter({7: 3})
-    count_many(into, columns)
-    want = _loop(columns)
-    want[7] = want.get(7, 0) + 3
-    assert dict(into) == want
+def test_pack_and_unpack_round_trip_with_and_without_counts() -> None:
+    rng = random.Random(3)
+    for _ in range(50):
+        counts = {rng.randrange(0, HIGHEST_US): rng.choice([1, 1, 1, 7]) for _ in range(rng.randrange(1, 60))}
+        values, packed_counts = pack(counts)
+        assert len(values) == WIDTH * len(counts)
+        assert (packed_counts == b"") == all(c == 1 for c in counts.values())
+        assert unpack(values, packed_counts) == counts
+        assert list(unpack(values, packed_counts)) == sorted(counts)  # values go sorted
 
 
-def test_count_many_of_nothing_changes_nothing() -> None:
-    into: Counter[int] = Counter({1: 1})
-    count_many(into, [])
-    count_many(into, [([], [], 0)])
-    assert into == Counter({1: 1})
+def test_values_beyond_the_range_are_clamped_not_refused() -> None:
+    values, counts = pack({-5: 1, 10: 2, HIGHEST_US * 2: 3, HIGHEST_US * 3: 1})
+    assert unpack(values, counts) == {0: 1, 10: 2, HIGHEST_US: 4}
+
+
+def test_ones_is_a_counts_column_of_ones() -> None:
+    assert unpack(pack({1: 1, 2: 1, 3: 1})[0], ones(3)) == {1: 1, 2: 1, 3: 1}
+    assert ones(0) == b""
+
+
+def test_a_worker_packs_without_importing_numpy() -> None:
+    """numpy is for masters (~60 ms, ~14 MB to import): a worker's stats path never loads it."""
+    code = (
+        "import sys, loadkit, loadkit.stats.controller\n"
+        "from loadkit.stats.hdr import HdrRecorder\n"
+        "from loadkit.stats.slot_codec import encode_slots\n"
+        "r = HdrRecorder(); r.keep_histograms = False\n"
+        "[r.record('GET', '/a', 1.5) for _ in range(10)]\n"
+        "encode_slots(r.take_slots())\n"
+        "assert 'numpy' not in sys.modules, 'numpy imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

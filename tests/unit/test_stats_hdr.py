@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, bucket, ms_to_us, new_histogram, record_counts
+from loadkit.stats.buckets import HIGHEST_US, bucket
+from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, ms_to_us, new_histogram, record_counts
 from loadkit.stats.slot_codec import decode_slots, encode_slots
 
 

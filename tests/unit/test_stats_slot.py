@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from loadkit.stats.columns import Columns, pack
 from loadkit.stats.hdr import TOTAL_KEY, new_histogram
-from loadkit.stats.slot import FIGURES, Slot, percentiles_sorted, percentiles_us
+from loadkit.stats.slot import FIGURES, Slot
 
 A, B, FACET = ("GET", "/a"), ("GET", "/b"), ("grpc-ttfm", "/a")
 
 
+def _c(counts: dict[int, int], failures: int) -> Columns:
+    return (*pack(counts), failures)
+
+
 def test_an_open_slot_computes_what_one_histogram_of_every_sample_gives() -> None:
     slot = Slot(1)
-    slot.add_columns(A, ([100, 2500, 90_000], [1, 1, 1], 1))
-    slot.add_columns(A, ([150], [3], 0))  # expanded into samples
+    slot.add_columns(A, _c({100: 1, 2500: 1, 90_000: 1}, 1))
+    slot.add_columns(A, _c({150: 3}, 0))  # with counts
     slot.add(B, {70: 2}, 0)  # counts: the mixed path
     h = new_histogram()
     for value, count in ((100, 1), (2500, 1), (90_000, 1), (150, 3), (70, 2)):
@@ -27,11 +32,11 @@ def test_an_open_slot_computes_what_one_histogram_of_every_sample_gives() -> Non
 def test_a_settled_slot_keeps_its_figures_packed_and_shares_its_keys() -> None:
     keys: dict[tuple, tuple] = {}
     slot = Slot(1)
-    slot.add_columns(A, ([1000, 5000], [1, 1], 0))
-    slot.add_columns(FACET, ([10], [1], 0))
+    slot.add_columns(A, _c({1000: 1, 5000: 1}, 0))
+    slot.add_columns(FACET, _c({10: 1}, 0))
     before = slot.compute()
     slot.settle(lambda k: keys.setdefault(k, k))
-    assert slot.settled and slot.samples == {} and slot.compute() == before
+    assert slot.settled and slot.parts == {} and slot.compute() == before
     assert slot.keys is next(iter(keys.values()))  # the shared tuple, not its own
     slot.add_late(A, 3, 1)
     slot.add_late(FACET, 2, 0)  # a facet is not in the total
@@ -49,14 +54,16 @@ def test_restored_figures_must_have_every_figure() -> None:
     assert slot.compute() == {A: [0, 1, 2, 3, 4, 5]}
 
 
-def test_sorted_samples_give_the_same_percentiles_as_counts() -> None:
-    samples = sorted([5, 5, 7, 100, 2049, 2049, 4097, 9_999])
-    counts = {v: samples.count(v) for v in set(samples)}
-    assert percentiles_sorted(samples) == percentiles_us(counts)
+def test_a_local_runners_slot_computes_without_numpy_and_agrees_with_the_columns_path() -> None:
+    counts = {5: 2, 7: 1, 100: 1, 2049: 2, 4097: 1, 9_999: 1}
+    local, master = Slot(1), Slot(1)
+    local.add(A, counts, 1)
+    master.add_columns(A, _c(counts, 1))
+    assert local.compute() == master.compute()
 
 
 def test_open_rows_hold_each_entrys_distribution() -> None:
     slot = Slot(1)
-    slot.add_columns(A, ([300, 100], [1, 1], 2))
+    slot.add_columns(A, _c({300: 1, 100: 1}, 2))
     slot.add(A, {100: 1}, 0)
     assert slot.open_rows() == [(A, [100, 300], [2, 1], 2)]

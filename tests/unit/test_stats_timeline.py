@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from loadkit.stats import hdr
-from loadkit.stats.hdr import HIGHEST_US, TOTAL_KEY, HdrRecorder, bucket, bucket_highest, new_histogram
+from loadkit.stats.buckets import HIGHEST_US, bucket
+from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, new_histogram
 from loadkit.stats.slot_codec import decode_slots, encode_slots
 from loadkit.stats.timeline import (
     POINTS_PER_WIDTH,
@@ -18,6 +19,7 @@ from loadkit.stats.timeline import (
     percentiles_us,
     slot_of,
 )
+from tests.support.wire import u32
 
 T0 = 1_700_000_000
 
@@ -25,13 +27,6 @@ T0 = 1_700_000_000
 def _values(n: int, seed: int) -> list[int]:
     rng = random.Random(seed)
     return [int(rng.lognormvariate(7.0, 1.3)) for _ in range(n)]
-
-
-@pytest.mark.parametrize("value", [0, 1, 2047, 2048, 2049, 4095, 4097, 123_456, 9_999_999, HIGHEST_US])
-def test_bucket_is_hdrhistograms_lowest_and_highest_equivalent(value: int) -> None:
-    h = new_histogram()
-    assert bucket(value) == h.get_lowest_equivalent_value(value)
-    assert bucket_highest(bucket(value)) == h.get_highest_equivalent_value(value)
 
 
 def test_percentiles_equal_hdrhistograms_own() -> None:
@@ -102,14 +97,17 @@ def test_facets_stay_out_of_the_total() -> None:
     "payload",
     [
         "nope",
-        [[T0, {"GET\t/a": [[1, 2], [1], 0]}]],  # lengths differ
-        [[T0, {"GET\t/a": [[-1], [1], 0]}]],  # value out of range
-        [[T0, {"GET\t/a": [[1], [0], 0]}]],  # zero count
-        [[T0, {"GET\t/a": [[1], [1], 2]}]],  # more failures than requests
-        [[T0, {"no-tab": [[1], [1], 0]}]],
-        [[T0 + 10 * 86_400, {"GET\t/a": [[1], [1], 0]}]],  # far from now
+        [[T0, {"GET\t/a": [u32([1, 2]), u32([1]), 0]}]],  # lengths differ
+        [[T0, {"GET\t/a": [u32([HIGHEST_US + 1]), b"", 0]}]],  # value out of range
+        [[T0, {"GET\t/a": [u32([1]), u32([0]), 0]}]],  # zero count
+        [[T0, {"GET\t/a": [u32([1]), u32([1]), 2]}]],  # more failures than requests
+        [[T0, {"GET\t/a": [u32([1, 2]), u32([1, 1]), 3]}]],  # the same, counts summed
+        [[T0, {"GET\t/a": [b"", b"", 0]}]],  # an entry without samples
+        [[T0, {"GET\t/a": [u32([1])[:3], b"", 0]}]],  # not whole uint32s
+        [[T0, {"no-tab": [u32([1]), b"", 0]}]],
+        [[T0 + 10 * 86_400, {"GET\t/a": [u32([1]), b"", 0]}]],  # far from now
         [["1700000000", {}]],
-        [[T0, {"GET\t/a": [[1.5], [1], 0]}]],
+        [[T0, {"GET\t/a": [[1], [1], 0]}]],  # lists: not packed
     ],
 )
 def test_malformed_payloads_are_refused(payload: object) -> None:
@@ -131,14 +129,14 @@ def test_a_report_too_big_in_all_is_refused_before_anything_is_merged(monkeypatc
     from loadkit.stats import slot_codec
 
     monkeypatch.setattr(slot_codec, "MAX_REPORT_BUCKETS", 5)
-    payload = [[T0 + i, {"GET\t/a": [[1, 2], [1, 1], 0]}] for i in range(3)]
+    payload = [[T0 + i, {"GET\t/a": [u32([1, 2]), u32([1, 1]), 0]}] for i in range(3)]
     with pytest.raises(ValueError, match="more than 5 buckets"):
         decode_slots(payload, now=T0)
 
 
 def test_decode_sums_repeated_values_and_adding_buckets_them() -> None:
     """A hostile report repeating a value adds its counts (a dict would keep the last one)."""
-    payload = [[T0, {"GET\t/a": [[5000, 5000, 5001], [2, 3, 4], 1]}]]
+    payload = [[T0, {"GET\t/a": [u32([5000, 5000, 5001]), u32([2, 3, 4]), 1]}]]
     decoded = decode_slots(payload, now=T0)
     assert decoded == {T0: {("GET", "/a"): ({5000: 5, 5001: 4}, 1)}}
     tl, also = Timeline(start=T0), {}
@@ -148,7 +146,14 @@ def test_decode_sums_repeated_values_and_adding_buckets_them() -> None:
 
 @pytest.mark.parametrize(
     "entry",
-    [[[True], [1], 0], [[1.5], [1], 0], [[1], [0], 0], [[-1], [1], 0], [[HIGHEST_US + 1], [1], 0], [[1], [1], 2]],
+    [
+        [u32([1]), u32([0]), 0],
+        [u32([HIGHEST_US + 1]), b"", 0],
+        [u32([1]), u32([1]), 2],
+        [u32([1]), b"", 2],
+        [u32([1]), b"", -1],
+        [u32([1]), b"", True],
+    ],
 )
 def test_decode_refuses_values_out_of_range(entry: list[Any]) -> None:
     with pytest.raises(ValueError, match="out of range"):
