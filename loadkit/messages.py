@@ -216,7 +216,11 @@ MAX_METRIC_NAME = 64
 
 @dataclass(frozen=True)
 class HealthReport:
-    """One health sample of a worker: metric name -> number (see loadkit.fleet.health)."""
+    """One health sample of a worker: metric name -> number (see loadkit.fleet.health).
+
+    Not a message of its own: samples ride in a worker's stats report (``loadkit_health``); each is
+    checked by constructing this (``ValueError`` when malformed).
+    """
 
     sample: dict[str, float]
 
@@ -230,9 +234,6 @@ class HealthReport:
             ),
             f"sample must map at most {MAX_HEALTH_METRICS} names (<= {MAX_METRIC_NAME} chars) to numbers",
         )
-
-
-HEALTH = declare("loadkit:health", HealthReport, Direction.TO_MASTER)
 
 
 # --- fleet: same loadkit version on every node (loadkit.fleet.version) ---------------

@@ -1,7 +1,11 @@
 """Load-generator health on a Locust runner: sampled on workers, kept on the master.
 
 Each worker (or the local process) samples its collectors every ``--loadkit-health-interval``
-seconds; a worker sends the sample as ``loadkit:health``. The master's :class:`HealthStore`
+seconds; a worker sends its samples in its next stats report (Locust's ``report_to_master``,
+every 3 s, under :data:`REPORT_KEY`; at most :data:`MAX_PER_REPORT`, the latest), not as a
+message of their own: a message costs the master its fixed price (receive, unpack, check,
+dispatch) whatever it carries, and one more per worker every 3 s was a tenth of what a master
+paid per worker (``bench/fleet_scale.py``). The master's :class:`HealthStore`
 keeps the latest sample and a bounded history per worker and logs a warning when a worker
 saturates (the rule, start-up samples excluded, is :mod:`loadkit.fleet.saturation`) and stops
 counting it at the first sample that is not. It also polls the ``loadkit agent`` URLs given by
@@ -35,13 +39,12 @@ import gevent
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadkit import messages
 from loadkit._locust import runners as locust_runners
 from loadkit.fleet.collectors import WORKER_COLLECTORS, Collector, LoopLag, Requests, Sample, collect_all
 from loadkit.fleet.history import Thinned
 from loadkit.fleet.saturation import CONSECUTIVE, WARMUP_SAMPLES, saturation
 from loadkit.fleet.summary import fleet_summary, worst
-from loadkit.messages import HEALTH, HealthReport
+from loadkit.messages import HealthReport
 from loadkit.run.context import StashKey, run_context
 
 log = logging.getLogger("loadkit.fleet")
@@ -58,6 +61,9 @@ KEPT_WARNINGS = 200
 LOCAL = "local"
 #: Seconds between two checks for workers that left (see the module docstring).
 PRUNE_EVERY_S = 30.0
+#: Where a worker's samples ride in its stats report, and how many one report carries at most.
+REPORT_KEY = "loadkit_health"
+MAX_PER_REPORT = 10
 
 
 @dataclass
@@ -154,6 +160,13 @@ class Health:
     requests: Requests
     collectors: list[Collector]
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
+    #: A worker's samples not yet sent (the next stats report takes them).
+    outbox: list[Sample] = field(default_factory=list)
+
+    def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
+        """A worker's samples since its last report ride in this one (module docstring)."""
+        if self.outbox:
+            data[REPORT_KEY], self.outbox = self.outbox, []
 
     def stop(self) -> None:
         """End sampling and polling (at ``quitting``)."""
@@ -188,23 +201,46 @@ def install(environment: Environment, counts: Any) -> Health:
     health = Health(HealthStore(), requests, [])
     run_context(environment)[HEALTH_STATE] = health
     if isinstance(runner, MasterRunner):
-        messages.register_handler(runner, HEALTH, _Receiver(runner, health.store))
+        environment.events.worker_report.add_listener(_Receiver(runner, health.store).on_worker_report)
     else:
         health.collectors = [factory(environment) for factory in WORKER_COLLECTORS] + [requests]
         health.greenlets.append(gevent.spawn(_sample_loop, environment, health, interval))
+        if isinstance(runner, WorkerRunner):
+            environment.events.report_to_master.add_listener(health.on_report_to_master)
     if agents and not isinstance(runner, WorkerRunner):
         health.greenlets.append(gevent.spawn(_poll_agents, health.store, agents, interval))
     return health
 
 
 class _Receiver:
-    """The master's ``loadkit:health`` handler: keeps the sample, and forgets departed workers now and then."""
+    """The master's side: keeps the samples of each stats report, and forgets departed workers now and then."""
 
     def __init__(self, runner: MasterRunner, store: HealthStore) -> None:
         self.runner, self.store = runner, store
         self.next_check = time.monotonic() + PRUNE_EVERY_S
+        self.warned: set[str] = set()
 
-    def __call__(self, _environment: Environment, report: HealthReport, node: str) -> None:
+    def on_worker_report(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
+        samples = data.get(REPORT_KEY)
+        if samples is None:
+            return
+        try:
+            if not isinstance(samples, list) or len(samples) > MAX_PER_REPORT:
+                raise ValueError(f"expected a list of at most {MAX_PER_REPORT} samples")
+            reports = [HealthReport(sample=sample) for sample in samples]  # each checked (hostile input)
+        except ValueError as exc:
+            if client_id not in self.warned and len(self.warned) < 100:  # one line per worker, bounded
+                self.warned.add(client_id)
+                log.warning(
+                    "loadkit: dropped malformed health samples from worker %s (more are dropped silently): %s",
+                    client_id,
+                    exc,
+                )
+            return
+        for report in reports:
+            self(None, report, client_id)
+
+    def __call__(self, _environment: Environment | None, report: HealthReport, node: str) -> None:
         self.store.add(node, report.sample)
         now = time.monotonic()
         if now >= self.next_check:
@@ -218,7 +254,7 @@ def _sample_loop(environment: Environment, health: Health, interval: float) -> N
         gevent.sleep(interval)
         sample = collect_all(health.collectors)
         if isinstance(runner, WorkerRunner):
-            messages.send(runner, HEALTH, HealthReport(sample=sample))
+            health.outbox = [*health.outbox[1 - MAX_PER_REPORT :], sample]  # the latest, if reports stall
         else:
             health.store.add(LOCAL, sample)
 

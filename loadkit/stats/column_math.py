@@ -24,6 +24,10 @@ from loadkit.stats.buckets import HIGHEST_US, bucket, bucket_highest
 from loadkit.stats.columns import Columns, ones
 
 U4 = np.dtype("<u4")
+#: :func:`figures` expands counts into repeated values while they add up to at most this many times
+#: the values, plus a little (one-second slots at µs resolution: counts near 1).
+_EXPAND_RATIO = 4
+_EXPAND_SLACK = 256
 _PCTS = (50.0, 90.0, 99.0)
 
 
@@ -34,6 +38,14 @@ def arrays(columns: Sequence[Columns]) -> tuple[np.ndarray[Any, Any], np.ndarray
         return values, None
     counts = b"".join([c[1] or ones(len(c[0]) // 4) for c in columns])
     return values, np.frombuffer(counts, U4)
+
+
+def joined(columns: Sequence[Columns]) -> Columns:
+    """``columns`` as one (failures added): a slot joins each entry's once, for it and for the total."""
+    values, counts = b"".join([c[0] for c in columns]), b""
+    if any([c[1] for c in columns]):
+        counts = b"".join([c[1] or ones(len(c[0]) // 4) for c in columns])
+    return values, counts, sum([c[2] for c in columns])
 
 
 def out_of_range(values: bytes, counts: bytes) -> str | None:
@@ -87,11 +99,14 @@ def figures(columns: Sequence[Columns], pcts: Sequence[float] = _PCTS) -> list[i
 
     Its rule: the target count is ``int(pct * total / 100 + 0.5)`` (at least 1); the value is the
     highest equivalent value of the bucket holding the target-th sample. Without counts the target-th
-    sample is picked by ``numpy.partition`` (no full sort); with them, by a running sum.
+    sample is picked by ``numpy.partition`` (no full sort); with them, the same after ``numpy.repeat``
+    while that stays small (counts near 1, as loadkit's workers send), else by a running sum.
     """
     values, counts = arrays(columns)
     if not values.size:
         return [0] * (len(pcts) + 2)
+    if counts is not None and int(counts.sum(dtype=np.int64)) <= _EXPAND_RATIO * values.size + _EXPAND_SLACK:
+        values, counts = np.repeat(values, counts), None
     if counts is None:
         total = int(values.size)
         ranks = [max(int(min(p, 100.0) * total / 100 + 0.5), 1) - 1 for p in pcts]

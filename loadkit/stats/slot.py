@@ -134,33 +134,36 @@ class Slot:
             return {key: packed[i * _N : (i + 1) * _N].tolist() for i, key in enumerate(self.keys)}
         figures: dict[EntryKey, list[int]] = {}
         total_failures, in_total = 0, []
+        joined: dict[EntryKey, Columns] = {}  # each entry's columns as one: the total reads them again
         for key in dict.fromkeys([*self.parts, *self.counts]):
             failures = self.failures.get(key, 0)
-            count, *values = self._figures([key])
+            count, *values = self._figures([key], joined)
             figures[key] = [count, failures, *values]
             if not is_facet(key[0]):
                 total_failures += failures
                 in_total.append(key)
         if in_total:
-            count, *values = self._figures(in_total)
+            count, *values = self._figures(in_total, joined)
             figures[TOTAL_KEY] = [count, total_failures, *values]
         return figures
 
-    def _figures(self, keys: list[EntryKey]) -> list[int]:
+    def _figures(self, keys: list[EntryKey], joined: dict[EntryKey, Columns]) -> list[int]:
         """``[count, p50, p90, p99, max]`` of these entries' samples together."""
-        if not any(key in self.parts for key in keys):  # a local runner's slot: no numpy
+        if not self.parts:  # a local runner's slot: no numpy
             both = merged((), *(self.counts[k] for k in keys))
             return [sum(both.values()), *percentiles_us(both)]
-        from loadkit.stats import column_math  # numpy: workers' columns reach a master only
+        import loadkit.stats.column_math as column_math  # numpy: workers' columns reach a master only
 
-        return column_math.figures(self._columns(keys))
-
-    def _columns(self, keys: Iterable[EntryKey]) -> list[Columns]:
-        """Every sample of these entries as columns (counts added as a mapping packed too)."""
-        columns = [c for key in keys for c in self.parts.get(key, ())]
         for key in keys:
-            if self.counts.get(key):
-                columns.append((*pack(self.counts[key]), 0))
+            if key not in joined:
+                joined[key] = column_math.joined(self._columns(key))
+        return column_math.figures([joined[key] for key in keys])
+
+    def _columns(self, key: EntryKey) -> list[Columns]:
+        """Every sample of an entry as columns (counts added as a mapping packed too)."""
+        columns = self.parts.get(key, [])
+        if self.counts.get(key):
+            columns = [*columns, (*pack(self.counts[key]), 0)]
         return columns
 
     def settle(self, intern: Intern = _own) -> None:
@@ -184,9 +187,9 @@ class Slot:
         rows = []
         for key in dict.fromkeys([*self.parts, *self.counts]):
             if key in self.parts:
-                from loadkit.stats import column_math
+                import loadkit.stats.column_math as column_math
 
-                values, counts = column_math.distribution(self._columns([key]))
+                values, counts = column_math.distribution(self._columns(key))
             else:
                 ordered = sorted(self.counts[key].items())
                 values, counts = [v for v, _ in ordered], [c for _, c in ordered]

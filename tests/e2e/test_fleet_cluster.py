@@ -77,7 +77,7 @@ def test_a_busy_worker_raises_the_saturation_warning(cluster: Cluster) -> None:
 
 
 def test_bad_loadkit_messages_are_dropped_and_the_run_goes_on(cluster: Cluster) -> None:
-    wait_for(lambda: cluster.master.find("dropped a malformed loadkit:health message"), 30, "the drop log")
+    wait_for(lambda: cluster.master.find("dropped a malformed loadkit:data_request message"), 30, "the drop log")
     before = {w: s["time"] for w, s in cluster.fleet()["workers"].items()}
     assert len(before) == 3
 

@@ -95,9 +95,10 @@ def test_simulated_workers_send_what_a_real_worker_sends(procs: Procs, tmp_path:
                 shapes.setdefault(kind, {}).setdefault(name, []).extend(seen)
     assert set(shapes) == set(recorded["shapes"]), (sorted(shapes), sorted(recorded["shapes"]))
     assert _fields(shapes) == _fields(recorded["shapes"])
-    # every kind a loadkit worker sends in such a run: slots in stats, health, hello, leases
-    assert {"loadkit:hello", "loadkit:health", "loadkit:data_request", "heartbeat", "stats"} <= set(recorded["types"])
+    # every kind a loadkit worker sends in such a run: slots and health in stats, hello, leases
+    assert {"loadkit:hello", "loadkit:data_request", "heartbeat", "stats"} <= set(recorded["types"])
     assert "loadkit_timeline" in recorded["shapes"]["stats"]  # the slots: HDR-exact, the whole delta
+    assert "loadkit_health" in recorded["shapes"]["stats"] and "loadkit_health" in shapes["stats"]
     if model == "open":  # the open model's status and its counts in each stats report, from both
         assert "loadkit:arrival_status" in recorded["types"] and "loadkit:arrival_status" in shapes
         assert "loadkit_load" in recorded["shapes"]["stats"] and "loadkit_load" in shapes["stats"]

@@ -120,3 +120,30 @@ def test_ten_hours_of_samples_keep_a_bounded_history_covering_the_whole_run() ->
     assert kept[0]["time"] == t0 and fleet[0]["time"] == t0  # the start of the run is still there
     assert kept[-1]["time"] > t0 + 9.9 * 3600  # and its end
     assert store.fleet.appended == samples  # one aggregate per FLEET_EVERY_S, thinned or not
+
+
+def test_samples_ride_in_the_stats_report_and_malformed_ones_are_dropped_with_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No message of their own (one fewer per worker every 3 s at the master): in ``report_to_master``."""
+    from loadkit.fleet.collectors import Requests
+
+    worker = health.Health(HealthStore(), Requests(counts=None), [])  # type: ignore[arg-type]
+    worker.outbox = [{"cpu_percent": 5.0}, {"cpu_percent": 7.0}]
+    data: dict[str, object] = {}
+    worker.on_report_to_master("w1", data)
+    assert data == {health.REPORT_KEY: [{"cpu_percent": 5.0}, {"cpu_percent": 7.0}]} and worker.outbox == []
+    worker.on_report_to_master("w1", data := {})
+    assert data == {}  # nothing new: nothing added
+
+    runner, store = _Runner(), HealthStore()
+    receive = health._Receiver(runner, store)  # type: ignore[arg-type]
+    receive.on_worker_report("w1", {health.REPORT_KEY: [{"cpu_percent": 5.0}, {"cpu_percent": 7.0}]})
+    assert store.latest["w1"] == {"cpu_percent": 7.0} and len(store.history["w1"]) == 2
+    caplog.set_level(logging.WARNING, logger="loadkit.fleet")
+    for bad in ([{"cpu_percent": "high"}], "x", [{}] * (health.MAX_PER_REPORT + 1), [{"cpu_percent": 1.0}, 3]):
+        receive.on_worker_report("w2", {health.REPORT_KEY: bad})
+    assert "w2" not in store.latest  # a report with one bad sample is dropped whole
+    assert caplog.text.count("dropped malformed health samples from worker w2") == 1
+    receive.on_worker_report("w3", {"stats": []})  # a report without samples: nothing
+    assert "w3" not in store.latest

@@ -86,7 +86,7 @@ class Clock:
     [
         ("stats", {}, FakeFleet(set()), False),  # never registered
         ("loadkit:data_request", {}, FakeFleet(set()), False),
-        ("loadkit:health", {}, FakeFleet(set()), False),
+        ("loadkit:arrival_status", {}, FakeFleet(set()), False),
         ("heartbeat", {}, FakeFleet(set()), False),
         ("locustfile", {}, FakeFleet(set()), True),  # Locust's -f - request
         ("client_ready", "2.47.0", FakeFleet(set()), True),

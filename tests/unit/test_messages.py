@@ -29,7 +29,7 @@ class FakeRunner:
 def test_fleet_messages_are_declared_with_direction() -> None:
     assert m.CATALOGUE["loadkit:data_request"].direction is m.Direction.TO_MASTER
     assert m.CATALOGUE["loadkit:data_grant"].direction is m.Direction.TO_WORKER
-    assert m.CATALOGUE["loadkit:health"].direction is m.Direction.TO_MASTER
+    assert "loadkit:health" not in m.CATALOGUE  # health samples ride in stats reports (loadkit.fleet.health)
 
 
 def test_round_trip_through_send_and_handler() -> None:
@@ -50,9 +50,9 @@ def test_round_trip_through_send_and_handler() -> None:
         (m.DATA_REQUEST, {"want": 1, "acks": []}),
         (m.DATA_GRANT, {"rows": [[1]], "status": "ok"}),
         (m.DATA_GRANT, {"rows": [], "status": "maybe"}),
-        (m.HEALTH, {"sample": {"cpu": "high"}}),
-        (m.HEALTH, {"sample": 3, "extra": 1}),
-        (m.HEALTH, None),
+        (m.HELLO, {"version": 3}),
+        (m.HELLO, {"version": "1", "extra": 1}),
+        (m.HELLO, None),
     ],
 )
 def test_malformed_payload_is_logged_and_dropped(
@@ -71,7 +71,7 @@ def test_malformed_payload_is_logged_and_dropped(
 
 def test_encode_refuses_the_wrong_payload_type() -> None:
     with pytest.raises(TypeError):
-        m.HEALTH.encode(m.DataGrant(rows=[], status="ok"))  # type: ignore[arg-type]
+        m.HELLO.encode(m.DataGrant(rows=[], status="ok"))  # type: ignore[arg-type]
 
 
 def test_plan_round_trip() -> None:

@@ -11,13 +11,14 @@ from loadkit.stats.hdr import new_histogram, record_counts
 from loadkit.stats.slot import percentiles_us
 
 
-def _columns(rng: random.Random, n: int, repeats: bool) -> list[Columns]:
+def _columns(rng: random.Random, n: int, repeats: bool, huge: bool = False) -> list[Columns]:
     out = []
     for _ in range(n):
         counts: dict[int, int] = {}
         for _ in range(rng.randrange(1, 40)):
             value = bucket(min(int(rng.lognormvariate(7.0, 2.0)), HIGHEST_US))
-            counts[value] = counts.get(value, 0) + (rng.choice([1, 2, 9]) if repeats else 1)
+            more = rng.choice([1, 2, 9, 10**6]) if huge else rng.choice([1, 2, 9]) if repeats else 1
+            counts[value] = counts.get(value, 0) + more
         out.append((*pack(counts), 0))
     return out
 
@@ -52,9 +53,9 @@ def test_count_into_equals_the_packages_index_arithmetic() -> None:
 
 def test_figures_follow_hdrhistograms_rule_with_and_without_counts() -> None:
     rng = random.Random(9)
-    for repeats in (False, True):
+    for repeats, huge in ((False, False), (True, False), (True, True)):  # ones; repeated; summed, not expanded
         for n in (1, 2, 5, 40):
-            columns = _columns(rng, n, repeats)
+            columns = _columns(rng, n, repeats, huge)
             counts = _as_dict(columns)
             h = new_histogram()
             record_counts(h, counts)

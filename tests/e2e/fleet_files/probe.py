@@ -40,5 +40,5 @@ class Prober(User):
 @events.test_start.add_listener
 def _send_bad_messages(environment: Any, **_kw: Any) -> None:
     if os.environ.get("FLEET_PROBE_BAD") and isinstance(environment.runner, WorkerRunner):
-        environment.runner.send_message("loadkit:health", {"sample": "not a mapping"})
+        environment.runner.send_message("loadkit:data_request", {"want": "not a number"})
         environment.runner.send_message("loadkit:nope", {"x": 1})

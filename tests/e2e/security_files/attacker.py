@@ -123,7 +123,7 @@ def oversized(port: int, _arg: str) -> dict[str, Any]:
     sock.send(pack("client_ready", "2.47.0"))  # registered, never accepted (no hello)
     sock.send(data_request(2**63 - 1))
     sock.send(data_request(3_000_000))
-    sock.send(pack("loadkit:health", {"sample": {"x" * 50_000_000: 1.0}}))  # ~50 MB
+    sock.send(pack("loadkit:hello", {"version": "x" * 50_000_000}))  # ~50 MB
     for i in range(100_000):  # invented ids
         sock.send(pack("stats", {"user_classes_count": {}}, f"invented-{i}"))
     return summary(collect(sock, 3.0))
