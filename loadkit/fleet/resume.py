@@ -59,6 +59,7 @@ from loadkit._locust import rpc as locust_rpc
 from loadkit._locust import runners as locust_runners
 from loadkit.fleet.rejoin import SEQ_KEY
 from loadkit.messages import CHECKPOINTED, REJOIN, Checkpointed, Rejoin
+from loadkit.run import offload
 from loadkit.run.context import StashKey, run_context
 from loadkit.stats import checkpoint, reports
 from loadkit.stats.hdr import HdrRecorder, copy_histogram
@@ -232,12 +233,15 @@ class Resume:
         with self._lock:
             if self._closed or self.path is None:
                 return
-            state, histograms = self._take()
-            error = gevent.get_hub().threadpool.apply(_write, (self.path, state, histograms))
+            path = self.path
+            try:  # taken and written in a forked child on Linux: loadkit.run.offload
+                (error, seqs), _ = offload.run(self._take, lambda taken: (_write(path, *taken), taken[0]["seqs"]))
+            except offload.OffloadError as exc:
+                error, seqs = str(exc), {}
         if error:
             log.error("loadkit: error: could not write the state file %s (%s): the run cannot resume", self.path, error)
             return
-        for node_id, seq in state["seqs"].items():
+        for node_id, seq in seqs.items():
             self._ack(node_id, seq)
 
     def _take(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -272,7 +276,7 @@ class Resume:
 
 
 def _write(path: Path, state: dict[str, Any], histograms: dict[str, Any]) -> str | None:
-    """In a thread: encode the histograms, write the file atomically; the error, or None."""
+    """Beside the loop (a child or a thread): encode the histograms, write the file atomically; the error, or None."""
     encoded = {k: h.encode() for k, h in histograms.items() if h.get_total_count()}
     state["hdr"] = {k: e.decode() if isinstance(e, bytes) else e for k, e in encoded.items()}
     try:

@@ -15,11 +15,14 @@ if that is one of the configured paths). It is the one format that carries every
 asked for JUnit only gets a file next to the one it already collects. No report configured:
 no file, no checkpoint (loadkit writes nowhere it was not told to).
 
-Off the hot path: the numbers are taken in the gevent loop (they must be one consistent
-snapshot: Locust's stats, copies of the HDR histograms and of the timeline's figures), then
-the document is built, rendered and written in a native thread (gevent's thread pool), while
-the loop goes on receiving worker reports (``bench/checkpoint_cost.py`` measures both parts).
-The checkpoint greenlet waits for its thread;
+Off the hot path and out of the master's memory: on Linux the master forks and the child takes
+the numbers (one consistent snapshot: the child's memory is the master's at the fork), builds,
+renders and writes the reports, and sends back only what was written (:mod:`loadkit.run.offload`:
+a checkpoint's peak of objects, kept in the master, left memory behind at every interval).
+Elsewhere the numbers are taken in the gevent loop (Locust's stats, copies of the HDR histograms
+and of the timeline's figures) and the rest runs in gevent's thread pool. Either way the loop
+goes on receiving worker reports (``bench/checkpoint_cost.py`` measures both parts).
+The checkpoint greenlet waits for its child (or thread);
 the final write waits for a checkpoint in flight, so a late checkpoint never replaces the final
 report.
 """
@@ -38,6 +41,7 @@ from typing import Any
 import gevent
 from gevent.lock import Semaphore
 
+from loadkit.run import offload
 from loadkit.stats import reports
 from loadkit.stats.html import to_html
 from loadkit.stats.snapshot import RunSnapshot
@@ -164,20 +168,21 @@ class Checkpointer:
         with self._lock:
             if self._closed:
                 return None
-            started = time.perf_counter()
-            files, snapshot, results, build = self.take()
-            in_loop = time.perf_counter() - started
-            done, thread_s, size = gevent.get_hub().threadpool.apply(
-                _render_and_write, (files, snapshot, results, build)
-            )
-        errors = {(f.path, error) for f, _, error in done if error is not None}
+            try:
+                (done, thread_s, size), in_loop = offload.run(self.take, _taken_render_and_write)
+            except offload.OffloadError as exc:
+                log.error(
+                    "loadkit: error: a report checkpoint failed (%s); the next is due in %g s", exc, self.interval
+                )
+                return None
+        errors: set[tuple[str, str | None]] = {(f.path, error) for f, _, error in done if error is not None}
         if errors != self._errors:  # a full disk is one line, not one per checkpoint
             log_errors(done)
         self._errors = errors
         cost = Cost(in_loop, thread_s, size)
         self.costs = [*self.costs[-99:], cost]
         log.debug(
-            "loadkit: checkpoint written (%.1f ms in the loop, %.1f ms in a thread, %d bytes)",
+            "loadkit: checkpoint written (%.1f ms in the loop, %.1f ms beside it, %d bytes)",
             in_loop * 1000,
             thread_s * 1000,
             size,
@@ -192,6 +197,12 @@ class Checkpointer:
         if self._greenlet is not None and self._greenlet is not gevent.getcurrent():
             self._greenlet.kill(block=False)
         self._greenlet = None
+
+
+def _taken_render_and_write(
+    taken: tuple[list[ReportFile], RunSnapshot, list[ThresholdResult], Callable[[], dict[str, Any]]],
+) -> tuple[list[tuple[ReportFile, str, str | None]], float, int]:
+    return _render_and_write(*taken)
 
 
 def _render_and_write(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import gevent
 import pytest
 
 from loadkit.exceptions import ConfigError
+from loadkit.run import offload
 from loadkit.stats import checkpoint, reports
 from loadkit.stats.checkpoint import Checkpointer, ReportFile, report_files
 from loadkit.stats.hdr import Percentiles
@@ -81,36 +83,42 @@ class _Run:
         return self.files, snapshot, [], lambda: reports.to_json_dict(snapshot, [], status)
 
 
-def test_checkpoints_are_written_off_the_loop_and_never_after_close(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["fork", "thread"])
+def test_checkpoints_are_written_off_the_loop_and_never_after_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Forked (Linux), the child takes the numbers and writes; else a thread writes: never the loop."""
+    if mode == "thread":
+        monkeypatch.setenv("LOADKIT_OFFLOAD", "thread")
+    assert offload.forks() is (mode == "fork")
     files = report_files({"report_junit": str(tmp_path / "j.xml"), "report_html": str(tmp_path / "r.html")}.get)
     run = _Run(files)
     writer = Checkpointer(0.01, run.take)
-    loop_thread = threading.get_ident()
-    seen: list[int] = []
+    here = (os.getpid(), threading.get_ident())
+    where = tmp_path / "where"
     original = checkpoint.write
 
     def spy(rendered: Any) -> Any:
-        seen.append(threading.get_ident())
+        with where.open("a") as out:  # a file: a forked child's list would stay in the child
+            out.write(f"{os.getpid()} {threading.get_ident()}\n")
         return original(rendered)
 
-    checkpoint.write = spy  # type: ignore[assignment]  # restored below; this module's own seam
-    try:
-        writer.start()
-        deadline = gevent.Timeout(30)
-        with deadline:
-            while run.count < 30:
-                gevent.sleep(0.01)
-        writer.close()
-        written = run.count
-        assert writer.write_once() is None and run.count == written  # a closed checkpointer takes nothing more
-    finally:
-        checkpoint.write = original  # type: ignore[assignment]
-    assert seen and loop_thread not in seen, "rendering and writing ran in the loop's thread"
+    monkeypatch.setattr(checkpoint, "write", spy)
+    writer.start()
+    with gevent.Timeout(30):
+        while len(writer.costs) < 3:
+            gevent.sleep(0.01)
+    writer.close()
+    written, taken = len(writer.costs), run.count
+    assert writer.write_once() is None and len(writer.costs) == written and run.count == taken  # closed: nothing
+    seen = {tuple(int(x) for x in line.split()) for line in where.read_text().splitlines()}
+    assert seen and here not in seen, "rendering and writing ran in the loop's thread"
+    assert mode == "thread" or os.getpid() not in {pid for pid, _ in seen}, "not in a child"
     document = json.loads((tmp_path / "j.json").read_text())
-    assert document["complete"] is False and document["total"]["count"] == written
+    # forked, each child took the numbers from the master's memory as it was (the count never grew here)
+    assert document["complete"] is False and document["total"]["count"] == (taken if mode == "thread" else 10)
     assert (tmp_path / "r.html").read_text().count('id="partial"') == 1
     assert not list(tmp_path.glob(".*partial")), "a temporary file was left behind"
-    assert writer.write_once() is None
     assert writer.costs and all(c.bytes > 0 for c in writer.costs)
 
 

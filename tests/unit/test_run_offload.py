@@ -1,0 +1,62 @@
+"""loadkit.run.offload: periodic work in a forked child (its memory never the master's), or a thread."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import gevent
+import pytest
+
+from loadkit.run import offload
+
+
+def test_the_work_runs_in_a_child_on_the_snapshot_taken_there() -> None:
+    state = {"n": 1}
+
+    def take() -> tuple[int, int]:
+        state["n"] += 1  # in the child: the parent's state is not touched
+        return state["n"], os.getpid()
+
+    (value, pid), in_loop = offload.run(take, lambda taken: (taken[0] * 10, taken[1]))
+    assert (value, state["n"]) == (20, 1) and pid != os.getpid()
+    assert in_loop >= 0
+
+
+def test_the_loop_goes_on_while_the_child_works(tmp_path: Path) -> None:
+    """The child waits for a file only a greenlet of the loop writes: it appears only if the loop runs."""
+    flag = tmp_path / "flag"
+
+    def wait_for_the_loop(_: None) -> bool:
+        deadline = time.monotonic() + 60
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return flag.exists()
+
+    writer = gevent.spawn_later(0.05, flag.write_text, "the loop ran")
+    try:
+        seen, _ = offload.run(lambda: None, wait_for_the_loop)
+    finally:
+        writer.kill()
+    assert seen
+
+
+def test_a_failing_child_raises_with_its_reason_and_a_wedged_one_is_killed() -> None:
+    with pytest.raises(offload.OffloadError, match="ZeroDivisionError"):
+        offload.run(lambda: 0, lambda taken: 1 / taken)
+    with pytest.raises(offload.OffloadError, match=r"longer than 0\.5 s and was killed"):
+        offload.run(lambda: None, lambda _: time.sleep(600), deadline=0.5)
+
+
+def test_without_fork_the_snapshot_is_taken_in_the_loop_and_the_work_in_a_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOADKIT_OFFLOAD", "thread")
+    assert not offload.forks()
+    here = threading.get_ident()
+    (taken_in, worked_in, pid), _ = offload.run(
+        lambda: threading.get_ident(), lambda taken: (taken, threading.get_ident(), os.getpid())
+    )
+    assert taken_in == here and worked_in != here and pid == os.getpid()
