@@ -17,7 +17,9 @@ The child runs ``work(take())`` and nothing else: no greenlet switch, no socket,
 ``SIGTERM``/``SIGINT`` (a ``locust`` process's children also get ``SIGTERM`` when their parent
 dies: :mod:`loadkit._locust.forked`), then ``os._exit``. A child that takes longer than
 ``deadline`` seconds is killed and the call raises :class:`OffloadError`, so a wedged child
-(a lock some other thread held at the fork) costs one checkpoint, not the run.
+(a lock some other thread held at the fork) costs one checkpoint, not the run; and the child
+arms its own ``SIGALRM`` (default action: end) for a few seconds past that, so no child outlives
+its deadline whatever happens to it or to the parent that should have killed it.
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ import gevent.os
 
 A = TypeVar("A")
 T = TypeVar("T")
-#: Seconds a child may work before it is killed.
-DEADLINE_S = 300.0
+#: Seconds a child may work before it is killed (a one-hour, 1,000-worker report takes ~0.5 s).
+DEADLINE_S = 120.0
+#: Seconds past the deadline at which a child ends itself (``SIGALRM``).
+_SELF_KILL_AFTER_S = 5
 
 
 class OffloadError(Exception):
@@ -64,7 +68,7 @@ def run(take: Callable[[], A], work: Callable[[A], T], deadline: float = DEADLIN
     read_fd, write_fd = os.pipe()
     pid = gevent.os.fork()
     if pid == 0:  # the child
-        _child(take, work, read_fd, write_fd)
+        _child(take, work, read_fd, write_fd, deadline)
     in_loop = time.perf_counter() - started
     os.close(write_fd)
     try:
@@ -80,11 +84,12 @@ def run(take: Callable[[], A], work: Callable[[A], T], deadline: float = DEADLIN
     return value, in_loop
 
 
-def _child(take: Callable[[], Any], work: Callable[[Any], Any], read_fd: int, write_fd: int) -> None:
+def _child(take: Callable[[], Any], work: Callable[[Any], Any], read_fd: int, write_fd: int, deadline: float) -> None:
     """In the forked child: the work, its result down the pipe, exit (never returns)."""
     try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.alarm(int(deadline) + _SELF_KILL_AFTER_S)
         os.close(read_fd)
         try:
             out: tuple[str, Any] = ("ok", work(take()))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -50,13 +49,9 @@ def test_a_failing_child_raises_with_its_reason_and_a_wedged_one_is_killed() -> 
         offload.run(lambda: None, lambda _: time.sleep(600), deadline=0.5)
 
 
-def test_without_fork_the_snapshot_is_taken_in_the_loop_and_the_work_in_a_thread(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("LOADKIT_OFFLOAD", "thread")
-    assert not offload.forks()
-    here = threading.get_ident()
-    (taken_in, worked_in, pid), _ = offload.run(
-        lambda: threading.get_ident(), lambda taken: (taken, threading.get_ident(), os.getpid())
-    )
-    assert taken_in == here and worked_in != here and pid == os.getpid()
+def test_a_child_ends_itself_past_its_deadline_even_if_nobody_kills_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its own SIGALRM: the parent's kill is disabled here, and the call still returns (it reaps the child)."""
+    monkeypatch.setattr(offload, "_SELF_KILL_AFTER_S", 1)
+    monkeypatch.setattr(offload.os, "kill", lambda pid, sig: None)
+    with pytest.raises(offload.OffloadError, match="longer than 1 s"):
+        offload.run(lambda: None, lambda _: time.sleep(600), deadline=1.0)  # returns once the child is gone
