@@ -9,9 +9,9 @@ objects allocated among the short-lived ones: an hour's soak measured the master
 child sees the master's memory as it was at that instant (copy-on-write: one consistent
 snapshot, no copies taken in the loop), does the work, sends the small result back through a
 pipe and exits; the master's heap never holds the document, and its CPU is spent beside the
-loop, not in it (the loop pays the fork: a few ms). Where there is no ``fork`` (or with
-``LOADKIT_OFFLOAD=thread``) the snapshot is taken in the loop and the work runs in gevent's thread
-pool, as before.
+loop, not in it (the loop pays the fork: a few ms). Where there is no ``fork`` the snapshot is
+taken in the loop and the work runs in gevent's thread pool, as before (``LOADKIT_OFFLOAD=thread``
+chooses that on Linux too: the tests' switch for the thread path, not a user option).
 
 The child runs ``work(take())`` and nothing else: no greenlet switch, no socket, default
 ``SIGTERM``/``SIGINT`` (a ``locust`` process's children also get ``SIGTERM`` when their parent
