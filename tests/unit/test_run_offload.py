@@ -12,6 +12,12 @@ import pytest
 from loadkit.run import offload
 
 
+@pytest.fixture(autouse=True)
+def _forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forking is opt-in (loadkit.run.offload's docstring): these tests opt in."""
+    monkeypatch.setenv("LOADKIT_OFFLOAD", "fork")
+
+
 def test_the_work_runs_in_a_child_on_the_snapshot_taken_there() -> None:
     state = {"n": 1}
 

@@ -88,8 +88,7 @@ def test_checkpoints_are_written_off_the_loop_and_never_after_close(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     """Forked (Linux), the child takes the numbers and writes; else a thread writes: never the loop."""
-    if mode == "thread":
-        monkeypatch.setenv("LOADKIT_OFFLOAD", "thread")
+    monkeypatch.setenv("LOADKIT_OFFLOAD", mode)
     assert offload.forks() is (mode == "fork")
     files = report_files({"report_junit": str(tmp_path / "j.xml"), "report_html": str(tmp_path / "r.html")}.get)
     run = _Run(files)
