@@ -2,9 +2,10 @@
 
 Workers send each slot's distribution as packed columns (:mod:`loadkit.stats.columns`); a master
 receives them from every worker every few seconds. Everything here works on many columns at once
-— one ``b"".join`` and one ``numpy.frombuffer``, then whole-array operations — so what a sample
-costs the master is a few nanoseconds, not a Python object and a pass of the interpreter each
-(``bench/fleet_scale.py`` measures the master against plain Locust's).
+— one ``b"".join`` and one ``numpy.frombuffer``, then whole-array operations — so a sample costs
+the master no Python object and no pass of the interpreter (the whole merge path, checks to
+percentiles: ~400 ns a sample measured, ~780 before; what is left is per entry, not per sample;
+``bench/fleet_scale.py`` measures the master against plain Locust's).
 
 Exact, like the code it replaced: the histograms' cells are found with HdrHistogram's own index
 arithmetic (:func:`count_into`), and percentiles follow its rule value for value

@@ -9,7 +9,7 @@ and their counts, ``b""`` when every count is 1 (nearly always, at one-second, Â
 an entry's :data:`Columns` are ``(values, counts, failures)``. msgpack hands the master a bytes
 object per column, not an object per sample; the master keeps them as they came and does the
 arithmetic over many at once in numpy (:mod:`loadkit.stats.column_math`: checks, histogram
-counts, percentiles), a few ns a sample.
+counts, percentiles).
 
 This module is numpy-free on purpose: workers and local runners pack and unpack with the
 standard library (``array``) and never import numpy; only a master's merge path does.
