@@ -22,7 +22,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from loadkit.stats.buckets import HIGHEST_US, bucket, bucket_highest
-from loadkit.stats.columns import Columns, ones
+from loadkit.stats.columns import WIDTH, Columns, joined
 
 U4 = np.dtype("<u4")
 #: :func:`figures` expands counts into repeated values while they add up to at most this many times
@@ -34,19 +34,8 @@ _PCTS = (50.0, 90.0, 99.0)
 
 def arrays(columns: Sequence[Columns]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
     """All values of ``columns`` in one array, and their counts (None: every count is 1)."""
-    values = np.frombuffer(b"".join([c[0] for c in columns]), U4)
-    if not any([c[1] for c in columns]):
-        return values, None
-    counts = b"".join([c[1] or ones(len(c[0]) // 4) for c in columns])
-    return values, np.frombuffer(counts, U4)
-
-
-def joined(columns: Sequence[Columns]) -> Columns:
-    """``columns`` as one (failures added): a slot joins each entry's once, for it and for the total."""
-    values, counts = b"".join([c[0] for c in columns]), b""
-    if any([c[1] for c in columns]):
-        counts = b"".join([c[1] or ones(len(c[0]) // 4) for c in columns])
-    return values, counts, sum([c[2] for c in columns])
+    values, counts, _ = joined(columns)
+    return np.frombuffer(values, U4), np.frombuffer(counts, U4) if counts else None
 
 
 def out_of_range(values: bytes, counts: bytes) -> str | None:
@@ -67,7 +56,7 @@ def sums(counts: bytes, sizes: Sequence[int]) -> list[int]:
 def count_of(columns: Columns) -> int:
     """How many samples one entry's columns hold."""
     values, counts, _ = columns
-    return len(values) // 4 if not counts else int(np.frombuffer(counts, U4).sum(dtype=np.int64))
+    return len(values) // WIDTH if not counts else int(np.frombuffer(counts, U4).sum(dtype=np.int64))
 
 
 def count_into(histogram: HdrHistogram, columns: Sequence[Columns]) -> None:
@@ -129,6 +118,5 @@ def distribution(columns: Sequence[Columns]) -> tuple[list[int], list[int]]:
     """Distinct values, sorted, and the count of each (a slot's distribution for a state file)."""
     values, counts = arrays(columns)
     distinct, where = np.unique(values, return_inverse=True)
-    weights = counts if counts is not None else None
-    totals = np.bincount(where, weights=weights, minlength=distinct.size)
+    totals = np.bincount(where, weights=counts, minlength=distinct.size)
     return [int(v) for v in distinct], [int(c) for c in totals]

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from loadkit.stats.buckets import HIGHEST_US, Columns
 
-__all__ = ["WIDTH", "Columns", "ones", "pack", "unpack"]
+__all__ = ["WIDTH", "Columns", "joined", "ones", "pack", "unpack"]
 #: Bytes per packed number.
 WIDTH = 4
 _SWAP = sys.byteorder != "little"
@@ -75,6 +75,14 @@ def unpack(values: bytes, counts: bytes) -> dict[int, int]:
     for value, count in zip(numbers, _numbers(counts) if counts else [1] * len(numbers), strict=True):
         out[value] = out.get(value, 0) + count
     return out
+
+
+def joined(columns: Sequence[Columns]) -> Columns:
+    """``columns`` as one (failures added); counts ``b""`` only when every part's are."""
+    values, counts = b"".join([c[0] for c in columns]), b""
+    if any([c[1] for c in columns]):
+        counts = b"".join([c[1] or ones(len(c[0]) // WIDTH) for c in columns])
+    return values, counts, sum([c[2] for c in columns])
 
 
 def ones(size: int) -> bytes:

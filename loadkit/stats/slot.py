@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import accumulate
 
 from loadkit.stats.buckets import bucket, bucket_highest
-from loadkit.stats.columns import Columns, pack
+from loadkit.stats.columns import Columns, joined, pack
 from loadkit.stats.facets import is_facet
 from loadkit.stats.hdr import TOTAL_KEY, Counts, EntryKey, add_counts
 
@@ -58,9 +58,9 @@ def percentiles_us(counts: Mapping[int, int], pcts: Iterable[float] = _PCTS) -> 
     return out
 
 
-def merged(samples: Iterable[int], *counts: Mapping[int, int]) -> Counter[int]:
-    """Samples (each value once per sample) and counts added into one ``{value: count}``."""
-    out = Counter(samples)
+def merged(*counts: Mapping[int, int]) -> Counter[int]:
+    """Counts added into one ``{value: count}`` (bucketed: :func:`loadkit.stats.hdr.add_counts`)."""
+    out: Counter[int] = Counter()
     for more in counts:
         add_counts(out, more)
     return out
@@ -134,30 +134,30 @@ class Slot:
             return {key: packed[i * _N : (i + 1) * _N].tolist() for i, key in enumerate(self.keys)}
         figures: dict[EntryKey, list[int]] = {}
         total_failures, in_total = 0, []
-        joined: dict[EntryKey, Columns] = {}  # each entry's columns as one: the total reads them again
+        together: dict[EntryKey, Columns] = {}  # each entry's columns as one: the total reads them again
         for key in dict.fromkeys([*self.parts, *self.counts]):
             failures = self.failures.get(key, 0)
-            count, *values = self._figures([key], joined)
+            count, *values = self._figures([key], together)
             figures[key] = [count, failures, *values]
             if not is_facet(key[0]):
                 total_failures += failures
                 in_total.append(key)
         if in_total:
-            count, *values = self._figures(in_total, joined)
+            count, *values = self._figures(in_total, together)
             figures[TOTAL_KEY] = [count, total_failures, *values]
         return figures
 
-    def _figures(self, keys: list[EntryKey], joined: dict[EntryKey, Columns]) -> list[int]:
+    def _figures(self, keys: list[EntryKey], together: dict[EntryKey, Columns]) -> list[int]:
         """``[count, p50, p90, p99, max]`` of these entries' samples together."""
         if not self.parts:  # a local runner's slot: no numpy
-            both = merged((), *(self.counts[k] for k in keys))
+            both = merged(*(self.counts[k] for k in keys))
             return [sum(both.values()), *percentiles_us(both)]
         import loadkit.stats.column_math as column_math  # numpy: workers' columns reach a master only
 
         for key in keys:
-            if key not in joined:
-                joined[key] = column_math.joined(self._columns(key))
-        return column_math.figures([joined[key] for key in keys])
+            if key not in together:
+                together[key] = joined(self._columns(key))
+        return column_math.figures([together[key] for key in keys])
 
     def _columns(self, key: EntryKey) -> list[Columns]:
         """Every sample of an entry as columns (counts added as a mapping packed too)."""

@@ -18,7 +18,7 @@ from itertools import chain, repeat
 from operator import and_, gt, mul, ne, rshift
 from typing import Any
 
-from loadkit.stats.columns import WIDTH, Columns, ones, pack, unpack
+from loadkit.stats.columns import WIDTH, Columns, joined, pack, unpack
 from loadkit.stats.hdr import Counts, EntryKey
 
 # Bounds on a worker's payload (hostile input): slots per report, entries per slot, buckets per entry.
@@ -86,7 +86,7 @@ def decode_columns(payload: Any, now: float | None = None) -> dict[int, dict[Ent
             continue
         for key, more in zip(map(parse_key, entries), part, strict=True):  # the same second twice in one payload
             before = decoded.get(key)
-            decoded[key] = more if before is None else _joined(before, more)
+            decoded[key] = more if before is None else joined([before, more])
     return slots
 
 
@@ -162,13 +162,6 @@ def _entry(raw_key: str, value: Any) -> Columns:
     if problem is None and type(failures) is int and 0 <= failures <= column_math.count_of((values, counts, 0)):
         return values, counts, failures
     raise ValueError(f"timeline: entry {raw_key!r} holds values out of range ({problem or 'failures'})")
-
-
-def _joined(a: Columns, b: Columns) -> Columns:
-    """Two columns of one entry as one (a hostile sender sent a second twice in one payload)."""
-    if a[1] or b[1]:
-        return a[0] + b[0], (a[1] or ones(len(a[0]) // WIDTH)) + (b[1] or ones(len(b[0]) // WIDTH)), a[2] + b[2]
-    return a[0] + b[0], b"", a[2] + b[2]
 
 
 _INT_ONLY = {int}

@@ -43,3 +43,12 @@ def test_a_worker_packs_without_importing_numpy() -> None:
         "assert 'numpy' not in sys.modules, 'numpy imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_joined_columns_fill_ones_only_when_some_part_has_counts() -> None:
+    from loadkit.stats.columns import joined
+
+    a, b = (*pack({1: 1, 2: 1}), 1), (*pack({3: 4}), 2)
+    assert joined([a, a]) == (a[0] + a[0], b"", 2)
+    values, counts, failures = joined([a, b])
+    assert unpack(values, counts) == {1: 1, 2: 1, 3: 4} and failures == 3
