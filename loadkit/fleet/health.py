@@ -4,8 +4,8 @@ Each worker (or the local process) samples its collectors every ``--loadkit-heal
 seconds; a worker sends its samples in its next stats report (Locust's ``report_to_master``,
 every 3 s, under :data:`REPORT_KEY`; at most :data:`MAX_PER_REPORT`, the latest), not as a
 message of their own: a message costs the master its fixed price (receive, unpack, check,
-dispatch) whatever it carries, and one more per worker every 3 s was a tenth of what a master
-paid per worker (``bench/fleet_scale.py``). The master's :class:`HealthStore`
+dispatch) whatever it carries, and a health message was one in five of what each worker sent
+(a heartbeat a second, a stats report and a health sample every 3 s). The master's :class:`HealthStore`
 keeps the latest sample and a bounded history per worker and logs a warning when a worker
 saturates (the rule, start-up samples excluded, is :mod:`loadkit.fleet.saturation`) and stops
 counting it at the first sample that is not. It also polls the ``loadkit agent`` URLs given by
@@ -238,10 +238,11 @@ class _Receiver:
                 )
             return
         for report in reports:
-            self(None, report, client_id)
+            self.add(client_id, report.sample)
 
-    def __call__(self, _environment: Environment | None, report: HealthReport, node: str) -> None:
-        self.store.add(node, report.sample)
+    def add(self, node: str, sample: Sample) -> None:
+        """Keep one checked sample; every :data:`PRUNE_EVERY_S`, forget the workers that left."""
+        self.store.add(node, sample)
         now = time.monotonic()
         if now >= self.next_check:
             self.next_check = now + PRUNE_EVERY_S

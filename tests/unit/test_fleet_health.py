@@ -85,8 +85,6 @@ class _Runner:
 def test_workers_that_left_lose_their_latest_sample_so_churn_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     from locust.runners import STATE_MISSING, STATE_RUNNING
 
-    from loadkit.messages import HealthReport
-
     clock = [1000.0]
     monkeypatch.setattr(health.time, "monotonic", lambda: clock[0])
     runner, store = _Runner(), HealthStore()
@@ -95,15 +93,15 @@ def test_workers_that_left_lose_their_latest_sample_so_churn_stays_bounded(monke
         runner.clients.all = [_Node(f"w{wave}-{i}", STATE_RUNNING) for i in range(100)]
         for i in range(100):
             for _ in range(3):
-                receive(None, HealthReport(sample={"cpu_percent": 99.0}), f"w{wave}-{i}")  # type: ignore[arg-type]
+                receive.add(f"w{wave}-{i}", {"cpu_percent": 99.0})
         clock[0] += health.PRUNE_EVERY_S
-    receive(None, HealthReport(sample={"cpu_percent": 1.0}), "w4-0")  # type: ignore[arg-type]
+    receive.add("w4-0", {"cpu_percent": 1.0})
     assert len(store.latest) == 100 and set(store.latest) == {f"w4-{i}" for i in range(100)}
     assert set(store.seen) == set(store.streak) == set(store.latest)
     assert set(store.saturated) <= set(store.latest)
     runner.clients.all[0].state = STATE_MISSING  # no heartbeat: counted as gone too
     clock[0] += health.PRUNE_EVERY_S
-    receive(None, HealthReport(sample={"cpu_percent": 1.0}), "w4-1")  # type: ignore[arg-type]
+    receive.add("w4-1", {"cpu_percent": 1.0})
     assert "w4-0" not in store.latest and len(store.latest) == 99
     assert len(store.history) <= 2 * health.HISTORY_WORKERS  # histories kept were bounded already
 
