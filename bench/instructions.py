@@ -8,18 +8,20 @@
     .venv/bin/python -m bench.instructions --variants proto-unary+plugin --delay-ms 60  # per-second work?
 
 How: the bundled targets run outside valgrind (``loadkit target grpc|http`` on free
-127.0.0.1 ports, started once and shared by every variant); each variant runs in its own
-process under ``valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes``, one
-user, a fixed number of calls (never a fixed time). The process imports and warms up
-uninstrumented (~5x faster than instrumented), then opens a window with callgrind client
-requests issued from Python (:mod:`bench._callgrind`): start instrumenting + zero the counters
-before call ``warmup``, dump and stop instrumenting right before call ``warmup + calls``
-(:mod:`bench._variants`). Start-up, imports and warm-up are therefore not in the count at all —
-no need for two runs of different lengths and a difference — and the window holds whole
-iterations only. Two figures per call: the **calling thread** (the user's greenlets: every
-line of Python, loadkit's and Locust's included) and **all threads** (plus grpcio's and
-gevent's own threads, which do part of each gRPC call's work). ``PYTHONHASHSEED=0`` fixes dict
-and set layouts, so a run repeats the previous one's work.
+127.0.0.1 ports, started once and shared by every variant); each variant runs in a process
+of its own under ``valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes``, one
+user, a fixed number of calls (never a fixed time): a child forked by one valgrind process
+that starts Python and imports gevent, grpc and Locust once for all (:mod:`bench._zygote`),
+three at a time. The child imports the rest and warms up uninstrumented (~5x faster than
+instrumented), then opens a window with callgrind client requests issued from Python
+(:mod:`bench._callgrind`): start instrumenting + zero the counters before call ``warmup``,
+dump and stop instrumenting right before call ``warmup + calls`` (:mod:`bench._variants`).
+Start-up, imports and warm-up are therefore not in the count at all — no need for two runs of
+different lengths and a difference — and the window holds whole iterations only. Two figures
+per call: the **calling thread** (the user's greenlets: every line of Python, loadkit's and
+Locust's included) and **all threads** (plus grpcio's and gevent's own threads, which do part
+of each gRPC call's work). ``PYTHONHASHSEED=0`` fixes dict and set layouts, so a run repeats
+the previous one's work.
 
 Why this and not ``callgrind_control --dump`` at a barrier: that reaches the process through
 vgdb/ptrace at whatever instruction it is on and needs the process parked while it does;
@@ -56,15 +58,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bench import _budgets, _callgrind
+from bench import _budgets, _zygote
 from bench._report import ORDER, REFERENCES, Result, agreement, table
 
 BENCH = Path(__file__).resolve().parent
@@ -75,6 +75,8 @@ DEFAULT_CALLS = 1000
 DEFAULT_WARMUP = 100
 #: Streaming calls carry 10 messages each (~8x a unary call's instructions): they run calls // 5.
 STREAM_DIVISOR = 5
+#: Variants measured at once (children of one valgrind process, :mod:`bench._zygote`).
+JOBS = 3
 #: Packages whose code runs inside the measured window: a budget holds for these versions.
 PACKAGES = (
     "grpcio",
@@ -136,45 +138,6 @@ def calls_for(variant: str, calls: int) -> int:
     return max(calls // STREAM_DIVISOR, 10) if "stream" in variant or "bidi" in variant else calls
 
 
-def measure_one(
-    variant: str, addresses: dict[str, str], calls: int, warmup: int, out_dir: Path, delay_ms: int | None = None
-) -> Result:
-    """Run ``variant`` once under callgrind; its dump lands in ``out_dir/VARIANT.out.1``."""
-    calls, warmup = calls_for(variant, calls), calls_for(variant, warmup)
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise RuntimeError("valgrind is not installed: apt-get install valgrind")
-    out = out_dir / f"{variant}.out"
-    for old in out_dir.glob(f"{variant}.out*"):
-        old.unlink()
-    cmd = [
-        valgrind,
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        "--separate-threads=yes",
-        f"--callgrind-out-file={out}",
-        sys.executable,
-        "-m",
-        "bench.instructions",
-        "--child",
-        variant,
-        "--calls",
-        str(calls),
-        "--warmup",
-        str(warmup),
-        "--addresses",
-        json.dumps(addresses),
-        *(["--delay-ms", str(delay_ms)] if delay_ms is not None else []),
-    ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    start = time.monotonic()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
-    if done.returncode != 0:
-        raise RuntimeError(f"{variant} exited {done.returncode}:\n{done.stderr[-3000:]}")
-    main, others = _callgrind.dumped_instructions(out)
-    return Result(variant, main, calls, time.monotonic() - start, others)
-
-
 def measure(
     variants: Sequence[str],
     calls: int,
@@ -182,30 +145,38 @@ def measure(
     repeat: int = 1,
     keep: Path | None = None,
     delay_ms: int | None = None,
-    jobs: int = 2,
+    jobs: int = JOBS,
 ) -> list[list[Result]]:
-    """Each variant ``repeat`` times, ``jobs`` valgrind processes at a time; targets shared by all.
+    """Each variant ``repeat`` times, ``jobs`` at a time, forked by one valgrind process; targets shared by all.
 
-    Running two at once halves the wall time on 2 cores and leaves the counts alone: callgrind
-    counts instructions, and each process's window is counted in calls, not seconds. Measured:
-    the calling-thread counts of a two-at-a-time run stay within the one-at-a-time runs' spread
-    (recorded in bench/budgets.json).
+    One process under valgrind starts, imports and forks a child per variant (:mod:`bench._zygote`):
+    the start-up is paid once, not once per variant. Each child counts its own window; its dumps
+    land in ``keep/VARIANT.out…`` (``VARIANT.out.1-01``: the calling thread's window). Three at
+    once on 2 cores, as each child waits for its 10 ms answers part of the time. Measured (the
+    bench test's 30 variants, 2 cores shared with other work): 2 at a time 91 s, 3 at a time
+    71-85 s, 4 at a time 73 s with the bidi counts another +1 % (its request iterator and its
+    responses interleave by timing: the more processes share the CPU, the more instructions;
+    bench/budgets.json is recorded three at a time, as the bench test runs).
     """
     from bench._variants import VARIANTS
 
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}: choose from {', '.join(VARIANTS)}")
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise RuntimeError("valgrind is not installed: apt-get install valgrind")
+    tasks = [(v, calls_for(v, calls), calls_for(v, warmup)) for _ in range(repeat) for v in variants]
     with ExitStack() as stack:
         out_dir = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadkit-cg-")))
         out_dir.mkdir(parents=True, exist_ok=True)
         addresses = stack.enter_context(targets({VARIANTS[v][0] for v in variants} - {""}))
-        rounds = []
-        with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-            for _ in range(repeat):
-                results = pool.map(lambda v: measure_one(v, addresses, calls, warmup, out_dir, delay_ms), variants)
-                rounds.append(list(results))
-        return rounds
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        done = _zygote.run(valgrind, out_dir, tasks, addresses, jobs, delay_ms, env, ROOT)
+    results = [
+        Result(v, main, n, seconds, others) for (v, n, _), (main, others, seconds) in zip(tasks, done, strict=True)
+    ]
+    return [results[i : i + len(variants)] for i in range(0, len(results), len(variants))]
 
 
 # --- budgets --------------------------------------------------------------------------
@@ -258,24 +229,6 @@ def write_budgets(rounds: list[list[Result]], calls: int, warmup: int, path: Pat
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
-# --- child ----------------------------------------------------------------------------
-def child(variant: str, addresses: dict[str, str], calls: int, warmup: int, delay_ms: int | None) -> None:
-    from loadkit._locust.gevent import init_gevent
-
-    init_gevent()
-    from bench._variants import VARIANTS, Window, set_delay
-
-    if delay_ms is not None:
-        set_delay(delay_ms)
-
-    if not _callgrind.running_on_valgrind():
-        raise SystemExit("--child runs under valgrind only (python -m bench.instructions starts it so)")
-    window = Window(warmup, calls)
-    VARIANTS[variant][1](addresses, window)
-    if window.i <= window.close_at:
-        raise SystemExit(f"{variant}: the loop ended after {window.i} of {window.close_at + 1} iterations")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--variants", default=",".join(ORDER), help="comma-separated (default: all)")
@@ -283,19 +236,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, help=f"uncounted calls first (default {DEFAULT_WARMUP})")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of every variant (2: check agreement)")
     parser.add_argument("--keep", type=Path, help="keep callgrind's files in this folder")
-    parser.add_argument("--jobs", type=int, default=2, help="valgrind processes at once (default 2)")
+    parser.add_argument("--jobs", type=int, default=JOBS, help=f"variants at once (default {JOBS})")
     parser.add_argument(
         "--delay-ms", type=int, help="targets answer this late (default 10): per-second work grows with it"
     )
     parser.add_argument(
         "--update-budgets", action="store_true", help="measure as the bench test does (--variants: only those), rewrite"
     )
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--addresses", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        child(args.child, json.loads(args.addresses), args.calls, args.warmup, args.delay_ms)
-        return 0
     variants = [v for v in args.variants.split(",") if v]
     if args.update_budgets:
         budgets = load_budgets() if BUDGETS.exists() else {}

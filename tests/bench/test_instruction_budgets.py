@@ -1,14 +1,16 @@
 """Instructions per call of every user kind stay within bench/budgets.json, under callgrind.
 
 Runs bench/instructions.py as the budgets were recorded (200 calls, 40 for streams, after a
-warm-up; every variant in turn, one valgrind process each, the two bundled targets shared):
-~4-5 minutes on 2 cores, whatever else the machine does. Each variant is judged on its ratio
-to its bare reference in the same run (the calling thread's instructions per call; grpcio's own
-threads, whose work depends on timing, are left out), within a tolerance of three times its
-recorded spread (at least 2 %); absolute counts fail only when the reference did not move or
-beyond +20 % (:mod:`bench._budgets`). A variant that fails is measured once more, with its
-reference, before the test fails, so only a cost that repeats fails it. Marked ``e2e`` too, so
-the fast loop (``-m "not e2e"``) leaves it out; the README's test command runs it.
+warm-up; each variant in a process of its own, forked three at a time by one valgrind process
+that imported gevent, grpc and Locust once: bench/_zygote.py; the bundled targets shared):
+71-85 s on 2 cores shared with other work (104-124 s of CPU; one valgrind process per variant,
+two at a time, took 144 s). Each variant is judged on its ratio to its bare reference in the
+same run (the calling thread's instructions per call; grpcio's own threads, whose work depends
+on timing, are left out), within a tolerance of three times its recorded spread (at least 2 %);
+absolute counts fail only when the reference did not move or beyond +20 % (:mod:`bench._budgets`).
+A variant that fails is measured once more, with its reference, before the test fails, so only
+a cost that repeats fails it. Marked ``e2e`` too, so the fast loop (``-m "not e2e"``) leaves it
+out; the README's test command runs it.
 
 When a change costs instructions on purpose: ``python -m bench.instructions --update-budgets
 --repeat 3`` and commit the new bench/budgets.json with the change.
