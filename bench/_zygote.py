@@ -2,23 +2,25 @@
 
 Why: starting Python under valgrind, patching gevent and importing grpc, Locust and the
 variants took ~2.5-4 s of every variant's 4-12 s (``loop``: 3.9 s in a process of its own,
-0.3 s forked), 30 times per run of the bench test. A child forked by a process under valgrind is still under
-valgrind, with the same tool, options and translations; callgrind notices the new PID and
-writes the child's dumps to ``PID.out…`` (``--callgrind-out-file`` holds ``%p``), which
-:func:`run` renames to ``VARIANT.out…``.
+0.3 s forked), 30 times per run of the bench test. A child forked by a process under valgrind
+is still under valgrind, with the same tool, options and translations; callgrind notices the
+new PID and writes the child's dumps to ``PID.out…`` (``--callgrind-out-file`` holds ``%p``),
+which :func:`run` renames to ``VARIANT.out…``.
 
-What a child counts is what a process of its own counted: the zygote runs what every
+What a child counts is the work a process of its own counted: the zygote runs what every
 variant's process ran before its variant (:func:`prepare`: gevent patched, grpcio hooked into
-its hub, :mod:`bench._variants` imported; then Locust), uninstrumented (``--instr-atstart=no``); each child
-opens and closes its own window (:class:`bench._variants.Window`) with callgrind client
-requests, so nothing the zygote or another child runs is in its count. gevent's fork
-re-initialises the hub's loop in the child.
+its hub, :mod:`bench._variants` imported; then Locust), uninstrumented
+(``--instr-atstart=no``); each child opens and closes its own window
+(:class:`bench._variants.Window`) with callgrind client requests, so nothing the zygote or
+another child runs is in its count. gevent's fork re-initialises the hub's loop in the child.
+The heap a child starts from is not a fresh process's, and dict probes over keys hashed by
+address follow the heap's layout: re-recorded this way, three at a time, bench/budgets.json
+moved -0.4 % to +1.8 % per variant, the ratios -1.8 % to +0.6 %.
 
 Every child starts from the same memory: the zygote never sees a task (the child reads its
 own from stdin, one fixed-size record), its command line is fixed-width, and its loop
-allocates the same between any two forks. That matters: dict probes over keys hashed by
-address follow the heap's layout, and a first version that passed the tasks on the command
-line counted ``loop`` 2.2 % higher in the full run (30 tasks) than alone, every time.
+allocates the same between any two forks. That matters: a first version that passed the tasks
+on the command line counted ``loop`` 2.2 % higher in the full run (30 tasks) than alone, every time.
 ``jobs`` children run at once, each a process of its own (callgrind counts the calling
 thread's instructions, whoever else runs).
 """
@@ -177,8 +179,9 @@ def prepare() -> None:
     ``locust.env`` (Locust's Environment, runners and users: ~370 modules) is imported by 24
     of the 30 variants anyway, and importing it was most of their start (``loop``: 1.7 s ->
     0.3 s a child). The six that never import Locust (``bare-*`` gRPC, ``bare-httpx-h2``,
-    ``bare-ws``) counted the same with it in the zygote as in processes of their own (within
-    their recorded spreads). Nothing of loadkit's plugin is imported: variants attach it themselves.
+    ``bare-ws``) counted 0.1-1.2 % differently with it in the zygote than without (one run
+    each; ``bare-bidi`` the most), inside the 2 % tolerance. Nothing of loadkit's plugin is
+    imported: the variants attach it themselves.
     """
     from loadkit._locust.gevent import init_gevent
 
