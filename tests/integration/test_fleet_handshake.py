@@ -136,7 +136,7 @@ def test_the_watch_works_past_descriptor_1024(
 ) -> None:
     """select() fails past descriptor 1024 (ValueError): the watch must wait another way."""
     socket, watch, lines = watched_client(server[0], SECRET)
-    assert socket.get(zmq.FD) > 1024
+    assert int(socket.get(zmq.FD)) > 1024
     settle(watch, lines)
     assert watch.succeeded and lines == [] and not watch.greenlet.dead
     socket.close(linger=0)
