@@ -234,7 +234,7 @@ class Resume:
             if self._closed or self.path is None:
                 return
             path = self.path
-            try:  # in a thread, or a forked child (opt-in): loadkit.run.offload
+            try:  # in a forked child (or a thread): loadkit.run.offload
                 (error, seqs), _ = offload.run(self._take, lambda taken: (_write(path, *taken), taken[0]["seqs"]))
             except offload.OffloadError as exc:
                 error, seqs = str(exc), {}

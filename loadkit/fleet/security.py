@@ -166,6 +166,7 @@ class ZapHandler:
         self.socket.linger = 0
         self.socket.bind(ZAP_ENDPOINT)
         self.greenlet = gevent.spawn(self._serve)
+        self.watch: gevent.Greenlet | None = None  # the server socket's handshake watch (secure_server)
 
     def _serve(self) -> None:
         while True:
@@ -181,7 +182,10 @@ class ZapHandler:
             self.socket.send_multipart([version, request_id, *status, b"", b""])
 
     def close(self) -> None:
+        """End both greenlets: left running, they outlive the master (and run on in any fork of it)."""
         self.greenlet.kill(block=False)
+        if self.watch is not None:
+            self.watch.kill(block=False)
         self.socket.close(linger=0)
 
 
@@ -193,7 +197,7 @@ def secure_server(socket: Any, keys: FleetKeys) -> ZapHandler:
     socket.curve_secretkey = keys.server_secret
     socket.zap_domain = DOMAIN
     failed = zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-    gevent.spawn(_watch_server, socket.get_monitor_socket(failed))
+    zap.watch = gevent.spawn(_watch_server, socket.get_monitor_socket(failed))
     return zap
 
 
@@ -201,11 +205,14 @@ def _watch_server(monitor: Any) -> None:
     # A peer with another secret or none fails before ZAP (it cannot encrypt to this server):
     # the monitor is the only place that sees it; it does not name the peer, so one line in all.
     told = False
-    while True:
-        parse_monitor_message(monitor.recv_multipart())
-        if not told:
-            told = True
-            log.warning("loadkit: refused a connection that has no or another fleet secret: %s", FIX)
+    try:
+        while True:
+            parse_monitor_message(monitor.recv_multipart())
+            if not told:
+                told = True
+                log.warning("loadkit: refused a connection that has no or another fleet secret: %s", FIX)
+    finally:  # killed by ZapHandler.close
+        monitor.close(linger=0)
 
 
 def secure_client(socket: Any, keys: FleetKeys) -> None:

@@ -15,13 +15,13 @@ if that is one of the configured paths). It is the one format that carries every
 asked for JUnit only gets a file next to the one it already collects. No report configured:
 no file, no checkpoint (loadkit writes nowhere it was not told to).
 
-Off the hot path: with ``LOADKIT_OFFLOAD=fork`` (Linux; off by default, see
-:mod:`loadkit.run.offload`) the master forks and the child takes
+Off the hot path: on Linux the master forks (:mod:`loadkit.run.offload`) and the child takes
 the numbers (one consistent snapshot: the child's memory is the master's at the fork), builds,
 renders and writes the reports, and sends back only what was written (:mod:`loadkit.run.offload`:
 a checkpoint's peak of objects, kept in the master, left memory behind at every interval).
-By default the numbers are taken in the gevent loop (Locust's stats, copies of the HDR histograms
-and of the timeline's figures) and the rest runs in gevent's thread pool. Either way the loop
+Elsewhere (or with ``LOADKIT_OFFLOAD=thread``) the numbers are taken in the gevent loop
+(Locust's stats, copies of the HDR histograms and of the timeline's figures) and the rest runs in
+gevent's thread pool. Either way the loop
 goes on receiving worker reports (``bench/checkpoint_cost.py`` measures both parts).
 The checkpoint greenlet waits for its child (or thread);
 the final write waits for a checkpoint in flight, so a late checkpoint never replaces the final

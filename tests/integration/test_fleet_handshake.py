@@ -3,6 +3,8 @@
 A CURVE server set up by loadkit.fleet.security and a worker-side socket watched by
 HandshakeWatch, in this (gevent-patched) process on 127.0.0.1: the right secret passes, another
 secret or none is refused, and the watch says so in one line instead of waiting for ever.
+Each test's contexts are destroyed after it (:func:`context`): left to the garbage collector,
+unterminated, they warn (pyzmq's ResourceWarning, an error here).
 """
 
 from __future__ import annotations
@@ -17,11 +19,25 @@ import zmq.green as zmq
 from loadkit.fleet import security
 
 SECRET = "handshake-test-secret-0123456789"
+_contexts: list[zmq.Context] = []
+
+
+def context() -> zmq.Context:
+    """A new context (each has its own ZAP endpoint), destroyed after the test."""
+    _contexts.append(zmq.Context())
+    return _contexts[-1]
+
+
+@pytest.fixture(autouse=True)
+def _destroy_contexts() -> Iterator[None]:
+    yield
+    while _contexts:
+        _contexts.pop().destroy(linger=0)
 
 
 @pytest.fixture
 def server() -> Iterator[tuple[int, security.ZapHandler]]:
-    socket = zmq.Context().socket(zmq.ROUTER)
+    socket = context().socket(zmq.ROUTER)
     socket.linger = 0
     zap = security.secure_server(socket, security.derive_keys(SECRET))
     port = socket.bind_to_random_port("tcp://127.0.0.1")
@@ -33,7 +49,7 @@ def server() -> Iterator[tuple[int, security.ZapHandler]]:
 
 
 def watched_client(port: int, secret: str | None) -> tuple[zmq.Socket, security.HandshakeWatch, list[str]]:
-    socket = zmq.Context().socket(zmq.DEALER)
+    socket = context().socket(zmq.DEALER)
     socket.linger = 0
     if secret is not None:
         security.secure_client(socket, security.derive_keys(secret))
@@ -82,7 +98,7 @@ def test_a_worker_without_the_secret_is_refused_and_told(
 def test_zap_refuses_a_curve_key_that_is_not_the_fleets(server: tuple[int, security.ZapHandler]) -> None:
     """The server's public key alone (e.g. leaked) is not enough: ZAP wants the fleet's client key."""
     keys, other = security.derive_keys(SECRET), security.derive_keys("another-secret-of-enough-length")
-    socket = zmq.Context().socket(zmq.DEALER)
+    socket = context().socket(zmq.DEALER)
     socket.linger = 0
     socket.curve_serverkey = keys.server_public
     socket.curve_publickey, socket.curve_secretkey = other.client_public, other.client_secret
@@ -120,7 +136,7 @@ def test_the_watch_works_past_descriptor_1024(
 ) -> None:
     """select() fails past descriptor 1024 (ValueError): the watch must wait another way."""
     socket, watch, lines = watched_client(server[0], SECRET)
-    assert socket.get(zmq.FD) > 1024
+    assert int(socket.get(zmq.FD)) > 1024
     settle(watch, lines)
     assert watch.succeeded and lines == [] and not watch.greenlet.dead
     socket.close(linger=0)
@@ -134,7 +150,7 @@ def test_a_master_that_never_completes_the_handshake_is_named_after_the_deadline
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     port = listener.getsockname()[1]
-    client = zmq.Context().socket(zmq.DEALER)
+    client = context().socket(zmq.DEALER)
     client.linger = 0
     security.secure_client(client, security.derive_keys(SECRET))
     watch = security.HandshakeWatch(client, f"127.0.0.1:{port}", True, deadline=0.5)

@@ -57,3 +57,25 @@ def test_keys_from_options(monkeypatch: pytest.MonkeyPatch) -> None:
     assert security.keys_from_options(Namespace(fleet_secret=SECRET, fleet_secret_file=None)) == security.derive_keys(
         SECRET
     )
+
+
+def test_closing_the_zap_handler_ends_the_servers_greenlets_and_its_monitor() -> None:
+    """Left running they outlived every master, and ran on in forks of the process (loadkit.run.offload)."""
+    import gevent
+    import zmq.green as green
+
+    context = green.Context()
+    server = context.socket(zmq.ROUTER)
+    try:
+        zap = security.secure_server(server, security.derive_keys(SECRET))
+        server.bind("tcp://127.0.0.1:*")
+        gevent.sleep(0.01)
+        assert zap.watch is not None and not zap.watch.dead and not zap.greenlet.dead
+        zap.close()
+        with gevent.Timeout(5):
+            zap.watch.join()
+            zap.greenlet.join()
+        assert zap.watch.dead and zap.greenlet.dead
+    finally:
+        server.close(linger=0)
+        context.term()
