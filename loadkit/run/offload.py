@@ -164,10 +164,10 @@ def _kill(pid: int) -> None:
 
 
 def _reap(pid: int) -> None:
-    """Wait for the child (it closed its pipe: it is exiting, or was killed), cooperatively.
+    """Wait for the child (its result is in: it is exiting; or it was killed), cooperatively.
 
-    Not gevent's ``waitpid``: the child was not forked by gevent, so no watcher of its waits for
-    it; after 5 s the child is killed and waited for.
+    Polled with ``WNOHANG``: the child was not forked by gevent, so no child watcher of gevent's
+    wakes a blocking wait for it; after 5 s it is killed and waited for.
     """
     delay, waited = 0.001, 0.0
     with contextlib.suppress(ChildProcessError):  # reaped already (gevent's SIGCHLD watcher reaps any child)
