@@ -24,7 +24,6 @@ Pure: no Locust, no gevent; :mod:`loadkit.stats.controller` wires it to the even
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -175,8 +174,7 @@ class HdrRecorder:
         #: ``request`` listener, not two (:class:`loadkit.fleet.collectors.Requests`).
         self.requests = 0
         self.failures = 0
-        #: Workers' counts not yet in the histograms (entry -> {µs: count}), and before that their columns.
-        self._merged: dict[EntryKey, Counter[int]] = {}
+        #: Workers' columns not yet counted into the histograms (:meth:`pending_columns`, :meth:`compact`).
         self._columns: dict[EntryKey, list[Columns]] = {}
         #: False on a worker: its slots carry everything the master needs, so it keeps no histograms.
         self.keep_histograms = True
@@ -215,8 +213,7 @@ class HdrRecorder:
         self._slot_end = float(self._slot_t + SLOT_S)
 
     def _fold(self) -> None:
-        if self._merged or self._columns:
-            self._fold_merged()
+        self.compact()
         self._fold_local()
 
     def _fold_local(self) -> None:
@@ -241,15 +238,6 @@ class HdrRecorder:
                 entry[1] += failures.get(key, 0)
         self._pending, self._failures, self._past = {}, {}, []
 
-    def _fold_merged(self) -> None:
-        self.compact()
-        for key, counts in self._merged.items():
-            histogram = self._histograms.get(key)
-            if histogram is None:
-                histogram = self._histograms[key] = new_histogram()
-            record_counts(histogram, counts)
-        self._merged, self._total = {}, None
-
     def _total_histogram(self) -> HdrHistogram:
         """The total: the entries' histograms added (in C, ``add_array``), facets left out, made when read.
 
@@ -262,15 +250,6 @@ class HdrRecorder:
                     total.add(histogram)
             self._total = total
         return self._total
-
-    def merge_slots(self, slots: Mapping[int, Mapping[EntryKey, tuple[Counts, int]]]) -> None:
-        """Add a worker's slots (:func:`loadkit.stats.slot_codec.decode_slots`) to the histograms, on a read.
-
-        Their bucketed counts, summed, are the worker's delta (the master's own path: :meth:`pending_columns`).
-        """
-        for entries in slots.values():
-            for key, (counts, _failures) in entries.items():
-                add_counts(self.merge_target(key), counts)
 
     def pending_columns(self, key: EntryKey) -> list[Columns]:  # Timeline.merge_columns(slots, also=this)
         """The list a worker's columns of ``key`` wait in until :meth:`compact`."""
@@ -291,13 +270,6 @@ class HdrRecorder:
                 histogram = self._histograms[key] = new_histogram()
             count_into(histogram, columns)
         self._columns, self._total = {}, None
-
-    def merge_target(self, key: EntryKey) -> Counter[int]:
-        """The counts of ``key`` waiting for the next read (µs -> count, values in range, maybe not bucketed)."""
-        into = self._merged.get(key)
-        if into is None:
-            into = self._merged[key] = Counter()
-        return into
 
     def take_slots(self) -> dict[int, dict[EntryKey, tuple[Counts, int]]]:
         """This node's one-second slots since the last call: ``{t: {entry: (counts, failures)}}``.
@@ -326,7 +298,7 @@ class HdrRecorder:
     def reset(self) -> None:
         """Forget every sample (Locust's reset-stats)."""
         self._histograms, self._total = {}, None
-        self._pending, self._failures, self._past, self._slots, self._merged, self._columns = {}, {}, [], {}, {}, {}
+        self._pending, self._failures, self._past, self._slots, self._columns = {}, {}, [], {}, {}
 
     def take_deltas(self) -> dict[str, str]:
         """Encode what was recorded since the last call, then start afresh (worker side).

@@ -98,8 +98,8 @@ class Timeline:
     ) -> None:
         """Add slots as :func:`~loadkit.stats.slot_codec.decode_slots` (or ``HdrRecorder.take_slots``) gives them.
 
-        ``also(key)``: a dict each entry's bucketed counts are added to as well, in the same
-        pass (the master's histograms, ``HdrRecorder.merge_target``).
+        ``also(key)``: a dict each entry's bucketed counts are added to as well, in the same pass
+        (only tests pass one now: a master merges workers' columns with :meth:`merge_columns`).
         """
         for t, entries in slots.items():
             for key, (counts, failures) in entries.items():

@@ -9,7 +9,7 @@ import pytest
 
 from loadkit.stats.buckets import HIGHEST_US, bucket
 from loadkit.stats.hdr import TOTAL_KEY, HdrRecorder, ms_to_us, new_histogram, record_counts
-from loadkit.stats.slot_codec import decode_slots, encode_slots
+from loadkit.stats.slot_codec import decode_columns, encode_slots
 
 
 def _latencies(n: int, seed: int) -> list[float]:
@@ -56,8 +56,15 @@ def test_merged_deltas_equal_one_histogram_over_all_samples() -> None:
         assert master.percentiles(key) == single.percentiles(key)
 
 
+def _report(master: HdrRecorder, worker: HdrRecorder) -> None:
+    """A worker's report reaching the master: its columns wait, then are counted on a read (the controller)."""
+    for entries in decode_columns(encode_slots(worker.take_slots()), now=time.time()).values():
+        for key, columns in entries.items():
+            master.pending_columns(key).append(columns)
+
+
 def test_merged_slots_equal_one_histogram_over_all_samples() -> None:
-    """What the fleet sends now: the slots' bucketed counts, through the wire encoding (HDR-exact)."""
+    """What the fleet sends: the slots' bucketed counts as packed columns, as a master merges them (HDR-exact)."""
     values = _latencies(30_000, seed=3)
     single, master = HdrRecorder(), HdrRecorder()
     workers = [HdrRecorder() for _ in range(3)]
@@ -69,10 +76,10 @@ def test_merged_slots_equal_one_histogram_over_all_samples() -> None:
         workers[i % 3].record(*key, v, failed=i % 11 == 0)
         if i % 7000 == 0:  # reports happen mid-run, several times; reads between them
             for w in workers:
-                master.merge_slots(decode_slots(encode_slots(w.take_slots()), now=time.time()))
+                _report(master, w)
             master.percentiles()
     for w in workers:
-        master.merge_slots(decode_slots(encode_slots(w.take_slots()), now=time.time()))
+        _report(master, w)
     assert master.keys() == single.keys()
     for key in [*single.keys(), TOTAL_KEY]:
         assert master.percentiles(key, extra=[75.0, 99.5]) == single.percentiles(key, extra=[75.0, 99.5])
