@@ -21,11 +21,10 @@ renders and writes the reports, and sends back only what was written (:mod:`load
 a checkpoint's peak of objects, kept in the master, left memory behind at every interval).
 Elsewhere (or with ``LOADKIT_OFFLOAD=thread``) the numbers are taken in the gevent loop
 (Locust's stats, copies of the HDR histograms and of the timeline's figures) and the rest runs in
-gevent's thread pool. Either way the loop
-goes on receiving worker reports (``bench/checkpoint_cost.py`` measures both parts).
-The checkpoint greenlet waits for its child (or thread);
-the final write waits for a checkpoint in flight, so a late checkpoint never replaces the final
-report.
+gevent's thread pool. Either way the loop goes on receiving worker reports
+(``bench/checkpoint_cost.py`` measures both parts). The checkpoint greenlet waits for its child
+(or thread); the final write waits for a checkpoint in flight, so a late checkpoint never
+replaces the final report.
 """
 
 from __future__ import annotations
